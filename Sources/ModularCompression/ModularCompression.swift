@@ -1,0 +1,1 @@
+// The ModularCompression target; its types arrive with their issues.

@@ -1,0 +1,1 @@
+// The NeuralLayers target; its types arrive with their issues.

@@ -1,0 +1,1 @@
+// The Seq2SeqModels target; its types arrive with their issues.

@@ -1,0 +1,1 @@
+// The TextTasks target; its types arrive with their issues.

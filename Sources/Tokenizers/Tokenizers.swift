@@ -1,0 +1,1 @@
+// The Tokenizers target; its types arrive with their issues.

@@ -1,0 +1,6 @@
+/// Every subcommand, in the order `tessera --help` lists them.
+/// Each command file adds one entry here.
+let allCommands: [Command] = [
+  BenchCommands.gemm,
+  BenchCommands.ops,
+]

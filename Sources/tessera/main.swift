@@ -1,0 +1,3 @@
+import Foundation
+
+exit(Runner.main(Array(CommandLine.arguments.dropFirst()), commands: allCommands))
