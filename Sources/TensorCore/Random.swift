@@ -5,17 +5,19 @@ import Foundation
 ///
 /// The same seed and stream give the same numbers on every machine and every
 /// Swift version: the generator and every derived distribution are written
-/// here, never delegated to the system generator or to standard-library
-/// algorithms whose use of randomness may change between releases. That is
-/// also why `SeededRandom` does not conform to `RandomNumberGenerator`: call
-/// ``shuffle(_:)`` and ``nextInt(below:)`` rather than `shuffled(using:)`.
+/// here, never delegated to the system generator. It conforms to
+/// `RandomNumberGenerator` (``next()`` is ``nextUInt64()``) so it can feed APIs
+/// that take `inout some RandomNumberGenerator`; but standard-library
+/// algorithms such as `shuffled(using:)` or `Int.random(in:using:)` may change
+/// how they consume bits between Swift releases, so reproducible code calls
+/// ``shuffle(_:)`` and ``nextInt(below:)`` instead.
 ///
 /// ```swift
 /// var rng = SeededRandom(seed: 42)
 /// var dropout = rng.split(1)      // independent stream for dropout masks
 /// let weights = Tensor.normal([4, 8], std: 0.02, using: &rng)
 /// ```
-public struct SeededRandom: Sendable, Equatable {
+public struct SeededRandom: RandomNumberGenerator, Sendable, Equatable {
   /// The LCG state; the output permutes the state *before* each step.
   private var state: UInt64
   /// The LCG increment; always odd. Different increments are different streams.
@@ -60,6 +62,9 @@ public struct SeededRandom: Sendable, Equatable {
     let high = UInt64(nextUInt32())
     return high << 32 | UInt64(nextUInt32())
   }
+
+  /// The next 64 bits, as ``nextUInt64()``; the `RandomNumberGenerator` requirement.
+  public mutating func next() -> UInt64 { nextUInt64() }
 
   /// A uniform `Float` in `[0, 1)`: the top 24 bits of one output times 2⁻²⁴,
   /// so every value is exactly representable and 1 is never returned.
