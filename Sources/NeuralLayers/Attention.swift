@@ -25,7 +25,7 @@ public final class MultiHeadAttention: ParameterContainer {
 
   public init(
     modelWidth: Int, heads: Int, headWidth: Int, hasBias: Bool, scaleScores: Bool,
-    projectionNames: [String], using generator: inout some RandomNumberGenerator
+    projectionNames: [String], using generator: inout SeededRandom
   ) {
     precondition(projectionNames.count == 4, "four projection names expected")
     let inner = heads * headWidth

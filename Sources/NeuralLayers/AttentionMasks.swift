@@ -37,7 +37,7 @@ public final class RelativePositionBias: ParameterContainer {
   public let bucketCount: Int
   public let maxDistance: Int
 
-  public init(bucketCount: Int, maxDistance: Int, heads: Int, isBidirectional: Bool, using generator: inout some RandomNumberGenerator) {
+  public init(bucketCount: Int, maxDistance: Int, heads: Int, isBidirectional: Bool, using generator: inout SeededRandom) {
     table = Parameter(Initializers.normal([bucketCount, heads], std: 1, using: &generator))
     self.isBidirectional = isBidirectional
     self.bucketCount = bucketCount

@@ -30,7 +30,7 @@ public final class FeedForward: ParameterContainer {
 
   public init(
     modelWidth: Int, hiddenWidth: Int, activation: FeedForwardActivation, isGated: Bool, hasBias: Bool,
-    names: [String], using generator: inout some RandomNumberGenerator
+    names: [String], using generator: inout SeededRandom
   ) {
     precondition(names.count == (isGated ? 3 : 2), "feed-forward names do not match gating")
     gate = isGated ? Linear(inputSize: modelWidth, outputSize: hiddenWidth, hasBias: hasBias, using: &generator) : nil

@@ -6,7 +6,7 @@ public final class Linear: ParameterContainer {
   public let bias: Parameter?
 
   /// Uniform(−1/√in, 1/√in) initialisation, zero bias.
-  public init(inputSize: Int, outputSize: Int, hasBias: Bool = true, using generator: inout some RandomNumberGenerator) {
+  public init(inputSize: Int, outputSize: Int, hasBias: Bool = true, using generator: inout SeededRandom) {
     let bound = 1 / Float(inputSize).squareRoot()
     weight = Parameter(Initializers.uniform([outputSize, inputSize], bound: bound, using: &generator))
     bias = hasBias ? Parameter(Tensor.zeros([outputSize])) : nil
@@ -36,7 +36,7 @@ public final class Embedding: ParameterContainer {
   public let weight: Parameter
 
   /// Normal(0, `std`) initialisation.
-  public init(count: Int, width: Int, std: Float = 1, using generator: inout some RandomNumberGenerator) {
+  public init(count: Int, width: Int, std: Float = 1, using generator: inout SeededRandom) {
     weight = Parameter(Initializers.normal([count, width], std: std, using: &generator))
   }
 
@@ -88,32 +88,13 @@ public final class RMSNorm: ParameterContainer {
 
 /// Weight initialisers drawing from a caller's seeded generator.
 public enum Initializers {
-  /// 24 random bits → a uniform float in [0, 1), identical on every platform.
-  @inline(__always) static func unit(_ generator: inout some RandomNumberGenerator) -> Float {
-    Float(generator.next() >> 40) * (1 / Float(1 << 24))
+  /// Uniform in (−bound, bound).
+  public static func uniform(_ shape: [Int], bound: Float, using generator: inout SeededRandom) -> Tensor {
+    Tensor.uniform(shape, low: -bound, high: bound, using: &generator)
   }
 
-  public static func uniform(_ shape: [Int], bound: Float, using generator: inout some RandomNumberGenerator) -> Tensor {
-    let n = shape.reduce(1, *)
-    return Tensor((0..<n).map { _ in (unit(&generator) * 2 - 1) * bound }, shape: shape)
-  }
-
-  /// Box–Muller normals.
-  public static func normal(_ shape: [Int], mean: Float = 0, std: Float, using generator: inout some RandomNumberGenerator) -> Tensor {
-    let n = shape.reduce(1, *)
-    var values = [Float]()
-    values.reserveCapacity(n + 1)
-    while values.count < n {
-      let u1 = Swift.max(unit(&generator), 1e-7), u2 = unit(&generator)
-      let radius = (-2 * _log(u1)).squareRoot()
-      values.append(mean + std * radius * _cos(2 * .pi * u2))
-      values.append(mean + std * radius * _sin(2 * .pi * u2))
-    }
-    return Tensor(Array(values.prefix(n)), shape: shape)
+  /// Normal(mean, std²).
+  public static func normal(_ shape: [Int], mean: Float = 0, std: Float, using generator: inout SeededRandom) -> Tensor {
+    Tensor.normal(shape, mean: mean, std: std, using: &generator)
   }
 }
-
-import Foundation
-@inline(__always) private func _log(_ x: Float) -> Float { Foundation.log(x) }
-@inline(__always) private func _cos(_ x: Float) -> Float { Foundation.cos(x) }
-@inline(__always) private func _sin(_ x: Float) -> Float { Foundation.sin(x) }

@@ -13,11 +13,11 @@ final class BartBlock: TransformerBlock {
   let configuration: BartConfiguration
   let isDecoder: Bool
 
-  init(_ config: BartConfiguration, isDecoder: Bool, using generator: inout some RandomNumberGenerator) {
+  init(_ config: BartConfiguration, isDecoder: Bool, using generator: inout SeededRandom) {
     configuration = config
     self.isDecoder = isDecoder
     let heads = isDecoder ? config.decoderAttentionHeads : config.encoderAttentionHeads
-    func attention(_ generator: inout some RandomNumberGenerator) -> MultiHeadAttention {
+    func attention(_ generator: inout SeededRandom) -> MultiHeadAttention {
       MultiHeadAttention(
         modelWidth: config.dModel, heads: heads, headWidth: config.dModel / heads, hasBias: true, scaleScores: true,
         projectionNames: ["q_proj", "k_proj", "v_proj", "out_proj"], using: &generator)
@@ -45,7 +45,7 @@ final class BartBlock: TransformerBlock {
   }
 
   func copy() -> any TransformerBlock {
-    var generator = ZeroGenerator()
+    var generator = SeededRandom(seed: 0)
     return copyWeights(into: BartBlock(configuration, isDecoder: isDecoder, using: &generator))
   }
 
@@ -71,7 +71,7 @@ final class BartStack: LayerStack {
   let embeddingNorm: LayerNorm
   let configuration: BartConfiguration
 
-  init(_ config: BartConfiguration, role: StackRole, embedding: Embedding, using generator: inout some RandomNumberGenerator) {
+  init(_ config: BartConfiguration, role: StackRole, embedding: Embedding, using generator: inout SeededRandom) {
     self.role = role
     self.embedding = embedding
     configuration = config
@@ -105,7 +105,7 @@ final class BartStack: LayerStack {
 
   func finish(_ hidden: Tensor, dropout: ((Tensor) -> Tensor)?) -> Tensor { hidden }
 
-  func makeBlock(using generator: inout some RandomNumberGenerator) -> any TransformerBlock {
+  func makeBlock(using generator: inout SeededRandom) -> any TransformerBlock {
     BartBlock(configuration, isDecoder: role == .decoder, using: &generator)
   }
 
@@ -123,7 +123,7 @@ public final class BartModel: Seq2SeqModel {
   let bartDecoder: BartStack
   let finalLogitsBias: Parameter
 
-  public init(_ config: BartConfiguration, using generator: inout some RandomNumberGenerator) {
+  public init(_ config: BartConfiguration, using generator: inout SeededRandom) {
     configuration = config
     shared = Embedding(count: config.vocabSize, width: config.dModel, std: config.initStd, using: &generator)
     bartEncoder = BartStack(config, role: .encoder, embedding: shared, using: &generator)

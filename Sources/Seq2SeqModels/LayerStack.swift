@@ -25,7 +25,7 @@ public protocol LayerStack: ParameterContainer {
   /// The step after the last block (T5's final norm; identity for BART).
   func finish(_ hidden: Tensor, dropout: ((Tensor) -> Tensor)?) -> Tensor
   /// A freshly initialised block with this stack's layer shape.
-  func makeBlock(using generator: inout some RandomNumberGenerator) -> any TransformerBlock
+  func makeBlock(using generator: inout SeededRandom) -> any TransformerBlock
 }
 
 extension LayerStack {

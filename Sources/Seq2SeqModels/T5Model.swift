@@ -12,10 +12,10 @@ final class T5Block: TransformerBlock {
   let feedForwardNorm: RMSNorm
   let configuration: T5Configuration
 
-  init(_ config: T5Configuration, isDecoder: Bool, using generator: inout some RandomNumberGenerator) {
+  init(_ config: T5Configuration, isDecoder: Bool, using generator: inout SeededRandom) {
     configuration = config
     let (activation, isGated) = (try? config.feedForward()) ?? (.relu, false)
-    func attention(_ generator: inout some RandomNumberGenerator) -> MultiHeadAttention {
+    func attention(_ generator: inout SeededRandom) -> MultiHeadAttention {
       MultiHeadAttention(
         modelWidth: config.dModel, heads: config.numHeads, headWidth: config.dKv, hasBias: false, scaleScores: false,
         projectionNames: ["q", "k", "v", "o"], using: &generator)
@@ -43,7 +43,7 @@ final class T5Block: TransformerBlock {
   }
 
   func copy() -> any TransformerBlock {
-    var generator = ZeroGenerator()
+    var generator = SeededRandom(seed: 0)
     return copyWeights(into: T5Block(configuration, isDecoder: crossAttention != nil, using: &generator))
   }
 
@@ -71,7 +71,7 @@ final class T5Stack: LayerStack {
   let finalNorm: RMSNorm
   let configuration: T5Configuration
 
-  init(_ config: T5Configuration, role: StackRole, embedding: Embedding, using generator: inout some RandomNumberGenerator) {
+  init(_ config: T5Configuration, role: StackRole, embedding: Embedding, using generator: inout SeededRandom) {
     self.role = role
     self.embedding = embedding
     configuration = config
@@ -108,7 +108,7 @@ final class T5Stack: LayerStack {
     return dropout?(normed) ?? normed
   }
 
-  func makeBlock(using generator: inout some RandomNumberGenerator) -> any TransformerBlock {
+  func makeBlock(using generator: inout SeededRandom) -> any TransformerBlock {
     T5Block(configuration, isDecoder: role == .decoder, using: &generator)
   }
 
@@ -127,7 +127,7 @@ public final class T5Model: Seq2SeqModel {
   let t5Decoder: T5Stack
   let head: Linear?
 
-  public init(_ config: T5Configuration, using generator: inout some RandomNumberGenerator) {
+  public init(_ config: T5Configuration, using generator: inout SeededRandom) {
     configuration = config
     let std = config.initializerFactor
     shared = Embedding(count: config.vocabSize, width: config.dModel, std: std, using: &generator)
@@ -193,7 +193,3 @@ public final class T5Model: Seq2SeqModel {
   }
 }
 
-/// A generator for blocks whose weights are overwritten right away.
-struct ZeroGenerator: RandomNumberGenerator {
-  mutating func next() -> UInt64 { 0 }
-}

@@ -7,7 +7,7 @@ import Foundation
 /// Swift version: the generator and every derived distribution are written
 /// here, never delegated to the system generator. It conforms to
 /// `RandomNumberGenerator` (``next()`` is ``nextUInt64()``) so it can feed APIs
-/// that take `inout some RandomNumberGenerator`; but standard-library
+/// that take `inout SeededRandom`; but standard-library
 /// algorithms such as `shuffled(using:)` or `Int.random(in:using:)` may change
 /// how they consume bits between Swift releases, so reproducible code calls
 /// ``shuffle(_:)`` and ``nextInt(below:)`` instead.

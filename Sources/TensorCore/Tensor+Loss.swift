@@ -75,17 +75,10 @@ extension Tensor {
 
   /// Inverted dropout: zeroes elements with probability `rate` and scales the
   /// rest by `1 / (1 − rate)`, with a mask drawn from `generator`.
-  public func dropout(rate: Float, using generator: inout some RandomNumberGenerator) -> Tensor {
+  public func dropout(rate: Float, using generator: inout SeededRandom) -> Tensor {
     precondition(rate >= 0 && rate < 1, "dropout rate \(rate) must be in [0, 1)")
     if rate == 0 { return self }
-    let keep = 1 - rate
-    var mask = Tensor(uninitializedShape: shape)
-    let pm = mask.storage.pointer
-    for i in 0..<count {
-      // 24 random bits give a uniform float in [0, 1) that is the same on every platform.
-      let u = Float(generator.next() >> 40) * (1 / Float(1 << 24))
-      pm[i] = u < keep ? 1 / keep : 0
-    }
-    return multiplying(mask)
+    let mask = Tensor.bernoulliMask(shape, keepProbability: 1 - rate, using: &generator)
+    return multiplying(mask.scaled(by: 1 / (1 - rate)))
   }
 }

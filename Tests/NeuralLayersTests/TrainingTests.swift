@@ -8,7 +8,7 @@ final class TinyMLP: ParameterContainer {
   let output: Linear
 
   init(seed: UInt64) {
-    var generator = SplitMix(seed: seed)
+    var generator = SeededRandom(seed: seed)
     hidden = Linear(inputSize: 2, outputSize: 32, using: &generator)
     output = Linear(inputSize: 32, outputSize: 2, using: &generator)
   }
@@ -20,25 +20,13 @@ final class TinyMLP: ParameterContainer {
   }
 }
 
-struct SplitMix: RandomNumberGenerator {
-  var state: UInt64
-  init(seed: UInt64) { state = seed }
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-}
-
 /// Points in [-1, 1]²; class 1 inside the circle of radius 0.6.
 func circleProblem(count: Int, seed: UInt64) -> (Tensor, [Int]) {
-  var generator = SplitMix(seed: seed)
+  var generator = SeededRandom(seed: seed)
   var points: [Float] = [], labels: [Int] = []
   for _ in 0..<count {
-    let x = Float(generator.next() >> 40) / Float(1 << 24) * 2 - 1
-    let y = Float(generator.next() >> 40) / Float(1 << 24) * 2 - 1
+    let x = generator.nextFloat() * 2 - 1
+    let y = generator.nextFloat() * 2 - 1
     points += [x, y]
     labels.append(x * x + y * y < 0.36 ? 1 : 0)
   }
@@ -163,7 +151,7 @@ final class TrainingTests: XCTestCase {
   }
 
   func testTiedParametersAreCountedOnce() {
-    var generator = SplitMix(seed: 1)
+    var generator = SeededRandom(seed: 1)
     let embedding = Embedding(count: 10, width: 4, using: &generator)
     final class Tied: ParameterContainer {
       let embedding: Embedding

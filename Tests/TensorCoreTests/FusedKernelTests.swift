@@ -92,7 +92,7 @@ final class FusedKernelTests: XCTestCase {
 
   func testDropoutIsSeededAndScaled() {
     let x = Tensor.ones([1000])
-    var g1 = TestGenerator(seed: 5), g2 = TestGenerator(seed: 5)
+    var g1 = SeededRandom(seed: 5), g2 = SeededRandom(seed: 5)
     let a = x.dropout(rate: 0.25, using: &g1), b = x.dropout(rate: 0.25, using: &g2)
     XCTAssertEqual(a.scalars, b.scalars)
     let kept = a.scalars.filter { $0 != 0 }
@@ -100,7 +100,7 @@ final class FusedKernelTests: XCTestCase {
     XCTAssertEqual(Double(kept.count) / 1000, 0.75, accuracy: 0.05)
     let input = testValues([4, 6], seed: 42)
     assertGradientsMatch([input]) { v in
-      var generator = TestGenerator(seed: 9)
+      var generator = SeededRandom(seed: 9)
       return v[0].dropout(rate: 0.5, using: &generator)
     }
   }
@@ -125,15 +125,3 @@ final class FusedKernelTests: XCTestCase {
   }
 }
 
-/// A small deterministic generator for tests (SplitMix64).
-struct TestGenerator: RandomNumberGenerator {
-  var state: UInt64
-  init(seed: UInt64) { state = seed }
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-}

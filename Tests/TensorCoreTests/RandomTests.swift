@@ -74,7 +74,7 @@ final class RandomTests: XCTestCase {
   func testRandomNumberGeneratorConformanceYieldsNextUInt64() {
     var generic = SeededRandom(seed: 7)
     var direct = SeededRandom(seed: 7)
-    func draw(_ generator: inout some RandomNumberGenerator) -> UInt64 { generator.next() }
+    func draw(_ generator: inout SeededRandom) -> UInt64 { generator.next() }
     XCTAssertEqual(draw(&generic), 0xf239_3151_7fbb_cd3a)
     _ = direct.nextUInt64()
     XCTAssertEqual((0..<3).map { _ in draw(&generic) }, (0..<3).map { _ in direct.nextUInt64() })
