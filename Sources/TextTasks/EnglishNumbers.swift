@@ -91,12 +91,12 @@ public enum EnglishNumbers {
 struct NumbersTask: ExampleMaker {
   static let spec = TaskSpec(
     name: "numbers",
-    summary: "integers to English words and back (12045 ↔ twelve thousand forty-five)",
+    summary: "integers to English words and back (2045 ↔ two thousand forty-five)",
     knobs: [
-      TaskKnob(name: "max-digits", summary: "most digits of a number (1...12)", defaultValue: "5"),
+      TaskKnob(name: "max-digits", summary: "most digits of a number (1...12)", defaultValue: "4"),
       TaskKnob(name: "direction", summary: "both, to-words or to-digits", defaultValue: "both"),
     ],
-    defaultSizes: (train: 20_000, valid: 500, test: 1000))
+    defaultSizes: (train: 12_000, valid: 500, test: 1000))
 
   let maxDigits: Int
   let direction: String
