@@ -42,7 +42,7 @@ public struct BuiltinTask: Sendable {
     for item in text.split(separator: ",") {
       let parts = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
       guard parts.count == 2, !parts[0].isEmpty else {
-        throw TaskError.badSetting(task: "?", key: String(item), value: "", expected: "key=value")
+        throw TaskError.malformedSettings(String(item))
       }
       settings[parts[0]] = parts[1]
     }
@@ -101,9 +101,8 @@ public struct BuiltinTask: Sendable {
       test: try examples(split: .test, count: test, seed: seed))
     let trainSources = Set(splits.train.map(\.source))
     let validSources = Set(splits.valid.map(\.source))
-    precondition(
-      trainSources.isDisjoint(with: validSources) && !splits.test.contains { trainSources.contains($0.source) || validSources.contains($0.source) },
-      "hash-assigned splits overlap")
+    let testOverlaps = splits.test.contains { trainSources.contains($0.source) || validSources.contains($0.source) }
+    precondition(trainSources.isDisjoint(with: validSources) && !testOverlaps, "hash-assigned splits overlap")
     return splits
   }
 

@@ -14,10 +14,10 @@ import Foundation
 public enum DataFileFormat: String, CaseIterable, Sendable {
   case jsonl, tsv, csv
 
-  /// The format named by a file's extension (`.jsonl`/`.ndjson`/`.json`, `.tsv`/`.tab`, `.csv`).
+  /// The format named by a file's extension (`.jsonl`/`.ndjson`, `.tsv`/`.tab`, `.csv`).
   public init(inferredFrom url: URL) throws {
     switch url.pathExtension.lowercased() {
-    case "jsonl", "ndjson", "json": self = .jsonl
+    case "jsonl", "ndjson": self = .jsonl
     case "tsv", "tab": self = .tsv
     case "csv": self = .csv
     default: throw DataFileError(file: url.path, reason: .unknownFormat(url.pathExtension))

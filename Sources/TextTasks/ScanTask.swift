@@ -49,7 +49,7 @@ struct ScanTask: ExampleMaker {
       for (verb, action) in primitives {
         phrases.append(("\(verb) \(direction)", [turn, action]))
         phrases.append(("\(verb) opposite \(direction)", [turn, turn, action]))
-        phrases.append(("\(verb) around \(direction)", Array([[turn, action], [turn, action], [turn, action], [turn, action]].joined())))
+        phrases.append(("\(verb) around \(direction)", Array(repeating: [turn, action], count: 4).flatMap { $0 }))
       }
     }
     var sentences: [(String, [String])] = []

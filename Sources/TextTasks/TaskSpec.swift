@@ -51,6 +51,7 @@ public enum TaskError: Error, Equatable, CustomStringConvertible {
   case unknownTask(String, known: [String])
   case unknownSetting(task: String, key: String, known: [String])
   case badSetting(task: String, key: String, value: String, expected: String)
+  case malformedSettings(String)
   case notEnoughExamples(task: String, split: TaskSplit, wanted: Int, found: Int)
   case negativeCount(split: TaskSplit, count: Int)
 
@@ -62,6 +63,8 @@ public enum TaskError: Error, Equatable, CustomStringConvertible {
       return "task '\(task)' has no setting '\(key)'; its settings: \(known.joined(separator: ", "))"
     case .badSetting(let task, let key, let value, let expected):
       return "task '\(task)': setting \(key)='\(value)' is invalid; expected \(expected)"
+    case .malformedSettings(let item):
+      return "task settings are written key=value,key=value; '\(item)' is not"
     case .notEnoughExamples(let task, let split, let wanted, let found):
       return "task '\(task)' could only produce \(found) distinct \(split.rawValue) examples of the \(wanted) asked"
         + " with these settings; ask for fewer or make the task harder (larger space)"
