@@ -1,3 +1,5 @@
+import TensorCore
+
 /// Integer arithmetic written out: `4821 + 937` → `5758`, `57 - 3120` → `-3063`,
 /// `4821 * 37` → `178377`.
 ///
@@ -32,10 +34,10 @@ struct ArithmeticTask: ExampleMaker {
     self.operations = operations
   }
 
-  func makeExample(using generator: inout some RandomNumberGenerator) -> Example {
-    let operation = pick(operations, using: &generator)
-    let left = ArithmeticTask.number(maxDigits: maxDigits, using: &generator)
-    let right = ArithmeticTask.number(maxDigits: operation == "*" ? multiplierDigits : maxDigits, using: &generator)
+  func makeExample(using random: inout SeededRandom) -> Example {
+    let operation = random.pick(operations)
+    let left = ArithmeticTask.number(maxDigits: maxDigits, using: &random)
+    let right = ArithmeticTask.number(maxDigits: operation == "*" ? multiplierDigits : maxDigits, using: &random)
     let value: Int
     switch operation {
     case "+": value = left + right
@@ -46,10 +48,10 @@ struct ArithmeticTask: ExampleMaker {
   }
 
   /// A number whose digit count is uniform in `1...maxDigits`.
-  static func number(maxDigits: Int, using generator: inout some RandomNumberGenerator) -> Int {
-    let digits = uniformInt(in: 1...maxDigits, using: &generator)
+  static func number(maxDigits: Int, using random: inout SeededRandom) -> Int {
+    let digits = random.nextInt(in: 1...maxDigits)
     var low = 1
     for _ in 1..<digits { low *= 10 }
-    return digits == 1 ? uniformInt(in: 0...9, using: &generator) : uniformInt(in: low...(low * 10 - 1), using: &generator)
+    return digits == 1 ? random.nextInt(in: 0...9) : random.nextInt(in: low...(low * 10 - 1))
   }
 }

@@ -1,3 +1,5 @@
+import TensorCore
+
 /// Groups tokenised examples into batches for one epoch at a time.
 ///
 /// Each epoch: shuffle all examples (seeded), cut the shuffled order into
@@ -44,14 +46,14 @@ public struct TokenBudgetBatcher: Sendable {
   /// The batches (lists of example indices) of epoch `epoch`; the same seed
   /// and epoch always give the same batches, and every example appears once.
   public func batches(epoch: Int, seed: UInt64) -> [[Int]] {
-    var generator = seededGenerator(seed: seed, stream: 0x6261_7463_6800_0000 &+ UInt64(truncatingIfNeeded: epoch))
-    return batches(using: &generator)
+    var random = SeededRandom(seed: seed).split(UInt64(truncatingIfNeeded: epoch))
+    return batches(using: &random)
   }
 
-  /// The batches of one epoch, drawing the shuffles from `generator`.
-  public func batches(using generator: inout some RandomNumberGenerator) -> [[Int]] {
+  /// The batches of one epoch, drawing the shuffles from `random`.
+  public func batches(using random: inout SeededRandom) -> [[Int]] {
     var order = Array(sourceLengths.indices)
-    shuffleInPlace(&order, using: &generator)
+    random.shuffle(&order)
     var batches: [[Int]] = []
     var poolStart = 0
     while poolStart < order.count {
@@ -81,7 +83,7 @@ public struct TokenBudgetBatcher: Sendable {
       }
       if !batch.isEmpty { batches.append(batch) }
     }
-    shuffleInPlace(&batches, using: &generator)
+    random.shuffle(&batches)
     return batches
   }
 }

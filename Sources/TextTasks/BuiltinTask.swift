@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 /// A built-in task with its settings resolved: `scan`, `arithmetic`, `numbers`
 /// or `dates`.
@@ -52,13 +53,13 @@ public struct BuiltinTask: Sendable {
   public var name: String { spec.name }
 
   /// One random example (any split), for previews and tests.
-  public func randomExample(using generator: inout some RandomNumberGenerator) -> Example {
-    maker.makeExample(using: &generator)
+  public func randomExample(using random: inout SeededRandom) -> Example {
+    maker.makeExample(using: &random)
   }
 
   /// The split a source text belongs to, fixed by its stable hash.
   public static func split(ofSource source: String) -> TaskSplit {
-    switch stableHash(source) % 1000 {
+    switch stableBucket(source) {
     case 0..<100: return .test
     case 100..<200: return .valid
     default: return .train
@@ -70,7 +71,7 @@ public struct BuiltinTask: Sendable {
   /// settings) holds too few distinct sources for that split.
   public func examples(split: TaskSplit, count: Int, seed: UInt64) throws -> [Example] {
     guard count >= 0 else { throw TaskError.negativeCount(split: split, count: count) }
-    var generator = seededGenerator(seed: seed, stream: split.stream)
+    var random = SeededRandom(seed: seed, stream: split.stream)
     var seen = Set<String>()
     var result: [Example] = []
     result.reserveCapacity(count)
@@ -79,7 +80,7 @@ public struct BuiltinTask: Sendable {
     let patience = 50_000
     var misses = 0
     while result.count < count {
-      let example = maker.makeExample(using: &generator)
+      let example = maker.makeExample(using: &random)
       if BuiltinTask.split(ofSource: example.source) == split, seen.insert(example.source).inserted {
         result.append(example)
         misses = 0

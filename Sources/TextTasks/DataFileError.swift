@@ -5,7 +5,6 @@ import Foundation
 public struct DataFileError: Error, Equatable, CustomStringConvertible, LocalizedError {
   public enum Reason: Equatable, Sendable {
     case unreadable(String)
-    case unwritable(String)
     case unknownFormat(String)
     case emptyFile(skippedLines: Int)
     case invalidUTF8
@@ -32,7 +31,6 @@ public struct DataFileError: Error, Equatable, CustomStringConvertible, Localize
     let place = line.map { "\(file):\($0)" } ?? file
     switch reason {
     case .unreadable(let why): return "\(place): cannot read the file (\(why))"
-    case .unwritable(let why): return "\(place): cannot write the file (\(why))"
     case .unknownFormat(let ext):
       return "\(place): cannot tell the format from the extension '\(ext)'; use .jsonl, .tsv or .csv, or name the format"
     case .emptyFile(let skipped):
@@ -52,7 +50,7 @@ public struct DataFileError: Error, Equatable, CustomStringConvertible, Localize
   /// Whether `--skip-bad-lines` may skip this error (only single-record faults).
   var isLineFault: Bool {
     switch reason {
-    case .unreadable, .unwritable, .unknownFormat, .emptyFile: return false
+    case .unreadable, .unknownFormat, .emptyFile: return false
     default: return true
     }
   }

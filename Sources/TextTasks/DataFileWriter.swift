@@ -1,8 +1,9 @@
 import Foundation
+import TensorCore
 
-/// Writes example files. Every write is atomic: a temporary file in the same
-/// folder, flushed to disk, then renamed over the destination, so a reader
-/// never sees half a file.
+/// Writes example files, atomically (TensorCore's `AtomicFile`: a temporary
+/// file in the same folder, synced, then renamed), so a reader never sees half
+/// a file.
 public enum DataFileWriter {
   /// Writes `examples` as JSONL, one `{"source": …, "target": …}` object per
   /// line, keys in that order, non-ASCII text kept as UTF-8. The same examples
@@ -10,14 +11,20 @@ public enum DataFileWriter {
   public static func writeJSONL(
     _ examples: [Example], to url: URL, sourceField: String = "source", targetField: String = "target"
   ) throws {
-    var text = ""
-    text.reserveCapacity(examples.count * 64)
     let sourceKey = jsonQuoted(sourceField)
     let targetKey = jsonQuoted(targetField)
-    for example in examples {
-      text += "{\(sourceKey): \(jsonQuoted(example.source)), \(targetKey): \(jsonQuoted(example.target))}\n"
+    try AtomicFile.write(to: url) { file in
+      // Streams in chunks of about 1 MiB, so large sets need no second copy.
+      var chunk = ""
+      for example in examples {
+        chunk += "{\(sourceKey): \(jsonQuoted(example.source)), \(targetKey): \(jsonQuoted(example.target))}\n"
+        if chunk.utf8.count >= 1 << 20 {
+          try file.write(Data(chunk.utf8))
+          chunk = ""
+        }
+      }
+      try file.write(Data(chunk.utf8))
     }
-    try writeAtomically(Data(text.utf8), to: url)
   }
 
   /// `text` as a JSON string literal.
@@ -37,25 +44,5 @@ public enum DataFileWriter {
       }
     }
     return out + "\""
-  }
-
-  /// Writes `data` to `url` through a temporary file and a rename.
-  public static func writeAtomically(_ data: Data, to url: URL) throws {
-    let folder = url.deletingLastPathComponent()
-    let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)")
-    do {
-      try data.write(to: temporary)
-      let handle = try FileHandle(forUpdating: temporary)
-      try handle.synchronize()
-      try handle.close()
-    } catch {
-      try? FileManager.default.removeItem(at: temporary)
-      throw DataFileError(file: url.path, reason: .unwritable((error as NSError).localizedDescription))
-    }
-    guard rename(temporary.path, url.path) == 0 else {
-      let why = String(cString: strerror(errno))
-      try? FileManager.default.removeItem(at: temporary)
-      throw DataFileError(file: url.path, reason: .unwritable("cannot rename into place: \(why)"))
-    }
   }
 }

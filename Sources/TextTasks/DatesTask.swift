@@ -1,3 +1,5 @@
+import TensorCore
+
 /// Dates written in fourteen formats, normalised to ISO 8601 (`YYYY-MM-DD`):
 /// `the 5th of March 2021`, `3/5/2021`, `05.03.2021`, `Fri 5 Mar 2021` … → `2021-03-05`.
 ///
@@ -31,9 +33,9 @@ struct DatesTask: ExampleMaker {
     lastDay = CivilDate(year: maxYear, month: 12, day: 31).daysSinceEpoch
   }
 
-  func makeExample(using generator: inout some RandomNumberGenerator) -> Example {
-    let days = uniformInt(in: firstDay...lastDay, using: &generator)
-    let format = uniformInt(below: DatesTask.formatCount, using: &generator)
+  func makeExample(using random: inout SeededRandom) -> Example {
+    let days = random.nextInt(in: firstDay...lastDay)
+    let format = random.nextInt(below: DatesTask.formatCount)
     let date = CivilDate(daysSinceEpoch: days)
     return Example(source: DatesTask.write(date, format: format), target: date.iso)
   }

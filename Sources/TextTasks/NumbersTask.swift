@@ -1,3 +1,5 @@
+import TensorCore
+
 /// Integers to English words and back: `12045` → `twelve thousand forty-five`
 /// and `six hundred three` → `603`. The direction is plain from the source
 /// (digits or words), so both directions mix in one task by default.
@@ -19,9 +21,9 @@ struct NumbersTask: ExampleMaker {
     direction = try settings.choice("direction", of: ["both", "to-words", "to-digits"])
   }
 
-  func makeExample(using generator: inout some RandomNumberGenerator) -> Example {
-    let toWords = direction == "both" ? uniformInt(below: 2, using: &generator) == 0 : direction == "to-words"
-    let value = ArithmeticTask.number(maxDigits: maxDigits, using: &generator)
+  func makeExample(using random: inout SeededRandom) -> Example {
+    let toWords = direction == "both" ? random.nextInt(below: 2) == 0 : direction == "to-words"
+    let value = ArithmeticTask.number(maxDigits: maxDigits, using: &random)
     let digits = String(value)
     let words = EnglishNumbers.words(for: value)
     return toWords ? Example(source: digits, target: words) : Example(source: words, target: digits)

@@ -1,3 +1,5 @@
+import TensorCore
+
 /// SCAN (Lake & Baroni, 2018): navigation commands to action sequences.
 ///
 /// Grammar: `C → S | S and S | S after S`; `S → V | V twice | V thrice`;
@@ -32,8 +34,8 @@ struct ScanTask: ExampleMaker {
     }
   }
 
-  func makeExample(using generator: inout some RandomNumberGenerator) -> Example {
-    pick(commands, using: &generator)
+  func makeExample(using random: inout SeededRandom) -> Example {
+    random.pick(commands)
   }
 
   static let primitives = [("walk", "WALK"), ("look", "LOOK"), ("run", "RUN"), ("jump", "JUMP")]

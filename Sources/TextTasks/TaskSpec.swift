@@ -6,6 +6,8 @@ public struct TaskKnob: Sendable, Equatable {
   public let defaultValue: String
 }
 
+import TensorCore
+
 /// What a built-in task is: its name, a one-line description, its knobs, and
 /// the split sizes `tessera data make` uses when none are given.
 public struct TaskSpec: Sendable {
@@ -18,7 +20,7 @@ public struct TaskSpec: Sendable {
 
 /// A task generator: one random example per call.
 protocol ExampleMaker: Sendable {
-  func makeExample(using generator: inout some RandomNumberGenerator) -> Example
+  func makeExample(using random: inout SeededRandom) -> Example
 }
 
 /// The resolved knob values of one task, with typed, checked accessors.

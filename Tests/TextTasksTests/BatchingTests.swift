@@ -1,13 +1,14 @@
 import XCTest
 
+import TensorCore
 @testable import TextTasks
 
 final class BatchingTests: XCTestCase {
   /// 500 examples with lengths spread over 1...60.
   private func lengths(seed: UInt64) -> ([Int], [Int]) {
-    var generator = SplitMix64(state: seed)
-    let sources = (0..<500).map { _ in uniformInt(in: 1...60, using: &generator) }
-    let targets = (0..<500).map { _ in uniformInt(in: 1...30, using: &generator) }
+    var random = SeededRandom(seed: seed)
+    let sources = (0..<500).map { _ in random.nextInt(in: 1...60) }
+    let targets = (0..<500).map { _ in random.nextInt(in: 1...30) }
     return (sources, targets)
   }
 

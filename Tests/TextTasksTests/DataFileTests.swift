@@ -1,5 +1,6 @@
 import XCTest
 
+import TensorCore
 @testable import TextTasks
 
 final class DataFileTests: XCTestCase {

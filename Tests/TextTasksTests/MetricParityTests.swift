@@ -1,5 +1,6 @@
 import XCTest
 
+import TensorCore
 @testable import TextTasks
 
 /// Parity with sacreBLEU 2.6.0 and rouge-score 0.1.2 on the committed fixture

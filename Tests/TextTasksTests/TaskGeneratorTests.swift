@@ -1,5 +1,6 @@
 import XCTest
 
+import TensorCore
 @testable import TextTasks
 
 final class TaskGeneratorTests: XCTestCase {
@@ -51,8 +52,8 @@ final class TaskGeneratorTests: XCTestCase {
   func testDefaultTargetsStayShortAndSpecSizesAreReachable() throws {
     for spec in BuiltinTask.specs {
       let task = try BuiltinTask.named(spec.name)
-      var generator = SplitMix64(state: 11)
-      let samples = (0..<3000).map { _ in task.randomExample(using: &generator) }
+      var random = SeededRandom(seed: 11)
+      let samples = (0..<3000).map { _ in task.randomExample(using: &random) }
       let longestTarget = samples.map(\.target.utf8.count).max()!
       let longestSource = samples.map(\.source.utf8.count).max()!
       XCTAssertLessThanOrEqual(longestTarget, 47, spec.name)
@@ -64,10 +65,10 @@ final class TaskGeneratorTests: XCTestCase {
 
   func testArithmeticAnswersAreCorrect() throws {
     let task = try BuiltinTask.named("arithmetic")
-    var generator = SplitMix64(state: 5)
+    var random = SeededRandom(seed: 5)
     var seenOperations = Set<String>()
     for _ in 0..<3000 {
-      let example = task.randomExample(using: &generator)
+      let example = task.randomExample(using: &random)
       let parts = example.source.split(separator: " ").map(String.init)
       XCTAssertEqual(parts.count, 3, example.source)
       let (a, op, b) = (Int(parts[0])!, parts[1], Int(parts[2])!)
@@ -81,7 +82,7 @@ final class TaskGeneratorTests: XCTestCase {
 
     let additions = try BuiltinTask.named("arithmetic", settings: ["operations": "+", "max-digits": "2"])
     for _ in 0..<200 {
-      let example = additions.randomExample(using: &generator)
+      let example = additions.randomExample(using: &random)
       XCTAssertTrue(example.source.contains(" + "), example.source)
       XCTAssertLessThanOrEqual(Int(example.target)!, 198)
     }
@@ -91,10 +92,10 @@ final class TaskGeneratorTests: XCTestCase {
     XCTAssertEqual(ScanTask.enumerate(conjunctions: true).count, 20_910, "the SCAN command space")
     XCTAssertEqual(try BuiltinTask.named("scan").examples(split: .test, count: 0, seed: 0), [])
     let task = try BuiltinTask.named("scan")
-    var generator = SplitMix64(state: 9)
+    var random = SeededRandom(seed: 9)
     var words = Set<Substring>()
     for _ in 0..<2000 {
-      let example = task.randomExample(using: &generator)
+      let example = task.randomExample(using: &random)
       XCTAssertEqual(example.target, interpretScan(example.source), example.source)
       XCTAssertLessThanOrEqual(example.target.split(separator: " ").count, 8)
       words.formUnion(example.source.split(separator: " "))
@@ -104,7 +105,7 @@ final class TaskGeneratorTests: XCTestCase {
     XCTAssertEqual(interpretScan("turn around right after look opposite left"), "LTURN LTURN LOOK RTURN RTURN RTURN RTURN")
     let simple = try BuiltinTask.named("scan", settings: ["conjunctions": "no", "max-actions": "48"])
     XCTAssertTrue((0..<200).allSatisfy { _ in
-      let source = simple.randomExample(using: &generator).source
+      let source = simple.randomExample(using: &random).source
       return !source.contains(" and ") && !source.contains(" after ")
     })
   }
@@ -125,10 +126,10 @@ final class TaskGeneratorTests: XCTestCase {
       XCTAssertNil(EnglishNumbers.value(of: bad), bad)
     }
     let task = try BuiltinTask.named("numbers")
-    var generator = SplitMix64(state: 2)
+    var random = SeededRandom(seed: 2)
     var directions = Set<Bool>()
     for _ in 0..<2000 {
-      let example = task.randomExample(using: &generator)
+      let example = task.randomExample(using: &random)
       let toWords = Int(example.source) != nil
       directions.insert(toWords)
       let (digits, words) = toWords ? (example.source, example.target) : (example.target, example.source)
@@ -142,10 +143,10 @@ final class TaskGeneratorTests: XCTestCase {
     var calendar = Calendar(identifier: .gregorian)
     calendar.timeZone = TimeZone(identifier: "UTC")!
     let task = try BuiltinTask.named("dates")
-    var generator = SplitMix64(state: 4)
+    var random = SeededRandom(seed: 4)
     var formats = Set<String>()
     for _ in 0..<3000 {
-      let example = task.randomExample(using: &generator)
+      let example = task.randomExample(using: &random)
       let parts = example.target.split(separator: "-").compactMap { Int($0) }
       XCTAssertEqual(parts.count, 3, example.target)
       XCTAssertEqual(example.target.count, 10, example.target)

@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 import TextTasks
 
 /// `tessera data …`: generate built-in task data and inspect example files.
@@ -12,7 +13,8 @@ enum DataCommands {
   ) { _ in
     for spec in BuiltinTask.specs {
       let task = try BuiltinTask.named(spec.name)
-      let example = try task.examples(split: .train, count: 1, seed: 0)[0]
+      // The longest of a few examples shows more of the task than a random one.
+      let example = try task.examples(split: .train, count: 20, seed: 0).max { $0.source.count < $1.source.count }!
       print("\(spec.name) — \(spec.summary)")
       print("  e.g. \(example.source.debugDescription) → \(example.target.debugDescription)")
       print("  default sizes: train \(spec.defaultSizes.train), valid \(spec.defaultSizes.valid), test \(spec.defaultSizes.test)")
@@ -73,7 +75,7 @@ enum DataCommands {
       task: task.name, settings: task.settings, seed: seed, sizes: ["train": train, "valid": valid, "test": test])
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    try DataFileWriter.writeAtomically(try encoder.encode(provenance) + Data("\n".utf8), to: out.appendingPathComponent("task.json"))
+    try AtomicFile.write(try encoder.encode(provenance) + Data("\n".utf8), to: out.appendingPathComponent("task.json"))
     print("wrote \(train) train, \(valid) valid, \(test) test examples of '\(task.name)' (seed \(seed)) to \(out.path)")
   }
 

@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 import TextTasks
 
 /// `tessera score`: metrics of a hypothesis file against a reference file.
@@ -47,7 +48,7 @@ enum ScoreCommand {
       let encoder = JSONEncoder()
       encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
       encoder.keyEncodingStrategy = .convertToSnakeCase
-      try DataFileWriter.writeAtomically(try encoder.encode(report) + Data("\n".utf8), to: URL(fileURLWithPath: path))
+      try AtomicFile.write(try encoder.encode(report) + Data("\n".utf8), to: URL(fileURLWithPath: path))
     }
   }
 
