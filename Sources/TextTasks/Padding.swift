@@ -41,7 +41,7 @@ public struct PaddedBatch: Sendable, Equatable {
 /// The decoder reads `decoderStartID` followed by the target without its last
 /// token, and learns to predict the target; label positions past a target's end
 /// hold `ignoreIndex`, so the loss skips them.
-public struct Seq2SeqBatch: Sendable, Equatable {
+public struct TeacherForcedBatch: Sendable, Equatable {
   /// `[B, S]` encoder ids and attention mask.
   public let encoder: PaddedBatch
   /// `[B, T]` decoder ids (shifted right) and mask.

@@ -58,14 +58,14 @@ final class BatchingTests: XCTestCase {
     XCTAssertEqual(padded.row(1), [8])
     XCTAssertEqual(PaddedBatch(padding: [[1, 2, 3]], padID: 9, toMultipleOf: 4).ids, [1, 2, 3, 9])
 
-    let batch = try Seq2SeqBatch(sources: [[10, 11], [12]], targets: [[20, 21, 1], [22, 1]], padID: 0, decoderStartID: 0)
+    let batch = try TeacherForcedBatch(sources: [[10, 11], [12]], targets: [[20, 21, 1], [22, 1]], padID: 0, decoderStartID: 0)
     XCTAssertEqual(batch.encoder.ids, [10, 11, 12, 0])
     XCTAssertEqual(batch.decoder.shape, [2, 3])
     XCTAssertEqual(batch.decoder.ids, [0, 20, 21, 0, 22, 0])
     XCTAssertEqual(batch.decoder.mask, [1, 1, 1, 1, 1, 0])
     XCTAssertEqual(batch.labels, [20, 21, 1, 22, 1, -100])
     XCTAssertEqual(batch.labelCount, 5)
-    XCTAssertThrowsError(try Seq2SeqBatch(sources: [[1]], targets: [], padID: 0, decoderStartID: 0))
+    XCTAssertThrowsError(try TeacherForcedBatch(sources: [[1]], targets: [], padID: 0, decoderStartID: 0))
   }
 }
 
