@@ -1,0 +1,215 @@
+import Foundation
+
+/// A tokenizer read from a Hugging Face `tokenizer.json`: a Unigram model
+/// (T5) or a BPE model (BART, byte-level), with the normalizer,
+/// pre-tokenizer, post-processor, decoder and added tokens the file asks for.
+///
+/// Encoding follows the `tokenizers` library step by step: added tokens are
+/// cut out of the raw text, each remaining part is normalized (then searched
+/// for normalized added tokens), pre-tokenized, and passed to the model; the
+/// post-processor adds the special tokens.
+public struct HuggingFaceTokenizer: TextTokenizer {
+  enum Model: Sendable {
+    case unigram(UnigramModel)
+    case bpe(BPEModel)
+  }
+
+  public let vocabularySize: Int
+  public let specials: TokenizerSpecials
+  public let specialTokenCount: Int
+  /// `"Unigram"` or `"BPE"`.
+  public let modelType: String
+
+  let model: Model
+  private let normalizer: TextNormalizer?
+  private let preTokenizer: PreTokenizer?
+  private let postProcessor: PostProcessor?
+  private let decoder: TokenDecoder?
+  private let rawAddedTokens: AddedTokenMatcher
+  private let normalizedAddedTokens: AddedTokenMatcher
+  private let addedTokenOfID: [Int: String]
+  private let idOfAddedToken: [[UInt8]: Int]
+  private let specialTokenContents: Set<[UInt8]>
+  /// The files as read, written back unchanged by `save(to:)`.
+  private let tokenizerJSON: Data
+  private let configJSON: Data?
+
+  /// Reads `tokenizer.json` from `folder`, and the special-token names from
+  /// `tokenizer_config.json` or `special_tokens_map.json` if either is there.
+  public init(folder: URL) throws {
+    let tokenizerURL = folder.appendingPathComponent(tokenizerFileName)
+    let data = try readTokenizerFile(tokenizerURL)
+    var config: (data: Data, source: String)?
+    for name in [tokenizerConfigFileName, "special_tokens_map.json"] {
+      let url = folder.appendingPathComponent(name)
+      if FileManager.default.fileExists(atPath: url.path) {
+        config = (try readTokenizerFile(url), url.path)
+        break
+      }
+    }
+    try self.init(tokenizerJSON: data, source: tokenizerURL.path, config: config)
+  }
+
+  /// Reads a `tokenizer.json` held in memory; `config` is the content of a
+  /// `tokenizer_config.json` naming the special tokens, if there is one.
+  /// `source` names the file in error messages.
+  public init(tokenizerJSON data: Data, source: String = tokenizerFileName, config: (data: Data, source: String)? = nil) throws {
+    let root = JSONField(root: try JSONValue.parse(data, source: source), file: source)
+    let modelField = root["model"]
+    if modelField.isAbsent { throw modelField.error("missing (expected the tokenizer's model)") }
+    let type = try Self.modelType(modelField)
+    switch type {
+    case "Unigram": model = .unigram(try UnigramModel(modelField))
+    case "BPE": model = .bpe(try BPEModel(modelField))
+    default:
+      throw modelField["type"].error("unsupported model type \"\(type)\" (supported: Unigram, BPE)")
+    }
+    modelType = type
+    normalizer = root["normalizer"].isAbsent ? nil : try TextNormalizer(root["normalizer"])
+    preTokenizer = root["pre_tokenizer"].isAbsent ? nil : try PreTokenizer(root["pre_tokenizer"])
+    postProcessor = root["post_processor"].isAbsent ? nil : try PostProcessor(root["post_processor"])
+    decoder = root["decoder"].isAbsent ? nil : try TokenDecoder(root["decoder"])
+
+    let added = root["added_tokens"].isAbsent ? [] : try root["added_tokens"].array().map(AddedToken.init)
+    rawAddedTokens = AddedTokenMatcher(added.filter { !$0.isNormalized })
+    normalizedAddedTokens = AddedTokenMatcher(added.filter(\.isNormalized))
+    addedTokenOfID = Dictionary(added.map { ($0.id, $0.content) }, uniquingKeysWith: { $1 })
+    idOfAddedToken = Dictionary(added.map { (Array($0.content.utf8), $0.id) }, uniquingKeysWith: { $1 })
+    specialTokenContents = Set(added.filter(\.isSpecial).map { Array($0.content.utf8) })
+    specialTokenCount = postProcessor?.addedCount ?? 0
+
+    let modelSize: Int
+    switch model {
+    case .unigram(let unigram): modelSize = unigram.pieces.count
+    case .bpe(let bpe): modelSize = (bpe.tokens.keys.max() ?? -1) + 1
+    }
+    vocabularySize = max(modelSize, (added.map(\.id).max() ?? -1) + 1)
+    tokenizerJSON = data
+    configJSON = config?.data
+    specials = try TokenizerSpecialsResolver(
+      idOf: { [idOfAddedToken, model] token in
+        idOfAddedToken[Array(token.utf8)] ?? Self.modelID(model, token)
+      },
+      modelUnknownID: Self.modelUnknownID(model), source: source
+    ).resolve(config: config)
+  }
+
+  /// `model.type`, or for files that predate it, the type its fields imply.
+  private static func modelType(_ field: JSONField) throws -> String {
+    if let type = try field["type"].optionalString() { return type }
+    if !field["merges"].isAbsent { return "BPE" }
+    if case .array? = field["vocab"].value { return "Unigram" }
+    throw field["type"].error("missing (expected \"Unigram\" or \"BPE\")")
+  }
+
+  private static func modelID(_ model: Model, _ token: String) -> Int? {
+    switch model {
+    case .unigram(let unigram): return unigram.id(for: token)
+    case .bpe(let bpe): return bpe.id(for: token)
+    }
+  }
+
+  private static func modelUnknownID(_ model: Model) -> Int? {
+    switch model {
+    case .unigram(let unigram): return unigram.unknownID
+    case .bpe(let bpe): return bpe.unknownToken.flatMap { bpe.id(for: $0) }
+    }
+  }
+
+  public func encodeWithoutSpecialTokens(_ text: String) -> [Int] {
+    var ids: [Int] = []
+    for segment in rawAddedTokens.split(PreToken(text: text, startsAtOrigin: true)) {
+      guard case .text(let raw) = segment else {
+        if case .added(let id) = segment { ids.append(id) }
+        continue
+      }
+      var startsAtOrigin = raw.startsAtOrigin
+      let normalized = normalizer?.normalize(raw.text, startsAtOrigin: &startsAtOrigin) ?? raw.text
+      for part in normalizedAddedTokens.split(PreToken(text: normalized, startsAtOrigin: startsAtOrigin)) {
+        switch part {
+        case .added(let id):
+          ids.append(id)
+        case .text(let piece):
+          let pieces = preTokenizer?.split([piece]) ?? [piece]
+          for piece in pieces where !piece.text.isEmpty {
+            switch model {
+            case .unigram(let unigram): ids += unigram.tokenize(piece.text)
+            case .bpe(let bpe): ids += bpe.tokenize(piece.text)
+            }
+          }
+        }
+      }
+    }
+    return ids
+  }
+
+  public func addingSpecialTokens(to ids: [Int]) -> [Int] {
+    postProcessor?.process(ids) ?? ids
+  }
+
+  public func decode(_ ids: [Int], skipSpecialTokens: Bool) -> String {
+    var tokens: [String] = []
+    tokens.reserveCapacity(ids.count)
+    for id in ids {
+      guard let token = token(forID: id) else { continue }
+      if skipSpecialTokens, specialTokenContents.contains(Array(token.utf8)) { continue }
+      tokens.append(token)
+    }
+    guard let decoder else { return tokens.joined(separator: " ") }
+    return decoder.decode(tokens).joined()
+  }
+
+  public func token(forID id: Int) -> String? {
+    if let added = addedTokenOfID[id] { return added }
+    switch model {
+    case .unigram(let unigram): return unigram.pieces.indices.contains(id) ? unigram.pieces[id] : nil
+    case .bpe(let bpe): return bpe.tokens[id]
+    }
+  }
+
+  public func id(forToken token: String) -> Int? {
+    idOfAddedToken[Array(token.utf8)] ?? Self.modelID(model, token)
+  }
+
+  /// Writes `tokenizer.json` exactly as it was read, and
+  /// `tokenizer_config.json` (as read, or a minimal one naming the special
+  /// tokens).
+  public func save(to folder: URL) throws {
+    try writeAtomically(tokenizerJSON, to: folder.appendingPathComponent(tokenizerFileName))
+    try writeAtomically(configJSON ?? minimalConfig(), to: folder.appendingPathComponent(tokenizerConfigFileName))
+  }
+
+  private func minimalConfig() -> Data {
+    var entries: [(String, Int?)] = [
+      ("pad_token", specials.padID), ("eos_token", specials.eosID), ("unk_token", specials.unknownID),
+      ("bos_token", specials.bosID), ("mask_token", specials.maskID),
+    ]
+    entries = entries.filter { $0.1 != nil }
+    let lines = entries.compactMap { key, id -> String? in
+      guard let id, let token = token(forID: id) else { return nil }
+      return "  \"\(key)\": \(jsonQuoted(token))"
+    }
+    return Data(("{\n" + lines.joined(separator: ",\n") + "\n}\n").utf8)
+  }
+}
+
+/// `text` as a JSON string literal.
+func jsonQuoted(_ text: String) -> String {
+  var out = "\""
+  for scalar in text.unicodeScalars {
+    switch scalar {
+    case "\"": out += "\\\""
+    case "\\": out += "\\\\"
+    case "\n": out += "\\n"
+    case "\r": out += "\\r"
+    case "\t": out += "\\t"
+    default:
+      if scalar.value < 0x20 {
+        out += String(format: "\\u%04x", scalar.value)
+      } else {
+        out.unicodeScalars.append(scalar)
+      }
+    }
+  }
+  return out + "\""
+}

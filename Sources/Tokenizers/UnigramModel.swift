@@ -1,0 +1,168 @@
+/// The Unigram language model T5 uses: a vocabulary of pieces with
+/// log-probability scores, and Viterbi search for the best-scoring split.
+///
+/// Follows Hugging Face's `Unigram` exactly: search over UTF-8 byte
+/// positions, ties kept by the first path found, a character no piece covers
+/// scored `min score - 10` as unknown, runs of unknowns fused into one token,
+/// and byte fallback (`<0xAB>` pieces) for unknown text when enabled.
+struct UnigramModel: Sendable {
+  let pieces: [String]
+  private let scores: [Double]
+  private let idOfPiece: [[UInt8]: Int]
+  private let trie: ByteTrie
+  let unknownID: Int?
+  private let byteFallbackIDs: [Int]?
+  private let unknownScore: Double
+
+  private static let unknownPenalty = 10.0
+
+  init(_ field: JSONField) throws {
+    var pieces: [String] = []
+    var scores: [Double] = []
+    for entry in try field["vocab"].array() {
+      let pair = try entry.array()
+      guard pair.count == 2 else { throw entry.error("expected [piece, score]") }
+      pieces.append(try pair[0].string())
+      scores.append(try pair[1].double())
+    }
+    guard !pieces.isEmpty else { throw field["vocab"].error("empty vocabulary") }
+    let unknownID = try field["unk_id"].optionalInt()
+    if let unknownID, !pieces.indices.contains(unknownID) {
+      throw field["unk_id"].error("\(unknownID) is outside the \(pieces.count)-piece vocabulary")
+    }
+    var idOfPiece: [[UInt8]: Int] = [:]
+    // A repeated piece maps to its last id, as in the reference.
+    for (id, piece) in pieces.enumerated() { idOfPiece[Array(piece.utf8)] = id }
+    self.pieces = pieces
+    self.scores = scores
+    self.idOfPiece = idOfPiece
+    self.trie = ByteTrie(idOfPiece)
+    self.unknownID = unknownID
+    self.unknownScore = (scores.min() ?? 0) - Self.unknownPenalty
+    if try field["byte_fallback"].bool(default: false) {
+      let ids = (0..<256).map { idOfPiece[Array(byteFallbackPiece($0).utf8)] }
+      self.byteFallbackIDs = ids.allSatisfy { $0 != nil } ? ids.map { $0! } : nil
+    } else {
+      self.byteFallbackIDs = nil
+    }
+  }
+
+  /// The ids of one pre-tokenized piece.
+  func tokenize(_ text: String) -> [Int] {
+    let bytes = Array(text.utf8)
+    guard !bytes.isEmpty else { return [] }
+    let count = bytes.count
+    var bestScore = [Double](repeating: 0, count: count + 1)
+    var bestStart = [Int](repeating: -1, count: count + 1)
+    var bestID = [Int](repeating: -1, count: count + 1)
+    var start = 0
+    while start < count {
+      let scoreSoFar = bestScore[start]
+      let characterLength = utf8Length(leadByte: bytes[start])
+      var coversCharacter = false
+      trie.forEachPrefix(of: bytes, from: start) { end, id in
+        let candidate = scoreSoFar + scores[id]
+        if bestStart[end] < 0 || candidate > bestScore[end] {
+          bestScore[end] = candidate
+          bestStart[end] = start
+          bestID[end] = id
+        }
+        if end - start == characterLength { coversCharacter = true }
+      }
+      if !coversCharacter {
+        let end = min(count, start + characterLength)
+        let candidate = scoreSoFar + unknownScore
+        if bestStart[end] < 0 || candidate > bestScore[end] {
+          bestScore[end] = candidate
+          bestStart[end] = start
+          bestID[end] = unknownID ?? -1
+        }
+      }
+      start += characterLength
+    }
+    // Walk back from the end; consecutive unknowns fuse into one span.
+    var spans: [(range: Range<Int>, isUnknown: Bool)] = []
+    var end = count
+    while end > 0 {
+      let begin = bestStart[end]
+      let isUnknown = unknownID != nil && bestID[end] == unknownID
+      if isUnknown, let last = spans.last, last.isUnknown, last.range.lowerBound == end {
+        spans[spans.count - 1].range = begin..<last.range.upperBound
+      } else {
+        spans.append((begin..<end, isUnknown))
+      }
+      end = begin
+    }
+    var ids: [Int] = []
+    ids.reserveCapacity(spans.count)
+    for span in spans.reversed() {
+      let slice = Array(bytes[span.range])
+      if let id = idOfPiece[slice] {
+        ids.append(id)
+      } else if let byteFallbackIDs {
+        ids += slice.map { byteFallbackIDs[Int($0)] }
+      } else if let unknownID {
+        ids.append(unknownID)
+      }
+    }
+    return ids
+  }
+
+  func id(for token: String) -> Int? {
+    idOfPiece[Array(token.utf8)]
+  }
+}
+
+/// `<0xAB>`: the piece that stands for one byte under byte fallback.
+func byteFallbackPiece(_ byte: Int) -> String {
+  let digits = Array("0123456789ABCDEF")
+  return "<0x\(digits[byte >> 4])\(digits[byte & 15])>"
+}
+
+/// Length of a UTF-8 sequence from its first byte (1 for stray bytes).
+func utf8Length(leadByte: UInt8) -> Int {
+  switch leadByte {
+  case 0xF0...: return 4
+  case 0xE0...: return 3
+  case 0xC0...: return 2
+  default: return 1
+  }
+}
+
+/// A trie over the UTF-8 bytes of the vocabulary, for finding every piece
+/// that starts at a position in one pass.
+struct ByteTrie: Sendable {
+  /// Child node of (node, byte), keyed `node << 8 | byte`.
+  private var children: [Int: Int32] = [:]
+  /// Piece id ending at each node, or -1.
+  private var terminal: [Int32] = [-1]
+
+  init(_ ids: [[UInt8]: Int]) {
+    for (bytes, id) in ids where !bytes.isEmpty {
+      var node = 0
+      for byte in bytes {
+        let key = node << 8 | Int(byte)
+        if let child = children[key] {
+          node = Int(child)
+        } else {
+          children[key] = Int32(terminal.count)
+          node = terminal.count
+          terminal.append(-1)
+        }
+      }
+      terminal[node] = Int32(id)
+    }
+  }
+
+  /// Calls `body(end, id)` for each piece equal to `bytes[start..<end]`,
+  /// shortest first.
+  func forEachPrefix(of bytes: [UInt8], from start: Int, _ body: (Int, Int) -> Void) {
+    var node = 0
+    var index = start
+    while index < bytes.count, let child = children[node << 8 | Int(bytes[index])] {
+      node = Int(child)
+      index += 1
+      if terminal[node] >= 0 { body(index, Int(terminal[node])) }
+    }
+  }
+}
