@@ -1,6 +1,7 @@
 import Foundation
 import NeuralLayers
 import TensorCore
+import Tokenizers
 
 /// A model folder that cannot be read.
 public enum ModelFolderError: Error, CustomStringConvertible, Equatable {
@@ -81,7 +82,7 @@ public enum ModelLoading {
   }
 
   /// "field 'd_model': must be positive" from a decoding error.
-  static func describe(_ error: DecodingError) -> String {
+  public static func describe(_ error: DecodingError) -> String {
     func path(_ context: DecodingError.Context) -> String {
       context.codingPath.map(\.stringValue).joined(separator: ".")
     }
@@ -110,11 +111,12 @@ enum ModelConfigurationWriter {
 
 /// Writing model folders that Hugging Face tools read.
 public enum ModelExport {
-  /// Writes `config.json`, `model.safetensors` and any `extraFiles` (e.g. the
-  /// tokenizer) into `folder`. Files are built in a temporary sibling folder
+  /// Writes `config.json`, `model.safetensors`, the tokenizer's files and any
+  /// `extraFiles` into `folder`. Files are built in a temporary sibling folder
   /// and swapped in at the end, so a failure never leaves a half-written model.
   public static func save(
-    _ model: any Seq2SeqModel, to folder: URL, extraFiles: [String: Data] = [:], metadata: [String: String] = [:]
+    _ model: any Seq2SeqModel, to folder: URL, tokenizer: (any TextTokenizer)? = nil, extraFiles: [String: Data] = [:],
+    metadata: [String: String] = [:]
   ) throws {
     let fileManager = FileManager.default
     let parent = folder.deletingLastPathComponent()
@@ -127,6 +129,7 @@ public enum ModelExport {
       fileMetadata["format"] = "pt"
       try SafeTensorsFile(tensors: model.checkpointTensors(), metadata: fileMetadata)
         .write(to: staging.appendingPathComponent("model.safetensors"))
+      try tokenizer?.save(to: staging)
       for (name, data) in extraFiles { try data.write(to: staging.appendingPathComponent(name)) }
       try replaceDirectory(folder, with: staging)
     } catch {

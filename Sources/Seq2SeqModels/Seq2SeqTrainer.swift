@@ -1,6 +1,7 @@
 import Foundation
 import NeuralLayers
 import TensorCore
+import Tokenizers
 
 /// Settings of a training run; Codable with snake_case keys for recipes.
 public struct TrainingParameters: Codable, Sendable, Equatable {
@@ -40,13 +41,17 @@ public struct TrainingParameters: Codable, Sendable, Equatable {
     validateEvery = try c.decodeIfPresent(Int.self, forKey: .validateEvery) ?? d.validateEvery
     checkpointEvery = try c.decodeIfPresent(Int.self, forKey: .checkpointEvery) ?? d.checkpointEvery
     seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
-    if let problem = validationProblem() {
+    if let problem = problem() {
       throw DecodingError.dataCorruptedError(forKey: problem.key, in: c, debugDescription: problem.message)
     }
   }
 
-  /// The first invalid field, if any.
-  func validationProblem() -> (key: CodingKeys, message: String)? {
+  /// The first invalid field (its recipe key) and why, if any.
+  public func validationProblem() -> (key: String, message: String)? {
+    problem().map { ($0.key.stringValue, $0.message) }
+  }
+
+  func problem() -> (key: CodingKeys, message: String)? {
     if steps <= 0 { return (.steps, "must be positive, got \(steps)") }
     if !(learningRate > 0) { return (.learningRate, "must be positive, got \(learningRate)") }
     if warmupSteps < 0 { return (.warmupSteps, "must not be negative") }
@@ -109,8 +114,8 @@ public final class Seq2SeqTrainer {
   let schedule: BatchSchedule
   let validation: [Seq2SeqBatch]
   let checkpointFolder: URL?
-  /// Extra files stored in every checkpoint (e.g. the tokenizer).
-  public var checkpointFiles: [String: Data] = [:]
+  /// Saved with every checkpoint, so each is a complete model folder.
+  public var tokenizer: (any TextTokenizer)?
   public private(set) var state: TrainerState
 
   public init(
@@ -178,7 +183,7 @@ public final class Seq2SeqTrainer {
         state.validations.append(ValidationRecord(step: step, loss: loss))
       }
       if let checkpointFolder, step % parameters.checkpointEvery == 0 || step == parameters.steps {
-        try TrainingCheckpoint.save(model: model, optimizer: optimizer, state: state, to: checkpointFolder, extraFiles: checkpointFiles)
+        try TrainingCheckpoint.save(model: model, optimizer: optimizer, state: state, to: checkpointFolder, tokenizer: tokenizer)
       }
       let elapsed = Date().timeIntervalSince(start)
       try progress(TrainingProgress(

@@ -1,6 +1,7 @@
 import Foundation
 import NeuralLayers
 import TensorCore
+import Tokenizers
 
 /// The resumable state of a training run besides its weights.
 public struct TrainerState: Codable, Sendable, Equatable {
@@ -35,14 +36,14 @@ public struct ValidationRecord: Codable, Sendable, Equatable {
 /// mid-write leaves the previous checkpoint intact.
 public enum TrainingCheckpoint {
   public static func save(
-    model: any Seq2SeqModel, optimizer: AdamW, state: TrainerState, to folder: URL, extraFiles: [String: Data] = [:]
+    model: any Seq2SeqModel, optimizer: AdamW, state: TrainerState, to folder: URL, tokenizer: (any TextTokenizer)? = nil
   ) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    var files = extraFiles
+    var files: [String: Data] = [:]
     files["trainer_state.json"] = try encoder.encode(state)
     files["optimizer.safetensors"] = try SafeTensorsFile(tensors: optimizer.state()).serialized()
-    try ModelExport.save(model, to: folder, extraFiles: files)
+    try ModelExport.save(model, to: folder, tokenizer: tokenizer, extraFiles: files)
   }
 
   /// Whether `folder` holds a complete checkpoint.

@@ -1,6 +1,8 @@
 /// Every subcommand, in the order `tessera --help` lists them.
 /// Each command file adds one entry here.
 let allCommands: [Command] = [
+  TeacherCommands.train,
+  TeacherCommands.importModel,
   BenchCommands.gemm,
   BenchCommands.ops,
   DataCommands.tasks,
