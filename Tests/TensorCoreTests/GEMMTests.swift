@@ -27,13 +27,13 @@ struct GEMMCase: CustomStringConvertible {
   /// Runs `gemm` and fails the test on any element of C (padding included)
   /// that differs from the reference by more than float rounding allows.
   func check(_ gemm: GEMMFunction, seed: UInt64, file: StaticString = #filePath, line: UInt = #line) {
-    var rng = SplitMix64(seed: seed)
+    var rng = TestGenerator(seed: seed)
     let lda = (transposeA ? m : k) + padding, ldb = (transposeB ? k : n) + padding
     let ldc = n + padding
-    let a = (0..<((transposeA ? k : m) * lda)).map { _ in rng.nextFloat() }
-    let b = (0..<((transposeB ? n : k) * ldb)).map { _ in rng.nextFloat() }
+    let a = (0..<((transposeA ? k : m) * lda)).map { _ in Float.random(in: -1..<1, using: &rng) }
+    let b = (0..<((transposeB ? n : k) * ldb)).map { _ in Float.random(in: -1..<1, using: &rng) }
     // beta == 0 must not read C: fill it with NaN to prove it.
-    var c = (0..<(m * ldc)).map { _ in beta == 0 ? Float.nan : rng.nextFloat() }
+    var c = (0..<(m * ldc)).map { _ in beta == 0 ? Float.nan : Float.random(in: -1..<1, using: &rng) }
     let original = c
     a.withUnsafeBufferPointer { pa in
       b.withUnsafeBufferPointer { pb in
@@ -95,23 +95,6 @@ struct GEMMCase: CustomStringConvertible {
     }
     return cases
   }
-}
-
-/// A small seeded generator (SplitMix64) so every run sees the same operands.
-struct SplitMix64 {
-  var state: UInt64
-  init(seed: UInt64) { state = seed }
-
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-
-  /// Uniform in [-1, 1).
-  mutating func nextFloat() -> Float { Float(next() >> 40) / Float(1 << 23) - 1 }
 }
 
 final class GEMMTests: XCTestCase {
