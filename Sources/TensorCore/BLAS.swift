@@ -39,8 +39,10 @@ public enum BLAS {
     beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
   ) {
     assert(m >= 0 && n >= 0 && k >= 0, "negative GEMM size \(m)×\(n)×\(k)")
-    assert(lda >= (transposeA ? m : k) && ldb >= (transposeB ? k : n) && ldc >= n, "leading dimension too small")
     guard m > 0, n > 0 else { return }
+    assert(
+      lda >= (transposeA ? m : k) && ldb >= (transposeB ? k : n) && ldc >= n,
+      "GEMM leading dimension too small: lda \(lda), ldb \(ldb), ldc \(ldc) for \(m)×\(n)×\(k)")
     if k == 0 {
       // Libraries reject lda = 0 here, and there is nothing to multiply.
       FallbackGEMM.scale(c, rows: m, columns: n, ldc: ldc, by: beta)

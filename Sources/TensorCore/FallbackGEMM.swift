@@ -36,6 +36,12 @@ enum FallbackGEMM {
       scale(c, rows: m, columns: n, ldc: ldc, by: beta)
       return
     }
+    if m == 1 && !transposeA {
+      // A single row (one decoding step): packing would pad it to `mr` rows.
+      rowTimesMatrix(
+        transposeB: transposeB, n: n, k: k, alpha: alpha, a: a, b: b, ldb: ldb, beta: beta, c: c)
+      return
+    }
     let operands = Operands(
       transposeA: transposeA, transposeB: transposeB, alpha: alpha, a: a, lda: lda,
       b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
@@ -59,6 +65,26 @@ enum FallbackGEMM {
       } else {
         operands.serial(rows: 0..<m, columns: start..<end, k: k)
       }
+    }
+  }
+
+  /// `c[1×n] = alpha · a[1×k] · op(B) + beta · c`, streaming B once.
+  private static func rowTimesMatrix(
+    transposeB: Bool, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>,
+    b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>
+  ) {
+    if transposeB {
+      // Each output is a dot product with a contiguous row of B.
+      for j in 0..<n {
+        let value = alpha * FastMath.dot(a, b + j * ldb, count: k)
+        c[j] = beta == 0 ? value : value + beta * c[j]
+      }
+      return
+    }
+    scale(c, rows: 1, columns: n, ldc: n, by: beta)
+    for p in 0..<k {
+      let factor = alpha * a[p], row = b + p * ldb
+      for j in 0..<n { c[j] = factor * row[j] + c[j] }
     }
   }
 

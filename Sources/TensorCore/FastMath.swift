@@ -150,3 +150,82 @@ enum FastMath {
     return x.isNaN ? x : signed
   }
 }
+
+/// Row reductions for the fused kernels (softmax, norms). A plain
+/// `for j in 0..<n { total += x[j] }` cannot vectorise: without fast-math the
+/// compiler must add in order, one add latency per element. These keep 16
+/// independent partial results in SIMD registers, so they run at load speed;
+/// results differ from a serial loop only by rounding order.
+extension FastMath {
+  /// `Σ x[j]`.
+  @inline(__always) static func sum(_ x: UnsafePointer<Float>, count: Int) -> Float {
+    reduce(x, count: count, initial: 0, combine: +, merge: +, finish: { $0.sum() }, scalar: +)
+  }
+
+  /// `Σ (x[j] − center)²`.
+  @inline(__always) static func sumOfSquares(
+    _ x: UnsafePointer<Float>, count: Int, centeredOn center: Float = 0
+  ) -> Float {
+    reduce(
+      x, count: count, initial: 0,
+      combine: { total, v in
+        let d = v - center
+        return d * d + total
+      },
+      merge: +, finish: { $0.sum() },
+      scalar: { total, v in (v - center) * (v - center) + total })
+  }
+
+  /// `max x[j]`, or `-inf` when `count == 0` (NaN elements are skipped).
+  @inline(__always) static func maximum(_ x: UnsafePointer<Float>, count: Int) -> Float {
+    reduce(
+      x, count: count, initial: -.infinity, combine: { pointwiseMax($0, $1) },
+      merge: { pointwiseMax($0, $1) }, finish: { $0.max() }, scalar: { Swift.max($0, $1) })
+  }
+
+  /// `Σ a[j]·b[j]`.
+  @inline(__always) static func dot(
+    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int
+  ) -> Float {
+    var first = SIMD8<Float>(), second = SIMD8<Float>()
+    var j = 0
+    while j + 16 <= count {
+      first = load8(a + j) * load8(b + j) + first
+      second = load8(a + j + 8) * load8(b + j + 8) + second
+      j += 16
+    }
+    var total = (first + second).sum()
+    while j < count {
+      total = a[j] * b[j] + total
+      j += 1
+    }
+    return total
+  }
+
+  @inline(__always) private static func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+  }
+
+  /// Folds `x` into two `SIMD8` accumulators with `combine`, joins them with
+  /// `merge` and `finish`, then folds the tail one element at a time.
+  @inline(__always) private static func reduce(
+    _ x: UnsafePointer<Float>, count: Int, initial: Float,
+    combine: (SIMD8<Float>, SIMD8<Float>) -> SIMD8<Float>,
+    merge: (SIMD8<Float>, SIMD8<Float>) -> SIMD8<Float>,
+    finish: (SIMD8<Float>) -> Float, scalar: (Float, Float) -> Float
+  ) -> Float {
+    var first = SIMD8<Float>(repeating: initial), second = first
+    var j = 0
+    while j + 16 <= count {
+      first = combine(first, load8(x + j))
+      second = combine(second, load8(x + j + 8))
+      j += 16
+    }
+    var total = finish(merge(first, second))
+    while j < count {
+      total = scalar(total, x[j])
+      j += 1
+    }
+    return total
+  }
+}

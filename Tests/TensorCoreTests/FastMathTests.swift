@@ -79,3 +79,37 @@ final class FastMathTests: XCTestCase {
     }
   }
 }
+
+final class FastMathReductionTests: XCTestCase {
+  func testReductionsMatchDoubleSums() {
+    var generator = TestGenerator(seed: 42)
+    for count in [0, 1, 7, 15, 16, 17, 33, 1000] {
+      let a = (0..<count).map { _ in Float.random(in: -2..<2, using: &generator) }
+      let b = (0..<count).map { _ in Float.random(in: -2..<2, using: &generator) }
+      let center: Float = 0.25
+      a.withUnsafeBufferPointer { pa in
+        b.withUnsafeBufferPointer { pb in
+          let x = pa.baseAddress!, y = pb.baseAddress!
+          let sum = a.reduce(0.0) { $0 + Double($1) }
+          let squares = a.reduce(0.0) { $0 + (Double($1) - Double(center)) * (Double($1) - Double(center)) }
+          let dot = zip(a, b).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+          XCTAssertEqual(Double(FastMath.sum(x, count: count)), sum, accuracy: 1e-4, "sum of \(count)")
+          XCTAssertEqual(
+            Double(FastMath.sumOfSquares(x, count: count, centeredOn: center)), squares,
+            accuracy: 1e-3, "squares of \(count)")
+          XCTAssertEqual(Double(FastMath.dot(x, y, count: count)), dot, accuracy: 1e-4, "dot of \(count)")
+          XCTAssertEqual(FastMath.maximum(x, count: count), a.max() ?? -.infinity, "max of \(count)")
+        }
+      }
+    }
+  }
+
+  func testMaximumFindsTheLargestInTheTail() {
+    var values = [Float](repeating: -1, count: 19)
+    values[18] = 5
+    XCTAssertEqual(values.withUnsafeBufferPointer { FastMath.maximum($0.baseAddress!, count: 19) }, 5)
+    values[18] = -1
+    values[3] = 4
+    XCTAssertEqual(values.withUnsafeBufferPointer { FastMath.maximum($0.baseAddress!, count: 19) }, 4)
+  }
+}
