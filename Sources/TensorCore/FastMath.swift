@@ -12,41 +12,29 @@ enum FastMath {
   private static let ln2Hi: Float = 0.693_145_751_953_125
   private static let ln2Lo: Float = 1.428_606_765_330_187_0e-6
   private static let log2e: Float = 1.442_695_040_888_963_4
-  /// 1.5·2²³: see ``roundedToInteger(_:)``.
+  /// 1.5·2²³: see ``reduce(_:)``.
   private static let roundingShift: Float = 12_582_912
 
-  /// Splits `x = n · ln 2 + r` with `|r| ≤ ln 2 / 2`; `n` comes back both as a
-  /// float and as an integer read from the bits (a float-to-int conversion
-  /// would trap on NaN in checked builds).
-  @inline(__always) private static func reduce(_ x: Float) -> (n: Float, bits: Int32, r: Float) {
-    let (n, bits) = roundedToInteger(x * log2e)
-    return (n, bits, (x - n * ln2Hi) - n * ln2Lo)
+  /// Splits `x = n · ln 2 + r` with `|r| ≤ ln 2 / 2`; `n` comes back as an
+  /// integer read from the bits (a float-to-int conversion would trap on NaN
+  /// in checked builds).
+  @inline(__always) private static func reduce(_ x: Float) -> (n: Int32, r: Float) {
+    // Adding 1.5·2²³ rounds to an integer and leaves it in the low mantissa
+    // bits; this needs no SSE4.1 `roundps` (not in the baseline x86-64 target).
+    let shifted = x * log2e + roundingShift
+    let n = shifted - roundingShift
+    return (Int32(bitPattern: shifted.bitPattern) &- 0x4B40_0000, (x - n * ln2Hi) - n * ln2Lo)
   }
 
-  /// `value` rounded to the nearest integer, for |value| < 2²². Adding
-  /// 1.5·2²³ leaves the integer in the low mantissa bits; this needs no
-  /// SSE4.1 `roundps` (not in the baseline x86-64 target).
-  @inline(__always) private static func roundedToInteger(_ value: Float) -> (Float, Int32) {
-    let shifted = value + roundingShift
-    return (shifted - roundingShift, Int32(bitPattern: shifted.bitPattern) &- 0x4B40_0000)
+  /// `value · 2ⁿ` by adding `n` to the exponent field: right whenever the
+  /// result is a normal float (callers replace the other cases).
+  @inline(__always) private static func scaled(_ value: Float, byPowerOf2 n: Int32) -> Float {
+    Float(bitPattern: UInt32(bitPattern: Int32(bitPattern: value.bitPattern) &+ (n &<< 23)))
   }
 
-  /// 2ⁿ for n in -126...127.
-  @inline(__always) private static func power2(_ n: Int32) -> Float {
-    Float(bitPattern: UInt32(bitPattern: (n &+ 127) &<< 23))
-  }
-
-  /// 2ⁿ as two factors, each in range for n in -252...254 (n reaches 128 just
-  /// below the overflow threshold of `exp`).
-  @inline(__always) private static func power2Split(_ n: Float, _ bits: Int32) -> (Float, Float) {
-    let (_, half) = roundedToInteger(n * 0.5)
-    return (power2(half), power2(bits &- half))
-  }
-
-  /// eʳ − 1 for |r| ≤ ln 2 / 2 (Taylor to r⁸; the tail is below 2e-9 relative).
+  /// eʳ − 1 for |r| ≤ ln 2 / 2 (Taylor to r⁷; the tail is below 6e-9 relative).
   @inline(__always) private static func expm1Reduced(_ r: Float) -> Float {
-    var p: Float = 1 / 40320
-    p = p * r + 1 / 5040
+    var p: Float = 1 / 5040
     p = p * r + 1 / 720
     p = p * r + 1 / 120
     p = p * r + 1 / 24
@@ -55,29 +43,46 @@ enum FastMath {
     return (p * r) * r + r
   }
 
-  /// eˣ.
-  @inline(__always) static func exp(_ x: Float) -> Float {
-    let clamped = Swift.min(Swift.max(x, -87.5), 88.75)
-    let (n, bits, r) = reduce(clamped)
-    let (low, high) = power2Split(n, bits)
-    var y = (expm1Reduced(r) + 1) * low * high
-    y = x < -87.336_544 ? 0 : y
-    y = x > 88.722_839 ? .infinity : y
-    return x.isNaN ? x : y
+  /// Clamps `x` to `low...high` with single `maxps`/`minps` instructions
+  /// (`Swift.min`/`max` compile to compare-and-blend sequences). NaN becomes
+  /// `high`; callers restore it.
+  @inline(__always) private static func clamp(_ x: Float, _ low: Float, _ high: Float) -> Float {
+    let above = x > low ? x : low
+    return above < high ? above : high
   }
 
-  /// eˣ − 1, accurate near zero (used by ``tanh(_:)``).
+  /// `magnitude` with the sign of `sign`, by bits (no compare and blend).
+  @inline(__always) private static func withSign(of sign: Float, _ magnitude: Float) -> Float {
+    Float(bitPattern: magnitude.bitPattern | (sign.bitPattern & 0x8000_0000))
+  }
+
+  /// eˣ for x in [-87.3, 88.7], with no special cases: the core of ``erf(_:)``
+  /// and ``tanh(_:)``, whose arguments are known to be in range.
+  @inline(__always) private static func expInRange(_ x: Float) -> Float {
+    let (n, r) = reduce(x)
+    return scaled(expm1Reduced(r) + 1, byPowerOf2: n)
+  }
+
+  /// eˣ.
+  @inline(__always) static func exp(_ x: Float) -> Float {
+    var y = expInRange(clamp(x, -88, 88.75))
+    // Below ln(FLT_MIN) the result would be subnormal: flush; above ln(FLT_MAX) overflow.
+    y = x < -87.336_544 ? 0 : y
+    y = x >= 88.722_839 ? .infinity : y
+    return x != x ? x : y
+  }
+
+  /// eˣ − 1, accurate near zero.
   @inline(__always) static func expm1(_ x: Float) -> Float {
-    let clamped = Swift.min(Swift.max(x, -88), 88.75)
-    let (n, bits, r) = reduce(clamped)
-    let (low, high) = power2Split(n, bits)
+    let (n, r) = reduce(clamp(x, -88, 88.75))
     let q = expm1Reduced(r)
     // 2ⁿ·(eʳ − 1) + (2ⁿ − 1) is exact when n = 0 and never cancels; 2ⁿ alone
     // overflows for n = 128, where the plain product is as accurate.
-    let scale = low * high
-    var y = n < 64 ? scale * q + (scale - 1) : (q + 1) * low * high - 1
-    y = x > 88.722_839 ? .infinity : y
-    return x.isNaN ? x : y
+    let scale = scaled(1, byPowerOf2: n)
+    var y = n < 64 ? scale * q + (scale - 1) : scaled(q + 1, byPowerOf2: n) - 1
+    y = x < -17 ? -1 : y  // e^-17 is below half an ulp of 1
+    y = x >= 88.722_839 ? .infinity : y
+    return x != x ? x : y
   }
 
   /// Natural logarithm.
@@ -103,23 +108,24 @@ enum FastMath {
     y = x == .infinity ? x : y
     y = x == 0 ? -.infinity : y
     y = x < 0 ? .nan : y
-    return x.isNaN ? x : y
+    return x != x ? x : y
   }
 
-  /// Hyperbolic tangent, as `e / (e + 2)` with `e = expm1(2|x|)`.
+  /// Hyperbolic tangent, as `e / (e + 2)` with `e = eˣ − 1` at `2|x|`.
   @inline(__always) static func tanh(_ x: Float) -> Float {
     // tanh(9.1) rounds to 1; the clamp keeps e finite (inf/inf would be NaN).
-    let magnitude = Swift.min(Swift.abs(x), 9.1)
-    let e = expm1(2 * magnitude)
-    let t = e / (e + 2)
-    let y = x < 0 ? -t : t
-    return x.isNaN ? x : y
+    let twice = 2 * clamp(Swift.abs(x), 0, 9.1)
+    let (n, r) = reduce(twice)
+    let scale = scaled(1, byPowerOf2: n)
+    let e = scale * expm1Reduced(r) + (scale - 1)
+    let y = withSign(of: x, e / (e + 2))
+    return x != x ? x : y
   }
 
   /// The error function.
   @inline(__always) static func erf(_ x: Float) -> Float {
     // Beyond 4, erf rounds to ±1 (erfc(4) ≈ 1.5e-8).
-    let a = Swift.min(Swift.abs(x), 4)
+    let a = clamp(Swift.abs(x), 0, 4)
     // |x| < 1.25: erf(x) = x · P(x²).
     let w = a * a
     var small: Float = 6.240_046_059e-05
@@ -142,12 +148,11 @@ enum FastMath {
     q = q * t + 2.215_382_271e-02
     q = q * t - 6.846_951_693e-02
     q = q * t + 2.018_876_076e-01
-    let large = 1 - exp(-w) * q
+    let large = 1 - expInRange(-w) * q
     // Both coefficient sets are Chebyshev fits to double-precision erf on their
     // interval (degree 6 in x² and 9 in x), giving < 2.2e-7 relative error.
-    let y = a < 1.25 ? small : large
-    let signed = x < 0 ? -y : y
-    return x.isNaN ? x : signed
+    let y = withSign(of: x, a < 1.25 ? small : large)
+    return x != x ? x : y
   }
 }
 

@@ -65,6 +65,12 @@ final class FastMathTests: XCTestCase {
     XCTAssertEqual(FastMath.exp(.infinity), .infinity)
     XCTAssertEqual(FastMath.exp(89), .infinity)
     XCTAssertEqual(FastMath.exp(0), 1)
+    // The floats either side of ln(FLT_MAX) and ln(FLT_MIN).
+    XCTAssertEqual(FastMath.exp(88.722_839_355_468_75), .infinity)
+    XCTAssertEqual(FastMath.expm1(88.722_839_355_468_75), .infinity)
+    XCTAssertEqual(FastMath.exp(88.722_831_726_074_22), 3.402_798_5e38, accuracy: 1e32)
+    XCTAssertGreaterThanOrEqual(FastMath.exp(-87.336_540_222_167_97), .leastNormalMagnitude)
+    XCTAssertEqual(FastMath.exp(-87.336_547_851_562_5), 0)
     XCTAssertEqual(FastMath.expm1(-.infinity), -1)
     XCTAssertEqual(FastMath.log(0), -.infinity)
     XCTAssertEqual(FastMath.log(1), 0)
