@@ -29,7 +29,8 @@ public struct HuggingFaceTokenizer: TextTokenizer {
   private let normalizedAddedTokens: AddedTokenMatcher
   private let addedTokenOfID: [Int: String]
   private let idOfAddedToken: [[UInt8]: Int]
-  private let specialTokenContents: Set<[UInt8]>
+  /// Ids whose token is a special added token, skipped by `decode` on request.
+  private let specialIDs: Set<Int>
   /// The files as read, written back unchanged by `save(to:)`.
   private let tokenizerJSON: Data
   private let configJSON: Data?
@@ -75,7 +76,10 @@ public struct HuggingFaceTokenizer: TextTokenizer {
     normalizedAddedTokens = AddedTokenMatcher(added.filter(\.isNormalized))
     addedTokenOfID = Dictionary(added.map { ($0.id, $0.content) }, uniquingKeysWith: { $1 })
     idOfAddedToken = Dictionary(added.map { (Array($0.content.utf8), $0.id) }, uniquingKeysWith: { $1 })
-    specialTokenContents = Set(added.filter(\.isSpecial).map { Array($0.content.utf8) })
+    let specialAdded = added.filter(\.isSpecial)
+    let model = self.model
+    // The reference skips by token text, so a model id spelling a special token counts too.
+    specialIDs = Set(specialAdded.map(\.id) + specialAdded.compactMap { Self.modelID(model, $0.content) })
     specialTokenCount = postProcessor?.addedCount ?? 0
 
     let modelSize: Int
@@ -118,24 +122,26 @@ public struct HuggingFaceTokenizer: TextTokenizer {
 
   public func encodeWithoutSpecialTokens(_ text: String) -> [Int] {
     var ids: [Int] = []
-    for segment in rawAddedTokens.split(PreToken(text: text, startsAtOrigin: true)) {
+    for segment in rawAddedTokens.split(PreToken(utf8: Array(text.utf8), startsAtOrigin: true)) {
       guard case .text(let raw) = segment else {
         if case .added(let id) = segment { ids.append(id) }
         continue
       }
-      var startsAtOrigin = raw.startsAtOrigin
-      let normalized = normalizer?.normalize(raw.text, startsAtOrigin: &startsAtOrigin) ?? raw.text
-      for part in normalizedAddedTokens.split(PreToken(text: normalized, startsAtOrigin: startsAtOrigin)) {
+      var piece = raw
+      if let normalizer {
+        var startsAtOrigin = raw.startsAtOrigin
+        let normalized = normalizer.normalize(String(decoding: raw.utf8, as: UTF8.self), startsAtOrigin: &startsAtOrigin)
+        piece = PreToken(utf8: Array(normalized.utf8), startsAtOrigin: startsAtOrigin)
+      }
+      for part in normalizedAddedTokens.split(piece) {
         switch part {
         case .added(let id):
           ids.append(id)
         case .text(let piece):
           let pieces = preTokenizer?.split([piece]) ?? [piece]
-          for piece in pieces where !piece.text.isEmpty {
-            switch model {
-            case .unigram(let unigram): ids += unigram.tokenize(piece.text)
-            case .bpe(let bpe): ids += bpe.tokenize(piece.text)
-            }
+          switch model {
+          case .unigram(let unigram): for piece in pieces { ids += unigram.tokenize(piece.utf8) }
+          case .bpe(let bpe): for piece in pieces { ids += bpe.tokenize(piece.utf8) }
           }
         }
       }
@@ -152,7 +158,7 @@ public struct HuggingFaceTokenizer: TextTokenizer {
     tokens.reserveCapacity(ids.count)
     for id in ids {
       guard let token = token(forID: id) else { continue }
-      if skipSpecialTokens, specialTokenContents.contains(Array(token.utf8)) { continue }
+      if skipSpecialTokens, specialIDs.contains(id) { continue }
       tokens.append(token)
     }
     guard let decoder else { return tokens.joined(separator: " ") }

@@ -68,6 +68,7 @@ indirect enum TextNormalizer: Sendable {
       }
       return String(scalars)
     case .replace(let pattern, let content):
+      guard pattern.mayMatch(text) else { return text }
       let replaced = pattern.replacingMatches(in: Array(text.unicodeScalars), with: content)
       // Text deleted at the start moves the start away from the original's.
       if content.isEmpty, replaced.replacedAtStart { startsAtOrigin = false }
