@@ -68,6 +68,12 @@ extension Tensor {
   /// Clears the accumulated gradient of a leaf.
   public func zeroGrad() { node?.grad = nil }
 
+  /// Multiplies the accumulated gradient of a leaf by `factor` (gradient clipping).
+  public func scaleGrad(by factor: Float) {
+    guard let grad = node?.grad else { return }
+    node?.grad = withoutGradient { grad.scaled(by: factor) }
+  }
+
   /// The same values, cut from the graph.
   public func detached() -> Tensor {
     var copy = self

@@ -3,4 +3,8 @@
 let allCommands: [Command] = [
   BenchCommands.gemm,
   BenchCommands.ops,
+  DataCommands.tasks,
+  DataCommands.make,
+  DataCommands.stats,
+  ScoreCommand.command,
 ]

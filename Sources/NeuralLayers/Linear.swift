@@ -1,0 +1,100 @@
+import TensorCore
+
+/// `y = x · Wᵀ + b` with `W` shaped `[out, in]`, as checkpoints store it.
+public final class Linear: ParameterContainer {
+  public let weight: Parameter
+  public let bias: Parameter?
+
+  /// Uniform(−1/√in, 1/√in) initialisation, zero bias.
+  public init(inputSize: Int, outputSize: Int, hasBias: Bool = true, using generator: inout SeededRandom) {
+    let bound = 1 / Float(inputSize).squareRoot()
+    weight = Parameter(Initializers.uniform([outputSize, inputSize], bound: bound, using: &generator))
+    bias = hasBias ? Parameter(Tensor.zeros([outputSize])) : nil
+  }
+
+  public init(weight: Parameter, bias: Parameter? = nil) {
+    self.weight = weight
+    self.bias = bias
+  }
+
+  public var inputSize: Int { weight.shape[1] }
+  public var outputSize: Int { weight.shape[0] }
+
+  /// `[…, in]` → `[…, out]`.
+  public func callAsFunction(_ x: Tensor) -> Tensor {
+    let y = x.matmul(weight.value, transposeB: true)
+    return bias.map { y + $0.value } ?? y
+  }
+
+  public func namedParameters() -> [(key: String, parameter: Parameter)] {
+    [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
+  }
+}
+
+/// A lookup table of `[V, C]` vectors.
+public final class Embedding: ParameterContainer {
+  public let weight: Parameter
+
+  /// Normal(0, `std`) initialisation.
+  public init(count: Int, width: Int, std: Float = 1, using generator: inout SeededRandom) {
+    weight = Parameter(Initializers.normal([count, width], std: std, using: &generator))
+  }
+
+  public init(weight: Parameter) { self.weight = weight }
+
+  /// Token ids shaped `shape` → `shape + [C]`.
+  public func callAsFunction(_ ids: [Int], shape: [Int]) -> Tensor {
+    weight.value.gatherRows(ids, indexShape: shape)
+  }
+
+  public func namedParameters() -> [(key: String, parameter: Parameter)] { [("weight", weight)] }
+}
+
+/// Layer normalisation with learned scale and shift.
+public final class LayerNorm: ParameterContainer {
+  public let weight: Parameter
+  public let bias: Parameter?
+  public let epsilon: Float
+
+  public init(width: Int, epsilon: Float = 1e-5, hasBias: Bool = true) {
+    weight = Parameter(Tensor.ones([width]))
+    bias = hasBias ? Parameter(Tensor.zeros([width])) : nil
+    self.epsilon = epsilon
+  }
+
+  public func callAsFunction(_ x: Tensor) -> Tensor {
+    x.layerNorm(weight: weight.value, bias: bias?.value, epsilon: epsilon)
+  }
+
+  public func namedParameters() -> [(key: String, parameter: Parameter)] {
+    [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
+  }
+}
+
+/// Root-mean-square normalisation with a learned scale (T5's layer norm).
+public final class RMSNorm: ParameterContainer {
+  public let weight: Parameter
+  public let epsilon: Float
+
+  public init(width: Int, epsilon: Float = 1e-6) {
+    weight = Parameter(Tensor.ones([width]))
+    self.epsilon = epsilon
+  }
+
+  public func callAsFunction(_ x: Tensor) -> Tensor { x.rmsNorm(weight: weight.value, epsilon: epsilon) }
+
+  public func namedParameters() -> [(key: String, parameter: Parameter)] { [("weight", weight)] }
+}
+
+/// Weight initialisers drawing from a caller's seeded generator.
+public enum Initializers {
+  /// Uniform in (−bound, bound).
+  public static func uniform(_ shape: [Int], bound: Float, using generator: inout SeededRandom) -> Tensor {
+    Tensor.uniform(shape, low: -bound, high: bound, using: &generator)
+  }
+
+  /// Normal(mean, std²).
+  public static func normal(_ shape: [Int], mean: Float = 0, std: Float, using generator: inout SeededRandom) -> Tensor {
+    Tensor.normal(shape, mean: mean, std: std, using: &generator)
+  }
+}

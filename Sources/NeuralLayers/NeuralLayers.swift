@@ -1,1 +1,0 @@
-// The NeuralLayers target; its types arrive with their issues.

@@ -1,0 +1,176 @@
+import Foundation
+import NeuralLayers
+import TensorCore
+
+/// One BART layer: post-norm self-attention, cross-attention (decoder) and feed-forward.
+final class BartBlock: TransformerBlock {
+  let selfAttention: MultiHeadAttention
+  let selfNorm: LayerNorm
+  let crossAttention: MultiHeadAttention?
+  let crossNorm: LayerNorm?
+  let feedForward: FeedForward
+  let finalNorm: LayerNorm
+  let configuration: BartConfiguration
+  let isDecoder: Bool
+
+  init(_ config: BartConfiguration, isDecoder: Bool, using generator: inout SeededRandom) {
+    configuration = config
+    self.isDecoder = isDecoder
+    let heads = isDecoder ? config.decoderAttentionHeads : config.encoderAttentionHeads
+    func attention(_ generator: inout SeededRandom) -> MultiHeadAttention {
+      MultiHeadAttention(
+        modelWidth: config.dModel, heads: heads, headWidth: config.dModel / heads, hasBias: true, scaleScores: true,
+        projectionNames: ["q_proj", "k_proj", "v_proj", "out_proj"], using: &generator)
+    }
+    selfAttention = attention(&generator)
+    selfNorm = LayerNorm(width: config.dModel)
+    crossAttention = isDecoder ? attention(&generator) : nil
+    crossNorm = isDecoder ? LayerNorm(width: config.dModel) : nil
+    feedForward = FeedForward(
+      modelWidth: config.dModel, hiddenWidth: isDecoder ? config.decoderFfnDim : config.encoderFfnDim,
+      activation: config.activationFunction, isGated: false, hasBias: true, names: ["fc1", "fc2"], using: &generator)
+    finalNorm = LayerNorm(width: config.dModel)
+  }
+
+  func callAsFunction(_ hidden: Tensor, context: BlockContext, cache: BlockCache?, taps: AttentionTaps?) -> Tensor {
+    let drop = context.dropout ?? { $0 }
+    var h = selfNorm(hidden + drop(selfAttention(
+      hidden, bias: context.selfBias, cache: cache?.selfAttention, probabilityTap: taps?.selfAttention)))
+    if let crossAttention, let crossNorm, let memory = context.memory {
+      h = crossNorm(h + drop(crossAttention(
+        h, source: memory, bias: context.memoryBias, cache: cache?.crossAttention, isCrossAttention: true,
+        probabilityTap: taps?.crossAttention)))
+    }
+    return finalNorm(h + drop(feedForward(h)))
+  }
+
+  func copy() -> any TransformerBlock {
+    var generator = SeededRandom(seed: 0)
+    return copyWeights(into: BartBlock(configuration, isDecoder: isDecoder, using: &generator))
+  }
+
+  func namedParameters() -> [(key: String, parameter: Parameter)] {
+    var keys = joinKeys("self_attn", selfAttention.namedParameters()) + joinKeys("self_attn_layer_norm", selfNorm.namedParameters())
+    if let crossAttention, let crossNorm {
+      keys += joinKeys("encoder_attn", crossAttention.namedParameters())
+        + joinKeys("encoder_attn_layer_norm", crossNorm.namedParameters())
+    }
+    return keys + joinKeys("fc1", feedForward.input.namedParameters()) + joinKeys("fc2", feedForward.output.namedParameters())
+      + joinKeys("final_layer_norm", finalNorm.namedParameters())
+  }
+}
+
+/// A BART encoder or decoder: scaled token embedding plus learned positions
+/// (offset by 2, as in the reference), an embedding layer norm, then blocks.
+final class BartStack: LayerStack {
+  static let positionOffset = 2
+  let role: StackRole
+  var blocks: [any TransformerBlock]
+  let embedding: Embedding
+  let positions: Embedding
+  let embeddingNorm: LayerNorm
+  let configuration: BartConfiguration
+
+  init(_ config: BartConfiguration, role: StackRole, embedding: Embedding, using generator: inout SeededRandom) {
+    self.role = role
+    self.embedding = embedding
+    configuration = config
+    let depth = role == .encoder ? config.encoderLayers : config.decoderLayers
+    blocks = (0..<depth).map { _ in BartBlock(config, isDecoder: role == .decoder, using: &generator) }
+    positions = Embedding(
+      count: config.maxPositionEmbeddings + BartStack.positionOffset, width: config.dModel, std: config.initStd, using: &generator)
+    embeddingNorm = LayerNorm(width: config.dModel)
+  }
+
+  func embed(_ ids: [Int], batch: Int, length: Int, pastLength: Int, dropout: ((Tensor) -> Tensor)?) -> Tensor {
+    var tokens = embedding(ids, shape: [batch, length])
+    if configuration.scaleEmbedding { tokens = tokens.scaled(by: Float(configuration.dModel).squareRoot()) }
+    let positionIDs = (0..<length).map { pastLength + $0 + BartStack.positionOffset }
+    let normed = embeddingNorm(tokens + positions(positionIDs, shape: [1, length]))
+    return dropout?(normed) ?? normed
+  }
+
+  func context(
+    batch: Int, queries: Int, pastLength: Int, keyKeep: [Float]?, memory: Tensor?, memoryKeep: [Float]?,
+    dropout: ((Tensor) -> Tensor)?
+  ) -> BlockContext {
+    let keys = pastLength + queries
+    let selfBias: Tensor? =
+      role == .decoder
+      ? AttentionMasks.causal(queries: queries, past: pastLength, keyKeep: keyKeep, batch: batch)
+      : keyKeep.map { AttentionMasks.padding($0, batch: batch, length: keys) }
+    let memoryBias = memoryKeep.map { AttentionMasks.padding($0, batch: batch, length: $0.count / batch) }
+    return BlockContext(selfBias: selfBias, memory: memory, memoryBias: memoryBias, dropout: dropout)
+  }
+
+  func finish(_ hidden: Tensor, dropout: ((Tensor) -> Tensor)?) -> Tensor { hidden }
+
+  func makeBlock(using generator: inout SeededRandom) -> any TransformerBlock {
+    BartBlock(configuration, isDecoder: role == .decoder, using: &generator)
+  }
+
+  func namedParameters() -> [(key: String, parameter: Parameter)] {
+    joinKeys("embed_positions", positions.namedParameters()) + joinKeys("layernorm_embedding", embeddingNorm.namedParameters())
+      + blocks.enumerated().flatMap { joinKeys("layers.\($0.offset)", $0.element.namedParameters()) }
+  }
+}
+
+/// BART for conditional generation: tied head plus `final_logits_bias`.
+public final class BartModel: Seq2SeqModel {
+  public private(set) var configuration: BartConfiguration
+  let shared: Embedding
+  let bartEncoder: BartStack
+  let bartDecoder: BartStack
+  let finalLogitsBias: Parameter
+
+  public init(_ config: BartConfiguration, using generator: inout SeededRandom) {
+    configuration = config
+    shared = Embedding(count: config.vocabSize, width: config.dModel, std: config.initStd, using: &generator)
+    bartEncoder = BartStack(config, role: .encoder, embedding: shared, using: &generator)
+    bartDecoder = BartStack(config, role: .decoder, embedding: shared, using: &generator)
+    finalLogitsBias = Parameter(Tensor.zeros([1, config.vocabSize]))
+  }
+
+  public var modelType: String { "bart" }
+  public var encoder: any LayerStack { bartEncoder }
+  public var decoder: any LayerStack { bartDecoder }
+  public var vocabularySize: Int { configuration.vocabSize }
+  public var modelWidth: Int { configuration.dModel }
+  public var dropoutRate: Float { configuration.dropout }
+  public var specialTokens: SpecialTokenIDs {
+    SpecialTokenIDs(pad: configuration.padTokenId, eos: configuration.eosTokenId, decoderStart: configuration.decoderStartTokenId)
+  }
+
+  public func logits(_ decoderOutput: Tensor) -> Tensor {
+    decoderOutput.matmul(shared.weight.value, transposeB: true) + finalLogitsBias.value
+  }
+
+  public func namedParameters() -> [(key: String, parameter: Parameter)] {
+    joinKeys("model.shared", shared.namedParameters()) + joinKeys("model.encoder", bartEncoder.namedParameters())
+      + joinKeys("model.decoder", bartDecoder.namedParameters()) + [("final_logits_bias", finalLogitsBias)]
+  }
+
+  public func configurationJSON() throws -> Data {
+    var config = configuration
+    config.encoderLayers = bartEncoder.blocks.count
+    config.decoderLayers = bartDecoder.blocks.count
+    return try ModelConfigurationWriter.json(config, architecture: "BartForConditionalGeneration")
+  }
+
+  public func checkpointTensors() -> [String: Tensor] {
+    var tensors = stateDictionary()
+    tensors["model.encoder.embed_tokens.weight"] = tensors["model.shared.weight"]
+    tensors["model.decoder.embed_tokens.weight"] = tensors["model.shared.weight"]
+    tensors["lm_head.weight"] = tensors["model.shared.weight"]
+    return tensors
+  }
+
+  /// Drops the tied copies of the shared embedding after checking them.
+  static func sanitize(_ weights: [String: Tensor], source: String) throws -> [String: Tensor] {
+    var result = weights
+    for key in ["model.encoder.embed_tokens.weight", "model.decoder.embed_tokens.weight", "lm_head.weight"] {
+      try ModelLoading.dropTiedCopy(&result, key: key, of: "model.shared.weight", source: source)
+    }
+    return result
+  }
+}

@@ -1,1 +1,0 @@
-// The Seq2SeqModels target; its types arrive with their issues.

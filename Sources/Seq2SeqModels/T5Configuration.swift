@@ -1,0 +1,100 @@
+import Foundation
+import NeuralLayers
+
+/// A T5 `config.json` (v1.0 and v1.1). Missing fields take the reference defaults.
+public struct T5Configuration: Codable, Sendable, Equatable {
+  public var vocabSize = 32128
+  public var dModel = 512
+  public var dKv = 64
+  public var dFf = 2048
+  public var numLayers = 6
+  public var numDecoderLayers: Int?
+  public var numHeads = 8
+  public var relativeAttentionNumBuckets = 32
+  public var relativeAttentionMaxDistance = 128
+  public var dropoutRate: Float = 0.1
+  public var layerNormEpsilon: Float = 1e-6
+  public var initializerFactor: Float = 1
+  public var feedForwardProj = "relu"
+  public var tieWordEmbeddings = true
+  public var padTokenId = 0
+  public var eosTokenId = 1
+  public var decoderStartTokenId = 0
+  public var modelType = "t5"
+
+  public init() {}
+
+  enum CodingKeys: String, CodingKey {
+    case vocabSize = "vocab_size", dModel = "d_model", dKv = "d_kv", dFf = "d_ff", numLayers = "num_layers"
+    case numDecoderLayers = "num_decoder_layers", numHeads = "num_heads"
+    case relativeAttentionNumBuckets = "relative_attention_num_buckets"
+    case relativeAttentionMaxDistance = "relative_attention_max_distance"
+    case dropoutRate = "dropout_rate", layerNormEpsilon = "layer_norm_epsilon"
+    case initializerFactor = "initializer_factor", feedForwardProj = "feed_forward_proj"
+    case tieWordEmbeddings = "tie_word_embeddings", padTokenId = "pad_token_id", eosTokenId = "eos_token_id"
+    case decoderStartTokenId = "decoder_start_token_id", modelType = "model_type"
+  }
+
+  public init(from decoder: Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    let d = T5Configuration.defaults
+    vocabSize = try c.decodeIfPresent(Int.self, forKey: .vocabSize) ?? d.vocabSize
+    dModel = try c.decodeIfPresent(Int.self, forKey: .dModel) ?? d.dModel
+    dKv = try c.decodeIfPresent(Int.self, forKey: .dKv) ?? d.dKv
+    dFf = try c.decodeIfPresent(Int.self, forKey: .dFf) ?? d.dFf
+    numLayers = try c.decodeIfPresent(Int.self, forKey: .numLayers) ?? d.numLayers
+    numDecoderLayers = try c.decodeIfPresent(Int.self, forKey: .numDecoderLayers)
+    numHeads = try c.decodeIfPresent(Int.self, forKey: .numHeads) ?? d.numHeads
+    relativeAttentionNumBuckets = try c.decodeIfPresent(Int.self, forKey: .relativeAttentionNumBuckets) ?? d.relativeAttentionNumBuckets
+    relativeAttentionMaxDistance = try c.decodeIfPresent(Int.self, forKey: .relativeAttentionMaxDistance) ?? d.relativeAttentionMaxDistance
+    dropoutRate = try c.decodeIfPresent(Float.self, forKey: .dropoutRate) ?? d.dropoutRate
+    layerNormEpsilon = try c.decodeIfPresent(Float.self, forKey: .layerNormEpsilon) ?? d.layerNormEpsilon
+    initializerFactor = try c.decodeIfPresent(Float.self, forKey: .initializerFactor) ?? d.initializerFactor
+    feedForwardProj = try c.decodeIfPresent(String.self, forKey: .feedForwardProj) ?? d.feedForwardProj
+    tieWordEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings) ?? d.tieWordEmbeddings
+    padTokenId = try c.decodeIfPresent(Int.self, forKey: .padTokenId) ?? d.padTokenId
+    eosTokenId = try T5Configuration.decodeTokenID(c, .eosTokenId) ?? d.eosTokenId
+    decoderStartTokenId = try c.decodeIfPresent(Int.self, forKey: .decoderStartTokenId) ?? d.decoderStartTokenId
+    modelType = try c.decodeIfPresent(String.self, forKey: .modelType) ?? d.modelType
+    try validate(c)
+  }
+
+  private static let defaults = T5Configuration()
+
+  /// `eos_token_id` may be an integer or a list (the first is used).
+  static func decodeTokenID(_ c: KeyedDecodingContainer<CodingKeys>, _ key: CodingKeys) throws -> Int? {
+    if let list = try? c.decodeIfPresent([Int].self, forKey: key) { return list.first }
+    return try c.decodeIfPresent(Int.self, forKey: key)
+  }
+
+  private func validate(_ c: KeyedDecodingContainer<CodingKeys>) throws {
+    for (value, key) in [(vocabSize, CodingKeys.vocabSize), (dModel, .dModel), (dKv, .dKv), (dFf, .dFf), (numHeads, .numHeads),
+                         (relativeAttentionNumBuckets, .relativeAttentionNumBuckets)] where value <= 0 {
+      throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "must be positive, got \(value)")
+    }
+    if numLayers < 0 || decoderDepth < 0 {
+      throw DecodingError.dataCorruptedError(forKey: .numLayers, in: c, debugDescription: "layer counts must not be negative")
+    }
+    guard modelType == "t5" else {
+      throw DecodingError.dataCorruptedError(forKey: .modelType, in: c, debugDescription: "expected 't5', got '\(modelType)'")
+    }
+    _ = try feedForward(codingPath: c.codingPath)
+  }
+
+  /// The decoder depth (`num_decoder_layers`, defaulting to `num_layers`).
+  public var decoderDepth: Int { numDecoderLayers ?? numLayers }
+
+  /// The activation and gating named by `feed_forward_proj` (`relu`, `gated-gelu`, …).
+  public func feedForward(codingPath: [CodingKey] = []) throws -> (activation: FeedForwardActivation, isGated: Bool) {
+    let parts = feedForwardProj.split(separator: "-").map(String.init)
+    let isGated = parts.count == 2 && parts[0] == "gated"
+    let name = parts.last ?? ""
+    guard parts.count == 1 || isGated, let activation = FeedForwardActivation(rawValue: name) else {
+      throw DecodingError.dataCorrupted(.init(
+        codingPath: codingPath + [CodingKeys.feedForwardProj],
+        debugDescription: "unknown feed_forward_proj '\(feedForwardProj)'; expected relu, gelu, gated-gelu or gated-silu"))
+    }
+    // The reference maps "gated-gelu" to the tanh approximation.
+    return (isGated && activation == .gelu ? .geluNew : activation, isGated)
+  }
+}

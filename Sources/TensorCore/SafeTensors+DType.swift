@@ -1,0 +1,91 @@
+/// An element type a safetensors file can hold and Tessera can read.
+///
+/// Every type is converted to `Float` on reading: floating-point types exactly
+/// where `Float` can hold the value (F64 is rounded), integers exactly up to
+/// 2²⁴ in magnitude and rounded beyond, BOOL as 0 or 1. Tessera writes F32 only.
+public enum SafeTensorsDType: String, Sendable, CaseIterable {
+  case float64 = "F64"
+  case float32 = "F32"
+  case float16 = "F16"
+  case bfloat16 = "BF16"
+  case int64 = "I64"
+  case int32 = "I32"
+  case int16 = "I16"
+  case int8 = "I8"
+  case uint8 = "U8"
+  case bool = "BOOL"
+
+  /// The size of one element in bytes.
+  public var byteSize: Int {
+    switch self {
+    case .float64, .int64: 8
+    case .float32, .int32: 4
+    case .float16, .bfloat16, .int16: 2
+    case .int8, .uint8, .bool: 1
+    }
+  }
+
+  /// Converts `destination.count` little-endian elements starting at `source`
+  /// (any alignment) to `Float`.
+  func convert(_ source: UnsafeRawPointer, into destination: UnsafeMutableBufferPointer<Float>) {
+    switch self {
+    case .float32:
+      #if _endian(little)
+        if let base = destination.baseAddress {
+          UnsafeMutableRawPointer(base).copyMemory(from: source, byteCount: destination.count * 4)
+        }
+      #else
+        convertElements(source, UInt32.self, into: destination) { Float(bitPattern: $0) }
+      #endif
+    case .float64: convertElements(source, UInt64.self, into: destination) { Float(Double(bitPattern: $0)) }
+    case .float16: convertElements(source, UInt16.self, into: destination) { Float(float16Bits: $0) }
+    case .bfloat16: convertElements(source, UInt16.self, into: destination) { Float(bfloat16Bits: $0) }
+    case .int64: convertElements(source, UInt64.self, into: destination) { Float(Int64(bitPattern: $0)) }
+    case .int32: convertElements(source, UInt32.self, into: destination) { Float(Int32(bitPattern: $0)) }
+    case .int16: convertElements(source, UInt16.self, into: destination) { Float(Int16(bitPattern: $0)) }
+    case .int8: convertElements(source, UInt8.self, into: destination) { Float(Int8(bitPattern: $0)) }
+    case .uint8: convertElements(source, UInt8.self, into: destination) { Float($0) }
+    case .bool: convertElements(source, UInt8.self, into: destination) { $0 == 0 ? 0 : 1 }
+    }
+  }
+}
+
+/// Reads `destination.count` little-endian words of type `Word` and stores `transform(word)`.
+@inline(__always)
+private func convertElements<Word: FixedWidthInteger>(
+  _ source: UnsafeRawPointer, _: Word.Type, into destination: UnsafeMutableBufferPointer<Float>,
+  _ transform: (Word) -> Float
+) {
+  let stride = MemoryLayout<Word>.size
+  for index in destination.indices {
+    let word = Word(littleEndian: source.loadUnaligned(fromByteOffset: index * stride, as: Word.self))
+    destination[index] = transform(word)
+  }
+}
+
+extension Float {
+  /// The value of an IEEE 754 half-precision (binary16) bit pattern, exactly:
+  /// subnormals, signed zeros, infinities and NaN payloads included.
+  public init(float16Bits bits: UInt16) {
+    let sign = UInt32(bits & 0x8000) << 16
+    let exponent = UInt32(bits >> 10) & 0x1F
+    let mantissa = UInt32(bits & 0x3FF)
+    switch exponent {
+    case 0:
+      // Zero or subnormal: mantissa · 2⁻²⁴, exact in Float.
+      let magnitude = Float(mantissa) * 0x1p-24
+      self = sign == 0 ? magnitude : -magnitude
+    case 0x1F:
+      self = Float(bitPattern: sign | 0x7F80_0000 | mantissa << 13)
+    default:
+      // Rebias the exponent from 15 to 127 and widen the mantissa from 10 to 23 bits.
+      self = Float(bitPattern: sign | (exponent + 112) << 23 | mantissa << 13)
+    }
+  }
+
+  /// The value of a bfloat16 bit pattern: the top half of a `Float`, so every
+  /// value (subnormals, infinities, NaN) converts exactly.
+  public init(bfloat16Bits bits: UInt16) {
+    self = Float(bitPattern: UInt32(bits) << 16)
+  }
+}

@@ -1,0 +1,86 @@
+import Foundation
+
+extension SafeTensorsFile {
+  /// Writes the tensors as F32, atomically (see ``AtomicFile``).
+  ///
+  /// The header lists `__metadata__` first (keys sorted), then the tensors in
+  /// byte order of their names, whose data follow in the same order; it is
+  /// padded with spaces to a multiple of 8 bytes, as the reference writer does,
+  /// so the data buffer stays 8-byte aligned. Assumes a little-endian host.
+  public func write(to url: URL) throws {
+    let layout = try makeLayout(source: url.path)
+    try AtomicFile.write(to: url) { writer in
+      try layout.forEachPart { try writer.write($0) }
+    }
+  }
+
+  /// The bytes ``write(to:)`` would write.
+  public func serialized() throws -> Data {
+    let layout = try makeLayout(source: "<memory>")
+    var data = Data(capacity: layout.byteCount)
+    layout.forEachPart { data.append(contentsOf: $0) }
+    return data
+  }
+
+  private func makeLayout(source: String) throws(SafeTensorsError) -> Layout {
+    if tensors[Self.metadataKey] != nil { throw .reservedName(source: source, name: Self.metadataKey) }
+    // Byte order, as the reference writer sorts, rather than Swift's Unicode order.
+    let ordered = tensors.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+
+    var members: [String] = []
+    if !metadata.isEmpty {
+      let pairs = metadata.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+        .map { Self.quoted($0.key) + ":" + Self.quoted($0.value) }
+      members.append(Self.quoted(Self.metadataKey) + ":{" + pairs.joined(separator: ",") + "}")
+    }
+    var offset = 0
+    for (name, tensor) in ordered {
+      let end = offset + tensor.count * MemoryLayout<Float>.size
+      let shape = tensor.shape.map(String.init).joined(separator: ",")
+      members.append(
+        Self.quoted(name) + ":{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
+      offset = end
+    }
+    var header = Array(("{" + members.joined(separator: ",") + "}").utf8)
+    header.append(contentsOf: repeatElement(UInt8(ascii: " "), count: (8 - header.count % 8) % 8))
+    return Layout(header: header, tensors: ordered.map(\.value), dataByteCount: offset)
+  }
+
+  /// A JSON string literal, escaped as serde_json (the reference writer) does.
+  private static func quoted(_ text: String) -> String {
+    var result = "\""
+    for scalar in text.unicodeScalars {
+      switch scalar {
+      case "\"": result += "\\\""
+      case "\\": result += "\\\\"
+      case "\u{08}": result += "\\b"
+      case "\u{0C}": result += "\\f"
+      case "\n": result += "\\n"
+      case "\r": result += "\\r"
+      case "\t": result += "\\t"
+      case "\u{00}"..."\u{1F}":
+        let hex = String(scalar.value, radix: 16)
+        result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+      default: result.unicodeScalars.append(scalar)
+      }
+    }
+    return result + "\""
+  }
+}
+
+/// The byte sequence of a file to write: length, header, then each tensor's data.
+private struct Layout {
+  let header: [UInt8]
+  let tensors: [Tensor]
+  let dataByteCount: Int
+
+  var byteCount: Int { 8 + header.count + dataByteCount }
+
+  func forEachPart(_ body: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+    try withUnsafeBytes(of: UInt64(header.count).littleEndian) { try body($0) }
+    try header.withUnsafeBytes { try body($0) }
+    for tensor in tensors {
+      try tensor.withValues { try body(UnsafeRawBufferPointer($0)) }
+    }
+  }
+}

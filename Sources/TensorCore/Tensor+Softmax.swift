@@ -1,0 +1,79 @@
+extension Tensor {
+  /// Calls `body(input, output)` with the pointers of each last-axis row.
+  @inline(__always)
+  func forEachLastAxisRow(
+    into out: inout Tensor, _ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void
+  ) {
+    let n = shape.last ?? 1
+    let rows = count / Swift.max(n, 1)
+    let src = storage.pointer, dst = out.storage.pointer
+    parallelChunks(rows, grain: Swift.max(1, (1 << 14) / Swift.max(n, 1))) { range in
+      for r in range { body(src + r * n, dst + r * n, n) }
+    }
+  }
+
+  /// Softmax over the last axis, computed stably (max subtracted first).
+  public func softmax() -> Tensor {
+    var out = Tensor(uninitializedShape: shape)
+    forEachLastAxisRow(into: &out) { x, y, n in
+      var maximum = -Float.infinity
+      for j in 0..<n { maximum = Swift.max(maximum, x[j]) }
+      if maximum == -.infinity { maximum = 0 }  // a fully masked row
+      var total: Float = 0
+      for j in 0..<n {
+        let e = FastMath.exp(x[j] - maximum)
+        y[j] = e
+        total += e
+      }
+      let scale = total > 0 ? 1 / total : 0
+      for j in 0..<n { y[j] *= scale }
+    }
+    let y = out.detached()
+    Tensor.record(&out, inputs: [self]) { g in
+      // dx = y ⊙ (g − Σ g⊙y)
+      var dx = Tensor(uninitializedShape: y.shape)
+      let n = y.shape.last ?? 1
+      let pg = g.storage.pointer, py = y.storage.pointer, pd = dx.storage.pointer
+      parallelChunks(y.count / Swift.max(n, 1), grain: Swift.max(1, (1 << 14) / Swift.max(n, 1))) { range in
+        for r in range {
+          let base = r * n
+          var dot: Float = 0
+          for j in 0..<n { dot += pg[base + j] * py[base + j] }
+          for j in 0..<n { pd[base + j] = py[base + j] * (pg[base + j] - dot) }
+        }
+      }
+      return [dx]
+    }
+    return out
+  }
+
+  /// log(softmax(x)) over the last axis, computed stably.
+  public func logSoftmax() -> Tensor {
+    var out = Tensor(uninitializedShape: shape)
+    forEachLastAxisRow(into: &out) { x, y, n in
+      var maximum = -Float.infinity
+      for j in 0..<n { maximum = Swift.max(maximum, x[j]) }
+      var total: Float = 0
+      for j in 0..<n { total += FastMath.exp(x[j] - maximum) }
+      let logTotal = maximum + FastMath.log(total)
+      for j in 0..<n { y[j] = x[j] - logTotal }
+    }
+    let y = out.detached()
+    Tensor.record(&out, inputs: [self]) { g in
+      // dx = g − softmax · Σ g
+      var dx = Tensor(uninitializedShape: y.shape)
+      let n = y.shape.last ?? 1
+      let pg = g.storage.pointer, py = y.storage.pointer, pd = dx.storage.pointer
+      parallelChunks(y.count / Swift.max(n, 1), grain: Swift.max(1, (1 << 14) / Swift.max(n, 1))) { range in
+        for r in range {
+          let base = r * n
+          var total: Float = 0
+          for j in 0..<n { total += pg[base + j] }
+          for j in 0..<n { pd[base + j] = pg[base + j] - FastMath.exp(py[base + j]) * total }
+        }
+      }
+      return [dx]
+    }
+    return out
+  }
+}
