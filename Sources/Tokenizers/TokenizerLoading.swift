@@ -43,14 +43,26 @@ func readTokenizerFile(_ url: URL) throws -> Data {
   }
 }
 
-/// Writes `data` to a temporary file next to `url`, then renames it over
-/// `url`, so a reader never sees half a file.
+/// Writes `data` to a temporary file next to `url`, flushes it to disk, then
+/// renames it over `url`, so a reader never sees half a file.
 func writeAtomically(_ data: Data, to url: URL) throws {
   let folder = url.deletingLastPathComponent()
   do {
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
-    try data.write(to: temporary)
+    guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
+      throw TokenizerError(file: url.path, message: "cannot be written (cannot create \(temporary.lastPathComponent))")
+    }
+    let handle = try FileHandle(forWritingTo: temporary)
+    do {
+      try handle.write(contentsOf: data)
+      try handle.synchronize()
+      try handle.close()
+    } catch {
+      try? handle.close()
+      try? FileManager.default.removeItem(at: temporary)
+      throw error
+    }
     guard rename(temporary.path, url.path) == 0 else {
       let reason = String(cString: strerror(errno))
       try? FileManager.default.removeItem(at: temporary)

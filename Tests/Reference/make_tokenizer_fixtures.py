@@ -284,13 +284,27 @@ def record(tok):
     return cases
 
 
+def record_random_ids(tok, rng, count=40):
+    """Decodes of random id lists: cut multi-byte characters, stray byte
+    tokens, specials in odd places and ids past the vocabulary."""
+    size = tok.get_vocab_size()
+    rows = []
+    for _ in range(count):
+        ids = [rng.randrange(0, size + 2) for _ in range(rng.randint(1, 10))]
+        rows.append({"ids": ids, "decoded": tok.decode(ids, skip_special_tokens=True),
+                     "decoded_with_special_tokens": tok.decode(ids, skip_special_tokens=False)})
+    return rows
+
+
 def compact_json(summary):
     """One case per line: small, and diffs stay readable."""
     dump = lambda value: json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     parts = []
     for name, entry in summary["tokenizers"].items():
         cases = ",\n".join("    " + dump(case) for case in entry["cases"])
-        parts.append('  %s: {"vocab_size": %d, "cases": [\n%s\n  ]}' % (dump(name), entry["vocab_size"], cases))
+        decodes = ",\n".join("    " + dump(row) for row in entry["random_decodes"])
+        parts.append('  %s: {"vocab_size": %d, "cases": [\n%s\n  ],\n  "random_decodes": [\n%s\n  ]}'
+                     % (dump(name), entry["vocab_size"], cases, decodes))
     return '{"truncate_to": %d, "tokenizers": {\n%s\n}}\n' % (summary["truncate_to"], ",\n".join(parts))
 
 
@@ -316,7 +330,8 @@ def main():
     for name, tok in tokenizers.items():
         with open(os.path.join(OUT, name + ".tokenizer.json"), "w", encoding="utf-8") as f:
             f.write(saved_text.get(name) or tok.to_str())
-        summary["tokenizers"][name] = {"vocab_size": tok.get_vocab_size(), "cases": record(tok)}
+        summary["tokenizers"][name] = {"vocab_size": tok.get_vocab_size(), "cases": record(tok),
+                                       "random_decodes": record_random_ids(tok, rng)}
     with open(os.path.join(OUT, "tokenizer_cases.json"), "w", encoding="utf-8") as f:
         f.write(compact_json(summary))
     for name, tok in tokenizers.items():
