@@ -82,14 +82,17 @@ struct AddedTokenMatcher: Sendable {
       }
       if token.stripRight { stop = whitespaceRunEnd(bytes, after: stop) }
       if textStart < start {
-        segments.append(.text(PreToken(utf8: Array(bytes[textStart..<start]), startsAtOrigin: piece.startsAtOrigin && textStart == 0)))
+        segments.append(
+          .text(PreToken(utf8: Array(bytes[textStart..<start]), startsAtOrigin: piece.startsAtOrigin && textStart == 0))
+        )
       }
       segments.append(.added(id: token.id))
       textStart = stop
       searchFrom = max(searchFrom, stop)
     }
     if textStart < bytes.count || segments.isEmpty {
-      segments.append(.text(PreToken(utf8: Array(bytes[textStart...]), startsAtOrigin: piece.startsAtOrigin && textStart == 0)))
+      segments.append(
+        .text(PreToken(utf8: Array(bytes[textStart...]), startsAtOrigin: piece.startsAtOrigin && textStart == 0)))
     }
     return segments
   }

@@ -46,7 +46,9 @@ final class BPEModel: Sendable {
     for (rank, entry) in try field["merges"].array().enumerated() {
       let (left, right) = try Self.mergePair(entry)
       guard let leftID = idOfToken[Array(left.utf8)] else { throw entry.error("\"\(left)\" is not in the vocabulary") }
-      guard let rightID = idOfToken[Array(right.utf8)] else { throw entry.error("\"\(right)\" is not in the vocabulary") }
+      guard let rightID = idOfToken[Array(right.utf8)] else {
+        throw entry.error("\"\(right)\" is not in the vocabulary")
+      }
       // The right half loses its continuation prefix when merged.
       var merged = Array(left.utf8)
       let rightBytes = Array(right.utf8)

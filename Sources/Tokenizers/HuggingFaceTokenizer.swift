@@ -54,7 +54,9 @@ public struct HuggingFaceTokenizer: TextTokenizer {
   /// Reads a `tokenizer.json` held in memory; `config` is the content of a
   /// `tokenizer_config.json` naming the special tokens, if there is one.
   /// `source` names the file in error messages.
-  public init(tokenizerJSON data: Data, source: String = tokenizerFileName, config: (data: Data, source: String)? = nil) throws {
+  public init(tokenizerJSON data: Data, source: String = tokenizerFileName, config: (data: Data, source: String)? = nil)
+    throws
+  {
     let root = JSONField(root: try JSONValue.parse(data, source: source), file: source)
     let modelField = root["model"]
     if modelField.isAbsent { throw modelField.error("missing (expected the tokenizer's model)") }
@@ -130,7 +132,8 @@ public struct HuggingFaceTokenizer: TextTokenizer {
       var piece = raw
       if let normalizer {
         var startsAtOrigin = raw.startsAtOrigin
-        let normalized = normalizer.normalize(String(decoding: raw.utf8, as: UTF8.self), startsAtOrigin: &startsAtOrigin)
+        let normalized = normalizer.normalize(
+          String(decoding: raw.utf8, as: UTF8.self), startsAtOrigin: &startsAtOrigin)
         piece = PreToken(utf8: Array(normalized.utf8), startsAtOrigin: startsAtOrigin)
       }
       for part in normalizedAddedTokens.split(piece) {
@@ -185,37 +188,17 @@ public struct HuggingFaceTokenizer: TextTokenizer {
     try writeAtomically(configJSON ?? minimalConfig(), to: folder.appendingPathComponent(tokenizerConfigFileName))
   }
 
-  private func minimalConfig() -> Data {
-    var entries: [(String, Int?)] = [
+  /// `tokenizer_config.json` naming the special tokens, for files that came
+  /// without one.
+  private func minimalConfig() throws -> Data {
+    let named: [(String, Int?)] = [
       ("pad_token", specials.padID), ("eos_token", specials.eosID), ("unk_token", specials.unknownID),
       ("bos_token", specials.bosID), ("mask_token", specials.maskID),
     ]
-    entries = entries.filter { $0.1 != nil }
-    let lines = entries.compactMap { key, id -> String? in
-      guard let id, let token = token(forID: id) else { return nil }
-      return "  \"\(key)\": \(jsonQuoted(token))"
+    var config: [String: String] = [:]
+    for case (let key, let id?) in named {
+      if let token = token(forID: id) { config[key] = token }
     }
-    return Data(("{\n" + lines.joined(separator: ",\n") + "\n}\n").utf8)
+    return try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
   }
-}
-
-/// `text` as a JSON string literal.
-func jsonQuoted(_ text: String) -> String {
-  var out = "\""
-  for scalar in text.unicodeScalars {
-    switch scalar {
-    case "\"": out += "\\\""
-    case "\\": out += "\\\\"
-    case "\n": out += "\\n"
-    case "\r": out += "\\r"
-    case "\t": out += "\\t"
-    default:
-      if scalar.value < 0x20 {
-        out += String(format: "\\u%04x", scalar.value)
-      } else {
-        out.unicodeScalars.append(scalar)
-      }
-    }
-  }
-  return out + "\""
 }

@@ -31,7 +31,8 @@ indirect enum PreTokenizer: Sendable {
       self = .whitespaceSplit
     case "ByteLevel":
       self = .byteLevel(
-        addPrefixSpace: try field["add_prefix_space"].bool(default: true), useRegex: try field["use_regex"].bool(default: true))
+        addPrefixSpace: try field["add_prefix_space"].bool(default: true),
+        useRegex: try field["use_regex"].bool(default: true))
     case "Sequence":
       self = .sequence(try field["pretokenizers"].array().map(PreTokenizer.init))
     default:
@@ -123,7 +124,10 @@ indirect enum PreTokenizer: Sendable {
       let ranges = useRegex ? ByteLevelEncoding.gpt2Split(scalars) : (scalars.isEmpty ? [] : [0..<scalars.count])
       for range in ranges {
         let byteRange = offsets[range.lowerBound]..<offsets[range.upperBound]
-        out.append(PreToken(utf8: ByteLevelEncoding.encode(text[byteRange]), startsAtOrigin: piece.startsAtOrigin && range.lowerBound == 0))
+        out.append(
+          PreToken(
+            utf8: ByteLevelEncoding.encode(text[byteRange]),
+            startsAtOrigin: piece.startsAtOrigin && range.lowerBound == 0))
       }
     case .sequence:
       out += self.split([piece])

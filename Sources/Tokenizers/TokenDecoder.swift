@@ -19,7 +19,8 @@ indirect enum TokenDecoder: Sendable {
     case "ByteFallback": self = .byteFallback
     case "Fuse": self = .fuse
     case "Strip":
-      self = .strip(content: try field["content"].scalar(), start: try field["start"].int(), stop: try field["stop"].int())
+      self = .strip(
+        content: try field["content"].scalar(), start: try field["start"].int(), stop: try field["stop"].int())
     case "Replace":
       self = .replace(try TextPattern(field["pattern"]), content: Array(try field["content"].string().unicodeScalars))
     case "Sequence":
@@ -94,7 +95,8 @@ indirect enum TokenDecoder: Sendable {
     case .replace(let pattern, let content):
       return tokens.map { token in
         guard pattern.mayMatch(token) else { return token }
-        return String(String.UnicodeScalarView(pattern.replacingMatches(in: Array(token.unicodeScalars), with: content).scalars))
+        return String(
+          String.UnicodeScalarView(pattern.replacingMatches(in: Array(token.unicodeScalars), with: content).scalars))
       }
     case .sequence(let steps):
       return steps.reduce(tokens) { $1.decode($0) }

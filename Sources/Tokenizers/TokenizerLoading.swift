@@ -24,7 +24,8 @@ public func loadTokenizer(from folder: URL) throws -> any TextTokenizer {
   let root = JSONField(root: try JSONValue.parse(data, source: fileURL.path), file: fileURL.path)
   if let type = try root["type"].optionalString() {
     guard type == ByteTokenizer.fileType else {
-      throw root["type"].error("unknown tokenizer type \"\(type)\" (expected \"\(ByteTokenizer.fileType)\" or a Hugging Face tokenizer.json)")
+      throw root["type"].error(
+        "unknown tokenizer type \"\(type)\" (expected \"\(ByteTokenizer.fileType)\" or a Hugging Face tokenizer.json)")
     }
     return try ByteTokenizer(checking: root)
   }

@@ -24,7 +24,8 @@ struct TokenizerSpecialsResolver {
         let field = root[key]
         if field.isAbsent { continue }
         // Either "</s>" or an AddedToken object {"content": "</s>", …}.
-        let content = try field.value.flatMap { if case .string = $0 { return try field.string() } else { return nil } }
+        let content =
+          try field.value.flatMap { if case .string = $0 { return try field.string() } else { return nil } }
           ?? field["content"].string()
         guard let id = idOf(content) else { throw field.error("\"\(content)\" is not in the vocabulary of \(source)") }
         named[key] = id
@@ -34,11 +35,13 @@ struct TokenizerSpecialsResolver {
       named[key] ?? Self.conventionalNames[key]!.lazy.compactMap(idOf).first
     }
     guard let eos = find("eos_token") else {
-      throw TokenizerError(file: source, message: "no end-of-sequence token found (name one as eos_token in \(tokenizerConfigFileName))")
+      throw TokenizerError(
+        file: source, message: "no end-of-sequence token found (name one as eos_token in \(tokenizerConfigFileName))")
     }
     let pad = find("pad_token") ?? eos
     // Byte-level BPE never emits an unknown token; pad stands in if none is named.
     let unknown = named["unk_token"] ?? modelUnknownID ?? find("unk_token") ?? pad
-    return TokenizerSpecials(padID: pad, eosID: eos, unknownID: unknown, bosID: find("bos_token"), maskID: find("mask_token"))
+    return TokenizerSpecials(
+      padID: pad, eosID: eos, unknownID: unknown, bosID: find("bos_token"), maskID: find("mask_token"))
   }
 }

@@ -59,7 +59,8 @@ enum TokenizerFixtures {
 
   static var folder: URL {
     get throws {
-      try XCTUnwrap(Bundle.module.url(forResource: "Fixtures", withExtension: nil), "Fixtures folder missing from the test bundle")
+      try XCTUnwrap(
+        Bundle.module.url(forResource: "Fixtures", withExtension: nil), "Fixtures folder missing from the test bundle")
     }
   }
 

@@ -33,14 +33,27 @@ final class TokenizerLoadingTests: XCTestCase {
   }
 
   func testBadFieldsAreNamed() throws {
+    let model = #""model": {"type": "Unigram", "vocab": [["</s>", 0.0]]}"#
     let cases: [(String, String)] = [
       (#"{"normalizer": null}"#, "model"),
       (#"{"model": {"type": "Unigram", "unk_id": 0, "vocab": [["a", "x"]]}}"#, "model.vocab[0][1]"),
       (#"{"model": {"type": "Unigram", "unk_id": 5, "vocab": [["a", -1.0]]}}"#, "model.unk_id"),
       (#"{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": ["a c"]}}"#, "model.merges[0]"),
-      (#"{"model": {"type": "Unigram", "vocab": [["</s>", 0.0]]}, "normalizer": {"type": "BertNormalizer"}}"#, "normalizer.type"),
-      (#"{"model": {"type": "Unigram", "vocab": [["</s>", 0.0]]}, "pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "Digits"}]}}"#, "pre_tokenizer.pretokenizers[0].type"),
-      (#"{"model": {"type": "Unigram", "vocab": [["</s>", 0.0]]}, "decoder": {"type": "Metaspace", "replacement": "ab"}}"#, "decoder.replacement"),
+      ("{\(model), " + #""normalizer": {"type": "BertNormalizer"}}"#, "normalizer.type"),
+      (
+        "{\(model), " + #""pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "Digits"}]}}"#,
+        "pre_tokenizer.pretokenizers[0].type"
+      ),
+      ("{\(model), " + #""decoder": {"type": "Metaspace", "replacement": "ab"}}"#, "decoder.replacement"),
+      (
+        "{\(model), " + #""normalizer": {"type": "Replace", "pattern": {"Regex": "("}, "content": ""}}"#,
+        "normalizer.pattern.Regex"
+      ),
+      (
+        "{\(model), "
+          + #""post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "</s>"}}], "special_tokens": {}}}"#,
+        "post_processor.single[0].SpecialToken.id"
+      ),
       (#"{"model": {"type": "Unigram", "vocab": [["x", 0.0]]}}"#, ""),
     ]
     for (text, field) in cases {
@@ -75,12 +88,26 @@ final class TokenizerLoadingTests: XCTestCase {
       try original.save(to: folder)
       let written = try Data(contentsOf: folder.appendingPathComponent(tokenizerFileName))
       XCTAssertEqual(written, try TokenizerFixtures.tokenizerData(name))
+      let config = try Data(contentsOf: folder.appendingPathComponent(tokenizerConfigFileName))
+      let names = try XCTUnwrap(try JSONSerialization.jsonObject(with: config) as? [String: String])
+      XCTAssertEqual(names["eos_token"], "</s>")
+      XCTAssertEqual(names["pad_token"], "<pad>")
       let reloaded = try loadTokenizer(from: folder)
       XCTAssertEqual(reloaded.specials, original.specials)
       let text = "A <mask> café, 東京 🙂!"
       XCTAssertEqual(reloaded.encode(text), original.encode(text))
       XCTAssertEqual(reloaded.decode(reloaded.encode(text)), original.decode(original.encode(text)))
     }
+  }
+
+  func testSaveKeepsAGivenConfigFile() throws {
+    let source = try makeTemporaryDirectory(self)
+    try TokenizerFixtures.tokenizerData("unigram_t5").write(to: source.appendingPathComponent(tokenizerFileName))
+    let config = Data(#"{"eos_token": "</s>", "model_max_length": 512}"#.utf8)
+    try config.write(to: source.appendingPathComponent(tokenizerConfigFileName))
+    let target = try makeTemporaryDirectory(self)
+    try loadTokenizer(from: source).save(to: target)
+    XCTAssertEqual(try Data(contentsOf: target.appendingPathComponent(tokenizerConfigFileName)), config)
   }
 
   func testBatchEncodingPadsWithThePadID() throws {
