@@ -88,15 +88,15 @@ final class UnigramModel: Sendable {
       start += characterLength
     }
     // Walk back from the end; consecutive unknowns fuse into one span.
-    var spans: [(range: Range<Int>, id: Int)] = []
+    var spans: [PieceSpan] = []
     var end = count
     while end > 0 {
       let begin = bestStart[end]
       let id = bestID[end]
-      if unknownID != nil, id == unknownID, let last = spans.last, last.id == id, last.range.lowerBound == end {
-        spans[spans.count - 1].range = begin..<last.range.upperBound
+      if unknownID != nil, id == unknownID, let last = spans.last, last.id == id, last.start == end {
+        spans[spans.count - 1].start = begin
       } else {
-        spans.append((begin..<end, id))
+        spans.append(PieceSpan(start: begin, end: end, id: id))
       }
       end = begin
     }
@@ -109,7 +109,7 @@ final class UnigramModel: Sendable {
         ids.append(span.id)
         continue
       }
-      let slice = Array(bytes[span.range])
+      let slice = Array(bytes[span.start..<span.end])
       if let id = idOfPiece[slice] {
         ids.append(id)
       } else if let byteFallbackIDs {
@@ -124,6 +124,14 @@ final class UnigramModel: Sendable {
   func id(for token: String) -> Int? {
     idOfPiece[Array(token.utf8)]
   }
+}
+
+/// Bytes `start..<end` of a piece on the best path, and its id (-1 or the
+/// unknown id for text no piece covers).
+struct PieceSpan {
+  var start: Int
+  var end: Int
+  var id: Int
 }
 
 /// `<0xAB>`: the piece that stands for one byte under byte fallback.
