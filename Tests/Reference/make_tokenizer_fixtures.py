@@ -3,8 +3,11 @@
 
 Builds four tiny tokenizers on a seeded, generated corpus, saves each
 `tokenizer.json` with the Hugging Face `tokenizers` library, and records how
-that library encodes and decodes a fixed list of awkward strings. The Swift
-tests must reproduce every id and every decoded string exactly.
+that library encodes and decodes a fixed list of awkward strings (with and
+without special tokens, truncated, half the ids decoded) and how it decodes
+random id lists. The Swift tests must reproduce every id and every decoded
+string exactly. Output: Tests/TokenizersTests/Fixtures/<name>.tokenizer.json
+and tokenizer_cases.json; running it again gives the same bytes.
 
   unigram_t5        Unigram laid out as transformers' T5 converter does it:
                     Sequence[Precompiled, Strip(right), Replace(" {2,}", "▁")],
