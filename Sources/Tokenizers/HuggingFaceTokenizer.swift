@@ -1,5 +1,15 @@
 import Foundation
 
+/// A Hugging Face file beside `tokenizer.json` that names special tokens.
+struct ConfigFile: Sendable {
+  /// The files read, in the order their names are trusted.
+  static let names = [tokenizerConfigFileName, "special_tokens_map.json"]
+
+  var name: String
+  var data: Data
+  var source: String
+}
+
 /// A tokenizer read from a Hugging Face `tokenizer.json`: a Unigram model
 /// (T5) or a BPE model (BART, byte-level), with the normalizer,
 /// pre-tokenizer, post-processor, decoder and added tokens the file asks for.
@@ -33,22 +43,21 @@ public struct HuggingFaceTokenizer: TextTokenizer {
   private let specialIDs: Set<Int>
   /// The files as read, written back unchanged by `save(to:)`.
   private let tokenizerJSON: Data
-  private let configJSON: Data?
+  private let configFiles: [ConfigFile]
 
   /// Reads `tokenizer.json` from `folder`, and the special-token names from
-  /// `tokenizer_config.json` or `special_tokens_map.json` if either is there.
+  /// `tokenizer_config.json` and `special_tokens_map.json` where present.
   public init(folder: URL) throws {
     let tokenizerURL = folder.appendingPathComponent(tokenizerFileName)
     let data = try readTokenizerFile(tokenizerURL)
-    var config: (data: Data, source: String)?
-    for name in [tokenizerConfigFileName, "special_tokens_map.json"] {
+    var configFiles: [ConfigFile] = []
+    for name in ConfigFile.names {
       let url = folder.appendingPathComponent(name)
       if FileManager.default.fileExists(atPath: url.path) {
-        config = (try readTokenizerFile(url), url.path)
-        break
+        configFiles.append(ConfigFile(name: name, data: try readTokenizerFile(url), source: url.path))
       }
     }
-    try self.init(tokenizerJSON: data, source: tokenizerURL.path, config: config)
+    try self.init(tokenizerJSON: data, source: tokenizerURL.path, configFiles: configFiles)
   }
 
   /// Reads a `tokenizer.json` held in memory; `config` is the content of a
@@ -57,6 +66,11 @@ public struct HuggingFaceTokenizer: TextTokenizer {
   public init(tokenizerJSON data: Data, source: String = tokenizerFileName, config: (data: Data, source: String)? = nil)
     throws
   {
+    let configFiles = config.map { [ConfigFile(name: tokenizerConfigFileName, data: $0.data, source: $0.source)] }
+    try self.init(tokenizerJSON: data, source: source, configFiles: configFiles ?? [])
+  }
+
+  init(tokenizerJSON data: Data, source: String, configFiles: [ConfigFile]) throws {
     let root = JSONField(root: try JSONValue.parse(data, source: source), file: source)
     let modelField = root["model"]
     if modelField.isAbsent { throw modelField.error("missing (expected the tokenizer's model)") }
@@ -91,13 +105,13 @@ public struct HuggingFaceTokenizer: TextTokenizer {
     }
     vocabularySize = max(modelSize, (added.map(\.id).max() ?? -1) + 1)
     tokenizerJSON = data
-    configJSON = config?.data
+    self.configFiles = configFiles
     specials = try TokenizerSpecialsResolver(
       idOf: { [idOfAddedToken, model] token in
         idOfAddedToken[Array(token.utf8)] ?? Self.modelID(model, token)
       },
       modelUnknownID: Self.modelUnknownID(model), source: source
-    ).resolve(config: config)
+    ).resolve(configFiles: configFiles)
   }
 
   /// `model.type`, or for files that predate it, the type its fields imply.
@@ -180,12 +194,17 @@ public struct HuggingFaceTokenizer: TextTokenizer {
     idOfAddedToken[Array(token.utf8)] ?? Self.modelID(model, token)
   }
 
-  /// Writes `tokenizer.json` exactly as it was read, and
-  /// `tokenizer_config.json` (as read, or a minimal one naming the special
-  /// tokens).
+  /// Writes `tokenizer.json` and the special-token files exactly as they
+  /// were read; a tokenizer read without `tokenizer_config.json` gets a
+  /// minimal one naming its special tokens.
   public func save(to folder: URL) throws {
     try writeAtomically(tokenizerJSON, to: folder.appendingPathComponent(tokenizerFileName))
-    try writeAtomically(configJSON ?? minimalConfig(), to: folder.appendingPathComponent(tokenizerConfigFileName))
+    for file in configFiles {
+      try writeAtomically(file.data, to: folder.appendingPathComponent(file.name))
+    }
+    if !configFiles.contains(where: { $0.name == tokenizerConfigFileName }) {
+      try writeAtomically(try minimalConfig(), to: folder.appendingPathComponent(tokenizerConfigFileName))
+    }
   }
 
   /// `tokenizer_config.json` naming the special tokens, for files that came

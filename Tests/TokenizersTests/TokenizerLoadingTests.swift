@@ -110,6 +110,25 @@ final class TokenizerLoadingTests: XCTestCase {
     XCTAssertEqual(try Data(contentsOf: target.appendingPathComponent(tokenizerConfigFileName)), config)
   }
 
+  func testSpecialTokensMapFillsWhatTheConfigLeavesOut() throws {
+    let source = try makeTemporaryDirectory(self)
+    try TokenizerFixtures.tokenizerData("bart_bpe").write(to: source.appendingPathComponent(tokenizerFileName))
+    let config = Data(#"{"model_max_length": 1024, "bos_token": "</s>"}"#.utf8)
+    let map = Data(#"{"bos_token": "<unk>", "eos_token": {"content": "<mask>", "lstrip": true}}"#.utf8)
+    try config.write(to: source.appendingPathComponent(tokenizerConfigFileName))
+    try map.write(to: source.appendingPathComponent("special_tokens_map.json"))
+    let tokenizer = try loadTokenizer(from: source)
+    XCTAssertEqual(tokenizer.bosTokenID, 2)  // the config wins over the map
+    XCTAssertEqual(tokenizer.eosTokenID, 4)
+    XCTAssertEqual(tokenizer.padTokenID, 1)
+
+    let target = try makeTemporaryDirectory(self)
+    try tokenizer.save(to: target)
+    XCTAssertEqual(try Data(contentsOf: target.appendingPathComponent(tokenizerConfigFileName)), config)
+    XCTAssertEqual(try Data(contentsOf: target.appendingPathComponent("special_tokens_map.json")), map)
+    XCTAssertEqual(try loadTokenizer(from: target).specials, tokenizer.specials)
+  }
+
   func testBatchEncodingPadsWithThePadID() throws {
     let bart = try TokenizerFixtures.tokenizer("bart_bpe")
     let batch = bart.encodeBatch(["hello world", "", "the quick brown fox"], maxLength: 5)
