@@ -34,6 +34,8 @@ struct AddedTokenMatcher: Sendable {
   private let tokens: [AddedToken]
   /// Trie over the tokens' UTF-8 bytes: child of (node, byte).
   private var children: [Int: Int] = [:]
+  /// Whether some token starts with each byte: most positions fail here.
+  private var isFirstByte = [Bool](repeating: false, count: 256)
   /// Index into `tokens` of the token ending at each node, or -1.
   private var terminal: [Int] = [-1]
 
@@ -41,6 +43,7 @@ struct AddedTokenMatcher: Sendable {
     self.tokens = tokens
     for (index, token) in tokens.enumerated() {
       var node = 0
+      isFirstByte[Int(token.content.utf8.first!)] = true
       for byte in token.content.utf8 {
         let key = node << 8 | Int(byte)
         if let child = children[key] {
@@ -60,7 +63,7 @@ struct AddedTokenMatcher: Sendable {
   /// Splits `piece` around the added tokens found in it.
   func split(_ piece: PreToken) -> [InputSegment] {
     guard !tokens.isEmpty else { return [.text(piece)] }
-    let bytes = Array(piece.text.utf8)
+    let bytes = piece.utf8
     var segments: [InputSegment] = []
     var textStart = 0
     var searchFrom = 0
@@ -79,14 +82,17 @@ struct AddedTokenMatcher: Sendable {
       }
       if token.stripRight { stop = whitespaceRunEnd(bytes, after: stop) }
       if textStart < start {
-        segments.append(.text(PreToken(text: String(decoding: bytes[textStart..<start], as: UTF8.self), startsAtOrigin: piece.startsAtOrigin && textStart == 0)))
+        segments.append(
+          .text(PreToken(utf8: Array(bytes[textStart..<start]), startsAtOrigin: piece.startsAtOrigin && textStart == 0))
+        )
       }
       segments.append(.added(id: token.id))
       textStart = stop
       searchFrom = max(searchFrom, stop)
     }
     if textStart < bytes.count || segments.isEmpty {
-      segments.append(.text(PreToken(text: String(decoding: bytes[textStart...], as: UTF8.self), startsAtOrigin: piece.startsAtOrigin && textStart == 0)))
+      segments.append(
+        .text(PreToken(utf8: Array(bytes[textStart...]), startsAtOrigin: piece.startsAtOrigin && textStart == 0)))
     }
     return segments
   }
@@ -95,6 +101,10 @@ struct AddedTokenMatcher: Sendable {
   private func nextMatch(in bytes: [UInt8], from: Int) -> (Int, Int, AddedToken)? {
     var start = from
     while start < bytes.count {
+      guard isFirstByte[Int(bytes[start])] else {
+        start += 1
+        continue
+      }
       var node = 0
       var index = start
       var best: (end: Int, token: Int)?

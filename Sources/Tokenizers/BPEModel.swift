@@ -3,7 +3,7 @@ import Foundation
 /// Byte-pair encoding as BART uses it: a vocabulary and a ranked list of
 /// merges, applied to each pre-tokenized word lowest rank first (leftmost
 /// first among equal ranks), as Hugging Face's `BPE` does.
-struct BPEModel: Sendable {
+final class BPEModel: Sendable {
   private let idOfToken: [[UInt8]: Int]
   /// Merge of the pair `left << 32 | right`: its rank and the merged id.
   private let merges: [UInt64: (rank: Int32, id: Int32)]
@@ -46,7 +46,9 @@ struct BPEModel: Sendable {
     for (rank, entry) in try field["merges"].array().enumerated() {
       let (left, right) = try Self.mergePair(entry)
       guard let leftID = idOfToken[Array(left.utf8)] else { throw entry.error("\"\(left)\" is not in the vocabulary") }
-      guard let rightID = idOfToken[Array(right.utf8)] else { throw entry.error("\"\(right)\" is not in the vocabulary") }
+      guard let rightID = idOfToken[Array(right.utf8)] else {
+        throw entry.error("\"\(right)\" is not in the vocabulary")
+      }
       // The right half loses its continuation prefix when merged.
       var merged = Array(left.utf8)
       let rightBytes = Array(right.utf8)
@@ -79,34 +81,35 @@ struct BPEModel: Sendable {
     idOfToken[Array(token.utf8)]
   }
 
-  /// The ids of one pre-tokenized word.
-  func tokenize(_ word: String) -> [Int] {
-    let key = Array(word.utf8)
-    if key.isEmpty { return [] }
-    if ignoreMerges, let id = idOfToken[key] { return [id] }
-    if let cached = cache.value(for: key) { return cached }
+  /// The ids of one pre-tokenized word, given as UTF-8.
+  func tokenize(_ word: [UInt8]) -> [Int] {
+    if word.isEmpty { return [] }
+    if ignoreMerges, let id = idOfToken[word] { return [id] }
+    if let cached = cache.value(for: word) { return cached }
     let ids = merge(initialSymbols(word))
-    cache.store(ids, for: key)
+    cache.store(ids, for: word)
     return ids
   }
 
   /// One symbol per character (with prefix / suffix), unknowns handled.
-  private func initialSymbols(_ word: String) -> [Int] {
+  private func initialSymbols(_ word: [UInt8]) -> [Int] {
     var symbols: [Int] = []
     var pendingUnknown: Int?
-    let scalars = Array(word.unicodeScalars)
-    for (index, scalar) in scalars.enumerated() {
-      var piece = String(scalar)
-      if index > 0, let continuingSubwordPrefix { piece = continuingSubwordPrefix + piece }
-      if index == scalars.count - 1, let endOfWordSuffix { piece += endOfWordSuffix }
-      if let id = idOfToken[Array(piece.utf8)] {
+    var start = 0
+    while start < word.count {
+      let end = min(word.count, start + utf8Length(leadByte: word[start]))
+      defer { start = end }
+      var piece = Array(word[start..<end])
+      if start > 0, let continuingSubwordPrefix { piece = Array(continuingSubwordPrefix.utf8) + piece }
+      if end == word.count, let endOfWordSuffix { piece += endOfWordSuffix.utf8 }
+      if let id = idOfToken[piece] {
         if let unknown = pendingUnknown { symbols.append(unknown) }
         pendingUnknown = nil
         symbols.append(id)
         continue
       }
       if byteFallback {
-        let bytes = Array(String(scalar).utf8).map { idOfToken[Array(byteFallbackPiece(Int($0)).utf8)] }
+        let bytes = word[start..<end].map { idOfToken[Array(byteFallbackPiece(Int($0)).utf8)] }
         if bytes.allSatisfy({ $0 != nil }) {
           if let unknown = pendingUnknown { symbols.append(unknown) }
           pendingUnknown = nil

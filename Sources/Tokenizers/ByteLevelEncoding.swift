@@ -25,14 +25,16 @@ enum ByteLevelEncoding {
     return table
   }()
 
-  /// The UTF-8 bytes of `scalars`, spelled with the byte characters.
-  static func encode(_ scalars: some Sequence<Unicode.Scalar>) -> String {
-    var out = String.UnicodeScalarView()
-    for scalar in scalars {
-      UTF8.encode(scalar) { out.append(byteToScalar[Int($0)]) }
-    }
-    return String(out)
+  /// UTF-8 bytes spelled with the byte characters, as UTF-8 again.
+  static func encode(_ bytes: ArraySlice<UInt8>) -> [UInt8] {
+    var out: [UInt8] = []
+    out.reserveCapacity(bytes.count * 2)
+    for byte in bytes { out += byteToUTF8[Int(byte)] }
+    return out
   }
+
+  /// The UTF-8 of each byte character.
+  private static let byteToUTF8: [[UInt8]] = byteToScalar.map { Array(String($0).utf8) }
 
   /// The byte a character stands for, or `nil` for other characters.
   static func byte(for scalar: Unicode.Scalar) -> UInt8? {
@@ -89,6 +91,15 @@ enum ByteLevelEncoding {
     case letter, number, space, other
 
     init(_ scalar: Unicode.Scalar) {
+      if scalar.isASCII {
+        switch scalar.value {
+        case 0x41...0x5A, 0x61...0x7A: self = .letter
+        case 0x30...0x39: self = .number
+        case 0x09...0x0D, 0x20: self = .space
+        default: self = .other
+        }
+        return
+      }
       let properties = scalar.properties
       if properties.isWhitespace {
         self = .space

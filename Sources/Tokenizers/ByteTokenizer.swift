@@ -14,6 +14,7 @@ public struct ByteTokenizer: TextTokenizer, Equatable {
 
   private static let specialNames = ["<pad>", "</s>", "<unk>"]
 
+  /// The byte tokenizer (it has no settings).
   public init() {}
 
   public func encodeWithoutSpecialTokens(_ text: String) -> [Int] {

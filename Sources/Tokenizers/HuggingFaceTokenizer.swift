@@ -1,5 +1,15 @@
 import Foundation
 
+/// A Hugging Face file beside `tokenizer.json` that names special tokens.
+struct ConfigFile: Sendable {
+  /// The files read, in the order their names are trusted.
+  static let names = [tokenizerConfigFileName, "special_tokens_map.json"]
+
+  var name: String
+  var data: Data
+  var source: String
+}
+
 /// A tokenizer read from a Hugging Face `tokenizer.json`: a Unigram model
 /// (T5) or a BPE model (BART, byte-level), with the normalizer,
 /// pre-tokenizer, post-processor, decoder and added tokens the file asks for.
@@ -29,31 +39,38 @@ public struct HuggingFaceTokenizer: TextTokenizer {
   private let normalizedAddedTokens: AddedTokenMatcher
   private let addedTokenOfID: [Int: String]
   private let idOfAddedToken: [[UInt8]: Int]
-  private let specialTokenContents: Set<[UInt8]>
+  /// Ids whose token is a special added token, skipped by `decode` on request.
+  private let specialIDs: Set<Int>
   /// The files as read, written back unchanged by `save(to:)`.
   private let tokenizerJSON: Data
-  private let configJSON: Data?
+  private let configFiles: [ConfigFile]
 
   /// Reads `tokenizer.json` from `folder`, and the special-token names from
-  /// `tokenizer_config.json` or `special_tokens_map.json` if either is there.
+  /// `tokenizer_config.json` and `special_tokens_map.json` where present.
   public init(folder: URL) throws {
     let tokenizerURL = folder.appendingPathComponent(tokenizerFileName)
     let data = try readTokenizerFile(tokenizerURL)
-    var config: (data: Data, source: String)?
-    for name in [tokenizerConfigFileName, "special_tokens_map.json"] {
+    var configFiles: [ConfigFile] = []
+    for name in ConfigFile.names {
       let url = folder.appendingPathComponent(name)
       if FileManager.default.fileExists(atPath: url.path) {
-        config = (try readTokenizerFile(url), url.path)
-        break
+        configFiles.append(ConfigFile(name: name, data: try readTokenizerFile(url), source: url.path))
       }
     }
-    try self.init(tokenizerJSON: data, source: tokenizerURL.path, config: config)
+    try self.init(tokenizerJSON: data, source: tokenizerURL.path, configFiles: configFiles)
   }
 
   /// Reads a `tokenizer.json` held in memory; `config` is the content of a
   /// `tokenizer_config.json` naming the special tokens, if there is one.
   /// `source` names the file in error messages.
-  public init(tokenizerJSON data: Data, source: String = tokenizerFileName, config: (data: Data, source: String)? = nil) throws {
+  public init(tokenizerJSON data: Data, source: String = tokenizerFileName, config: (data: Data, source: String)? = nil)
+    throws
+  {
+    let configFiles = config.map { [ConfigFile(name: tokenizerConfigFileName, data: $0.data, source: $0.source)] }
+    try self.init(tokenizerJSON: data, source: source, configFiles: configFiles ?? [])
+  }
+
+  init(tokenizerJSON data: Data, source: String, configFiles: [ConfigFile]) throws {
     let root = JSONField(root: try JSONValue.parse(data, source: source), file: source)
     let modelField = root["model"]
     if modelField.isAbsent { throw modelField.error("missing (expected the tokenizer's model)") }
@@ -75,7 +92,10 @@ public struct HuggingFaceTokenizer: TextTokenizer {
     normalizedAddedTokens = AddedTokenMatcher(added.filter(\.isNormalized))
     addedTokenOfID = Dictionary(added.map { ($0.id, $0.content) }, uniquingKeysWith: { $1 })
     idOfAddedToken = Dictionary(added.map { (Array($0.content.utf8), $0.id) }, uniquingKeysWith: { $1 })
-    specialTokenContents = Set(added.filter(\.isSpecial).map { Array($0.content.utf8) })
+    let specialAdded = added.filter(\.isSpecial)
+    let model = self.model
+    // The reference skips by token text, so a model id spelling a special token counts too.
+    specialIDs = Set(specialAdded.map(\.id) + specialAdded.compactMap { Self.modelID(model, $0.content) })
     specialTokenCount = postProcessor?.addedCount ?? 0
 
     let modelSize: Int
@@ -85,13 +105,13 @@ public struct HuggingFaceTokenizer: TextTokenizer {
     }
     vocabularySize = max(modelSize, (added.map(\.id).max() ?? -1) + 1)
     tokenizerJSON = data
-    configJSON = config?.data
+    self.configFiles = configFiles
     specials = try TokenizerSpecialsResolver(
       idOf: { [idOfAddedToken, model] token in
         idOfAddedToken[Array(token.utf8)] ?? Self.modelID(model, token)
       },
       modelUnknownID: Self.modelUnknownID(model), source: source
-    ).resolve(config: config)
+    ).resolve(configFiles: configFiles)
   }
 
   /// `model.type`, or for files that predate it, the type its fields imply.
@@ -118,24 +138,27 @@ public struct HuggingFaceTokenizer: TextTokenizer {
 
   public func encodeWithoutSpecialTokens(_ text: String) -> [Int] {
     var ids: [Int] = []
-    for segment in rawAddedTokens.split(PreToken(text: text, startsAtOrigin: true)) {
+    for segment in rawAddedTokens.split(PreToken(utf8: Array(text.utf8), startsAtOrigin: true)) {
       guard case .text(let raw) = segment else {
         if case .added(let id) = segment { ids.append(id) }
         continue
       }
-      var startsAtOrigin = raw.startsAtOrigin
-      let normalized = normalizer?.normalize(raw.text, startsAtOrigin: &startsAtOrigin) ?? raw.text
-      for part in normalizedAddedTokens.split(PreToken(text: normalized, startsAtOrigin: startsAtOrigin)) {
+      var piece = raw
+      if let normalizer {
+        var startsAtOrigin = raw.startsAtOrigin
+        let normalized = normalizer.normalize(
+          String(decoding: raw.utf8, as: UTF8.self), startsAtOrigin: &startsAtOrigin)
+        piece = PreToken(utf8: Array(normalized.utf8), startsAtOrigin: startsAtOrigin)
+      }
+      for part in normalizedAddedTokens.split(piece) {
         switch part {
         case .added(let id):
           ids.append(id)
         case .text(let piece):
           let pieces = preTokenizer?.split([piece]) ?? [piece]
-          for piece in pieces where !piece.text.isEmpty {
-            switch model {
-            case .unigram(let unigram): ids += unigram.tokenize(piece.text)
-            case .bpe(let bpe): ids += bpe.tokenize(piece.text)
-            }
+          switch model {
+          case .unigram(let unigram): for piece in pieces { ids += unigram.tokenize(piece.utf8) }
+          case .bpe(let bpe): for piece in pieces { ids += bpe.tokenize(piece.utf8) }
           }
         }
       }
@@ -152,7 +175,7 @@ public struct HuggingFaceTokenizer: TextTokenizer {
     tokens.reserveCapacity(ids.count)
     for id in ids {
       guard let token = token(forID: id) else { continue }
-      if skipSpecialTokens, specialTokenContents.contains(Array(token.utf8)) { continue }
+      if skipSpecialTokens, specialIDs.contains(id) { continue }
       tokens.append(token)
     }
     guard let decoder else { return tokens.joined(separator: " ") }
@@ -171,45 +194,30 @@ public struct HuggingFaceTokenizer: TextTokenizer {
     idOfAddedToken[Array(token.utf8)] ?? Self.modelID(model, token)
   }
 
-  /// Writes `tokenizer.json` exactly as it was read, and
-  /// `tokenizer_config.json` (as read, or a minimal one naming the special
-  /// tokens).
+  /// Writes `tokenizer.json` and the special-token files exactly as they
+  /// were read; a tokenizer read without `tokenizer_config.json` gets a
+  /// minimal one naming its special tokens.
   public func save(to folder: URL) throws {
     try writeAtomically(tokenizerJSON, to: folder.appendingPathComponent(tokenizerFileName))
-    try writeAtomically(configJSON ?? minimalConfig(), to: folder.appendingPathComponent(tokenizerConfigFileName))
+    for file in configFiles {
+      try writeAtomically(file.data, to: folder.appendingPathComponent(file.name))
+    }
+    if !configFiles.contains(where: { $0.name == tokenizerConfigFileName }) {
+      try writeAtomically(try minimalConfig(), to: folder.appendingPathComponent(tokenizerConfigFileName))
+    }
   }
 
-  private func minimalConfig() -> Data {
-    var entries: [(String, Int?)] = [
+  /// `tokenizer_config.json` naming the special tokens, for files that came
+  /// without one.
+  private func minimalConfig() throws -> Data {
+    let named: [(String, Int?)] = [
       ("pad_token", specials.padID), ("eos_token", specials.eosID), ("unk_token", specials.unknownID),
       ("bos_token", specials.bosID), ("mask_token", specials.maskID),
     ]
-    entries = entries.filter { $0.1 != nil }
-    let lines = entries.compactMap { key, id -> String? in
-      guard let id, let token = token(forID: id) else { return nil }
-      return "  \"\(key)\": \(jsonQuoted(token))"
+    var config: [String: String] = [:]
+    for case (let key, let id?) in named {
+      if let token = token(forID: id) { config[key] = token }
     }
-    return Data(("{\n" + lines.joined(separator: ",\n") + "\n}\n").utf8)
+    return try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
   }
-}
-
-/// `text` as a JSON string literal.
-func jsonQuoted(_ text: String) -> String {
-  var out = "\""
-  for scalar in text.unicodeScalars {
-    switch scalar {
-    case "\"": out += "\\\""
-    case "\\": out += "\\\\"
-    case "\n": out += "\\n"
-    case "\r": out += "\\r"
-    case "\t": out += "\\t"
-    default:
-      if scalar.value < 0x20 {
-        out += String(format: "\\u%04x", scalar.value)
-      } else {
-        out.unicodeScalars.append(scalar)
-      }
-    }
-  }
-  return out + "\""
 }

@@ -77,7 +77,9 @@ struct JSONField {
 
   func members() throws -> [(key: String, field: JSONField)] {
     guard case .object(let members)? = value else { throw mismatch("an object") }
-    return members.map { ($0.key, JSONField(value: $0.value, path: path.isEmpty ? $0.key : "\(path).\($0.key)", file: file)) }
+    return members.map {
+      ($0.key, JSONField(value: $0.value, path: path.isEmpty ? $0.key : "\(path).\($0.key)", file: file))
+    }
   }
 
   /// A single Unicode scalar given as a one-character string (e.g. "▁").

@@ -71,9 +71,15 @@ private struct JSONParser {
     case UInt8(ascii: "{"): return try parseObject(depth: depth)
     case UInt8(ascii: "["): return try parseArray(depth: depth)
     case UInt8(ascii: "\""): return .string(try parseString())
-    case UInt8(ascii: "t"): try expectWord("true"); return .bool(true)
-    case UInt8(ascii: "f"): try expectWord("false"); return .bool(false)
-    case UInt8(ascii: "n"): try expectWord("null"); return .null
+    case UInt8(ascii: "t"):
+      try expectWord("true")
+      return .bool(true)
+    case UInt8(ascii: "f"):
+      try expectWord("false")
+      return .bool(false)
+    case UInt8(ascii: "n"):
+      try expectWord("null")
+      return .null
     case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try parseNumber())
     default: throw failure("unexpected character")
     }
@@ -88,55 +94,51 @@ private struct JSONParser {
   }
 
   mutating func parseObject(depth: Int) throws -> JSONValue {
-    index += 1
     var members: [(key: String, value: JSONValue)] = []
-    skipWhitespace()
-    if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
-      index += 1
-      return .object(members)
-    }
-    while true {
-      skipWhitespace()
-      guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw failure("expected a string key") }
-      let key = try parseString()
-      skipWhitespace()
-      guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw failure("expected ':'") }
-      index += 1
-      skipWhitespace()
-      members.append((key, try parseValue(depth: depth + 1)))
-      skipWhitespace()
-      guard index < bytes.count else { throw failure("unexpected end of file") }
-      if bytes[index] == UInt8(ascii: ",") {
-        index += 1
-      } else if bytes[index] == UInt8(ascii: "}") {
-        index += 1
-        return .object(members)
-      } else {
-        throw failure("expected ',' or '}'")
+    try parseList(closing: UInt8(ascii: "}")) { parser in
+      guard parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "\"") else {
+        throw parser.failure("expected a string key")
       }
+      let key = try parser.parseString()
+      parser.skipWhitespace()
+      guard parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: ":") else {
+        throw parser.failure("expected ':'")
+      }
+      parser.index += 1
+      parser.skipWhitespace()
+      members.append((key, try parser.parseValue(depth: depth + 1)))
     }
+    return .object(members)
   }
 
   mutating func parseArray(depth: Int) throws -> JSONValue {
-    index += 1
     var elements: [JSONValue] = []
+    try parseList(closing: UInt8(ascii: "]")) { parser in
+      elements.append(try parser.parseValue(depth: depth + 1))
+    }
+    return .array(elements)
+  }
+
+  /// Reads `[`/`{`, then elements separated by commas, then `closing`.
+  mutating func parseList(closing: UInt8, element: (inout JSONParser) throws -> Void) throws {
+    index += 1
     skipWhitespace()
-    if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+    if index < bytes.count, bytes[index] == closing {
       index += 1
-      return .array(elements)
+      return
     }
     while true {
       skipWhitespace()
-      elements.append(try parseValue(depth: depth + 1))
+      try element(&self)
       skipWhitespace()
       guard index < bytes.count else { throw failure("unexpected end of file") }
       if bytes[index] == UInt8(ascii: ",") {
         index += 1
-      } else if bytes[index] == UInt8(ascii: "]") {
+      } else if bytes[index] == closing {
         index += 1
-        return .array(elements)
+        return
       } else {
-        throw failure("expected ',' or ']'")
+        throw failure("expected ',' or '\(Character(Unicode.Scalar(closing)))'")
       }
     }
   }

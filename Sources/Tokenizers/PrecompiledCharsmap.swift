@@ -9,6 +9,9 @@ import Foundation
 struct PrecompiledCharsmap: Sendable {
   private let units: [UInt32]
   private let pool: [UInt8]
+  /// The rule of each ASCII character that has one of its own, looked up
+  /// once: most text is ASCII without rules and is passed through.
+  private var asciiReplacement = [ArraySlice<UInt8>?](repeating: nil, count: 128)
 
   init(base64 text: String, field: JSONField) throws {
     guard let data = Data(base64Encoded: text) else { throw field.error("not valid base64") }
@@ -26,15 +29,17 @@ struct PrecompiledCharsmap: Sendable {
     }
     self.units = units
     self.pool = Array(bytes[(4 + trieSize)...])
+    guard String(validatingUTF8Bytes: pool) != nil else { throw field.error("replacement pool is not valid UTF-8") }
+    for byte in 0..<128 { asciiReplacement[byte] = replacement(forPrefixOf: [UInt8(byte)]) }
   }
 
   /// The replacement for the shortest rule that matches a prefix of `key`,
   /// as Hugging Face's port does, or `nil` when none matches.
-  func replacement(forPrefixOf key: some Sequence<UInt8>) -> Substring? {
+  func replacement(forPrefixOf key: some Sequence<UInt8>) -> ArraySlice<UInt8>? {
     guard let start = firstPrefixValue(key), start < pool.count else { return nil }
     var end = start
     while end < pool.count, pool[end] != 0 { end += 1 }
-    return String(decoding: pool[start..<end], as: UTF8.self)[...]
+    return pool[start..<end]
   }
 
   private func firstPrefixValue(_ key: some Sequence<UInt8>) -> Int? {
@@ -61,24 +66,55 @@ struct PrecompiledCharsmap: Sendable {
   /// looked up whole first; otherwise (or if that fails) each scalar alone.
   /// `startsAtOrigin` turns false if the first characters are deleted.
   func normalize(_ text: String, startsAtOrigin: inout Bool) -> String {
-    var out = ""
-    out.reserveCapacity(text.utf8.count)
-    for character in text {
+    let bytes = Array(text.utf8)
+    if bytes.allSatisfy({ $0 < 0x80 && asciiReplacement[Int($0)] == nil }) { return text }
+    var out: [UInt8] = []
+    out.reserveCapacity(bytes.count + 16)
+    // Two ASCII characters in a row (other than CR LF) always have a grapheme
+    // boundary between them, so the text is cut there and only the chunks
+    // that hold other characters go through grapheme segmentation.
+    var chunkStart = 0
+    var previousIsASCII = false
+    var index = 0
+    while index <= bytes.count {
+      let isASCII = index < bytes.count && bytes[index] < 0x80
+      let atBoundary =
+        index == bytes.count
+        || (isASCII && previousIsASCII && !(bytes[index] == 0x0A && bytes[index - 1] == 0x0D))
+      if atBoundary, chunkStart < index {
+        appendNormalized(bytes[chunkStart..<index], to: &out, startsAtOrigin: &startsAtOrigin)
+        chunkStart = index
+      }
+      guard index < bytes.count else { break }
+      previousIsASCII = isASCII
+      index += isASCII ? 1 : utf8Length(leadByte: bytes[index])
+    }
+    return String(decoding: out, as: UTF8.self)
+  }
+
+  private func appendNormalized(_ chunk: ArraySlice<UInt8>, to out: inout [UInt8], startsAtOrigin: inout Bool) {
+    func append(_ replacement: ArraySlice<UInt8>) {
+      // Text deleted at the very start moves the start off the original's.
+      if out.isEmpty, replacement.isEmpty { startsAtOrigin = false }
+      out += replacement
+    }
+    if chunk.count == 1, let byte = chunk.first, byte < 0x80 {
+      if let replacement = asciiReplacement[Int(byte)] { append(replacement) } else { out.append(byte) }
+      return
+    }
+    for character in String(decoding: chunk, as: UTF8.self) {
       let utf8 = character.utf8
       if utf8.count < 6, let replacement = replacement(forPrefixOf: utf8) {
-        if out.isEmpty, replacement.isEmpty { startsAtOrigin = false }
-        out += replacement
+        append(replacement)
         continue
       }
       for scalar in character.unicodeScalars {
         if let replacement = replacement(forPrefixOf: String(scalar).utf8) {
-          if out.isEmpty, replacement.isEmpty { startsAtOrigin = false }
-          out += replacement
+          append(replacement)
         } else {
-          out.unicodeScalars.append(scalar)
+          UTF8.encode(scalar) { out.append($0) }
         }
       }
     }
-    return out
   }
 }

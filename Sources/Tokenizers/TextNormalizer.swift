@@ -23,7 +23,8 @@ indirect enum TextNormalizer: Sendable {
     case "NFKD": self = .nfkd
     case "Lowercase": self = .lowercase
     case "Strip":
-      self = .strip(left: try field["strip_left"].bool(default: true), right: try field["strip_right"].bool(default: true))
+      self = .strip(
+        left: try field["strip_left"].bool(default: true), right: try field["strip_right"].bool(default: true))
     case "Replace":
       self = .replace(try TextPattern(field["pattern"]), content: Array(try field["content"].string().unicodeScalars))
     case "Prepend":
@@ -31,7 +32,9 @@ indirect enum TextNormalizer: Sendable {
     case "Precompiled":
       // An empty charsmap (what some converters write) changes nothing.
       let text = try field["precompiled_charsmap"].optionalString() ?? ""
-      self = text.isEmpty ? .sequence([]) : .precompiled(try PrecompiledCharsmap(base64: text, field: field["precompiled_charsmap"]))
+      self =
+        text.isEmpty
+        ? .sequence([]) : .precompiled(try PrecompiledCharsmap(base64: text, field: field["precompiled_charsmap"]))
     case "Sequence":
       self = .sequence(try field["normalizers"].array().map(TextNormalizer.init))
     default:
@@ -68,6 +71,7 @@ indirect enum TextNormalizer: Sendable {
       }
       return String(scalars)
     case .replace(let pattern, let content):
+      guard pattern.mayMatch(text) else { return text }
       let replaced = pattern.replacingMatches(in: Array(text.unicodeScalars), with: content)
       // Text deleted at the start moves the start away from the original's.
       if content.isEmpty, replaced.replacedAtStart { startsAtOrigin = false }

@@ -13,6 +13,7 @@ public struct TokenizerSpecials: Sendable, Equatable, Codable {
   /// Mask token for denoising objectives (BART's `<mask>`), if any.
   public var maskID: Int?
 
+  /// Names the special-token ids.
   public init(padID: Int, eosID: Int, unknownID: Int, bosID: Int? = nil, maskID: Int? = nil) {
     self.padID = padID
     self.eosID = eosID
@@ -31,6 +32,7 @@ public struct TokenBatch: Sendable, Equatable {
   /// Unpadded length of each row.
   public var lengths: [Int]
 
+  /// A batch from already padded rows.
   public init(ids: [[Int]], attentionMask: [[Int]], lengths: [Int]) {
     self.ids = ids
     self.attentionMask = attentionMask
@@ -78,9 +80,13 @@ public protocol TextTokenizer: Sendable {
 }
 
 extension TextTokenizer {
+  /// `specials.padID`.
   public var padTokenID: Int { specials.padID }
+  /// `specials.eosID`.
   public var eosTokenID: Int { specials.eosID }
+  /// `specials.unknownID`.
   public var unknownTokenID: Int { specials.unknownID }
+  /// `specials.bosID`.
   public var bosTokenID: Int? { specials.bosID }
 
   /// The ids of `text`, by default with the model's special tokens.

@@ -19,7 +19,8 @@ indirect enum TokenDecoder: Sendable {
     case "ByteFallback": self = .byteFallback
     case "Fuse": self = .fuse
     case "Strip":
-      self = .strip(content: try field["content"].scalar(), start: try field["start"].int(), stop: try field["stop"].int())
+      self = .strip(
+        content: try field["content"].scalar(), start: try field["start"].int(), stop: try field["stop"].int())
     case "Replace":
       self = .replace(try TextPattern(field["pattern"]), content: Array(try field["content"].string().unicodeScalars))
     case "Sequence":
@@ -92,7 +93,11 @@ indirect enum TokenDecoder: Sendable {
         return String(String.UnicodeScalarView(scalars))
       }
     case .replace(let pattern, let content):
-      return tokens.map { String(String.UnicodeScalarView(pattern.replacingMatches(in: Array($0.unicodeScalars), with: content).scalars)) }
+      return tokens.map { token in
+        guard pattern.mayMatch(token) else { return token }
+        return String(
+          String.UnicodeScalarView(pattern.replacingMatches(in: Array(token.unicodeScalars), with: content).scalars))
+      }
     case .sequence(let steps):
       return steps.reduce(tokens) { $1.decode($0) }
     }
@@ -100,8 +105,8 @@ indirect enum TokenDecoder: Sendable {
 
   /// The byte of a `<0xAB>` token (six bytes long, two hex digits).
   private static func fallbackByte(_ token: String) -> UInt8? {
-    let utf8 = Array(token.utf8)
-    guard utf8.count == 6, utf8[0...2].elementsEqual("<0x".utf8), utf8[5] == UInt8(ascii: ">") else { return nil }
-    return UInt8(String(decoding: utf8[3...4], as: UTF8.self), radix: 16)
+    let utf8 = token.utf8
+    guard utf8.count == 6, utf8.starts(with: "<0x".utf8), utf8.last == UInt8(ascii: ">") else { return nil }
+    return UInt8(String(decoding: utf8.dropFirst(3).prefix(2), as: UTF8.self), radix: 16)
   }
 }

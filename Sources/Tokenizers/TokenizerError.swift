@@ -14,16 +14,19 @@ public struct TokenizerError: Error, LocalizedError, CustomStringConvertible, Eq
   /// What is wrong.
   public var message: String
 
+  /// An error about `file`, at `field` if given.
   public init(file: String, field: String? = nil, message: String) {
     self.file = file
     self.field = field
     self.message = message
   }
 
+  /// `file: field: message`.
   public var description: String {
     if let field, !field.isEmpty { return "\(file): \(field): \(message)" }
     return "\(file): \(message)"
   }
 
+  /// The same text as `description`.
   public var errorDescription: String? { description }
 }

@@ -24,7 +24,8 @@ public func loadTokenizer(from folder: URL) throws -> any TextTokenizer {
   let root = JSONField(root: try JSONValue.parse(data, source: fileURL.path), file: fileURL.path)
   if let type = try root["type"].optionalString() {
     guard type == ByteTokenizer.fileType else {
-      throw root["type"].error("unknown tokenizer type \"\(type)\" (expected \"\(ByteTokenizer.fileType)\" or a Hugging Face tokenizer.json)")
+      throw root["type"].error(
+        "unknown tokenizer type \"\(type)\" (expected \"\(ByteTokenizer.fileType)\" or a Hugging Face tokenizer.json)")
     }
     return try ByteTokenizer(checking: root)
   }
@@ -43,14 +44,26 @@ func readTokenizerFile(_ url: URL) throws -> Data {
   }
 }
 
-/// Writes `data` to a temporary file next to `url`, then renames it over
-/// `url`, so a reader never sees half a file.
+/// Writes `data` to a temporary file next to `url`, flushes it to disk, then
+/// renames it over `url`, so a reader never sees half a file.
 func writeAtomically(_ data: Data, to url: URL) throws {
   let folder = url.deletingLastPathComponent()
   do {
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
-    try data.write(to: temporary)
+    guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
+      throw TokenizerError(file: url.path, message: "cannot be written (cannot create \(temporary.lastPathComponent))")
+    }
+    let handle = try FileHandle(forWritingTo: temporary)
+    do {
+      try handle.write(contentsOf: data)
+      try handle.synchronize()
+      try handle.close()
+    } catch {
+      try? handle.close()
+      try? FileManager.default.removeItem(at: temporary)
+      throw error
+    }
     guard rename(temporary.path, url.path) == 0 else {
       let reason = String(cString: strerror(errno))
       try? FileManager.default.removeItem(at: temporary)

@@ -5,7 +5,7 @@
 /// positions, ties kept by the first path found, a character no piece covers
 /// scored `min score - 10` as unknown, runs of unknowns fused into one token,
 /// and byte fallback (`<0xAB>` pieces) for unknown text when enabled.
-struct UnigramModel: Sendable {
+final class UnigramModel: Sendable {
   let pieces: [String]
   private let scores: [Double]
   private let idOfPiece: [[UInt8]: Int]
@@ -47,9 +47,8 @@ struct UnigramModel: Sendable {
     }
   }
 
-  /// The ids of one pre-tokenized piece.
-  func tokenize(_ text: String) -> [Int] {
-    let bytes = Array(text.utf8)
+  /// The ids of one pre-tokenized piece, given as UTF-8.
+  func tokenize(_ bytes: [UInt8]) -> [Int] {
     guard !bytes.isEmpty else { return [] }
     let count = bytes.count
     var bestScore = [Double](repeating: 0, count: count + 1)
@@ -60,7 +59,15 @@ struct UnigramModel: Sendable {
       let scoreSoFar = bestScore[start]
       let characterLength = utf8Length(leadByte: bytes[start])
       var coversCharacter = false
-      trie.forEachPrefix(of: bytes, from: start) { end, id in
+      // Every piece starting here, shortest first.
+      var node = 0
+      var end = start
+      while end < count {
+        node = trie.child(of: node, byte: bytes[end])
+        if node < 0 { break }
+        end += 1
+        let id = trie.pieceID(at: node)
+        guard id >= 0 else { continue }
         let candidate = scoreSoFar + scores[id]
         if bestStart[end] < 0 || candidate > bestScore[end] {
           bestScore[end] = candidate
@@ -70,7 +77,7 @@ struct UnigramModel: Sendable {
         if end - start == characterLength { coversCharacter = true }
       }
       if !coversCharacter {
-        let end = min(count, start + characterLength)
+        end = min(count, start + characterLength)
         let candidate = scoreSoFar + unknownScore
         if bestStart[end] < 0 || candidate > bestScore[end] {
           bestScore[end] = candidate
@@ -81,22 +88,28 @@ struct UnigramModel: Sendable {
       start += characterLength
     }
     // Walk back from the end; consecutive unknowns fuse into one span.
-    var spans: [(range: Range<Int>, isUnknown: Bool)] = []
+    var spans: [PieceSpan] = []
     var end = count
     while end > 0 {
       let begin = bestStart[end]
-      let isUnknown = unknownID != nil && bestID[end] == unknownID
-      if isUnknown, let last = spans.last, last.isUnknown, last.range.lowerBound == end {
-        spans[spans.count - 1].range = begin..<last.range.upperBound
+      let id = bestID[end]
+      if unknownID != nil, id == unknownID, let last = spans.last, last.id == id, last.start == end {
+        spans[spans.count - 1].start = begin
       } else {
-        spans.append((begin..<end, isUnknown))
+        spans.append(PieceSpan(start: begin, end: end, id: id))
       }
       end = begin
     }
     var ids: [Int] = []
     ids.reserveCapacity(spans.count)
     for span in spans.reversed() {
-      let slice = Array(bytes[span.range])
+      // A piece found in the trie is its own id; unknown text is looked up
+      // whole (as the reference does), then falls back to bytes or unk.
+      if span.id >= 0, span.id != unknownID {
+        ids.append(span.id)
+        continue
+      }
+      let slice = Array(bytes[span.start..<span.end])
       if let id = idOfPiece[slice] {
         ids.append(id)
       } else if let byteFallbackIDs {
@@ -111,6 +124,14 @@ struct UnigramModel: Sendable {
   func id(for token: String) -> Int? {
     idOfPiece[Array(token.utf8)]
   }
+}
+
+/// Bytes `start..<end` of a piece on the best path, and its id (-1 or the
+/// unknown id for text no piece covers).
+struct PieceSpan {
+  var start: Int
+  var end: Int
+  var id: Int
 }
 
 /// `<0xAB>`: the piece that stands for one byte under byte fallback.
@@ -132,37 +153,83 @@ func utf8Length(leadByte: UInt8) -> Int {
 /// A trie over the UTF-8 bytes of the vocabulary, for finding every piece
 /// that starts at a position in one pass.
 struct ByteTrie: Sendable {
-  /// Child node of (node, byte), keyed `node << 8 | byte`.
-  private var children: [Int: Int32] = [:]
+  private let transitions: FlatIntMap
   /// Piece id ending at each node, or -1.
-  private var terminal: [Int32] = [-1]
+  private let terminal: [Int32]
 
   init(_ ids: [[UInt8]: Int]) {
+    var edges: [Int: Int32] = [:]
+    var terminal: [Int32] = [-1]
     for (bytes, id) in ids where !bytes.isEmpty {
       var node = 0
       for byte in bytes {
         let key = node << 8 | Int(byte)
-        if let child = children[key] {
+        if let child = edges[key] {
           node = Int(child)
         } else {
-          children[key] = Int32(terminal.count)
+          edges[key] = Int32(terminal.count)
           node = terminal.count
           terminal.append(-1)
         }
       }
       terminal[node] = Int32(id)
     }
+    self.transitions = FlatIntMap(edges)
+    self.terminal = terminal
   }
 
-  /// Calls `body(end, id)` for each piece equal to `bytes[start..<end]`,
-  /// shortest first.
-  func forEachPrefix(of bytes: [UInt8], from start: Int, _ body: (Int, Int) -> Void) {
-    var node = 0
-    var index = start
-    while index < bytes.count, let child = children[node << 8 | Int(bytes[index])] {
-      node = Int(child)
-      index += 1
-      if terminal[node] >= 0 { body(index, Int(terminal[node])) }
+  /// The node reached from `node` by `byte`, or -1.
+  @inline(__always)
+  func child(of node: Int, byte: UInt8) -> Int {
+    Int(transitions[node << 8 | Int(byte)])
+  }
+
+  /// The id of the piece ending at `node`, or -1.
+  @inline(__always)
+  func pieceID(at node: Int) -> Int {
+    Int(terminal[node])
+  }
+}
+
+/// A read-only open-addressing hash map from non-negative `Int` to `Int32`:
+/// several times faster than `Dictionary` for the trie's hot loop.
+struct FlatIntMap: Sendable {
+  private let keys: [Int]
+  private let values: [Int32]
+  private let shift: Int
+
+  init(_ entries: [Int: Int32]) {
+    var bits = 4
+    while 1 << bits < entries.count * 2 { bits += 1 }
+    var keys = [Int](repeating: -1, count: 1 << bits)
+    var values = [Int32](repeating: -1, count: 1 << bits)
+    shift = 64 - bits
+    let mask = (1 << bits) - 1
+    for (key, value) in entries {
+      var slot = Self.slot(key, shift: shift)
+      while keys[slot] >= 0 { slot = (slot + 1) & mask }
+      keys[slot] = key
+      values[slot] = value
+    }
+    self.keys = keys
+    self.values = values
+  }
+
+  @inline(__always)
+  private static func slot(_ key: Int, shift: Int) -> Int {
+    Int(truncatingIfNeeded: (UInt64(bitPattern: Int64(key)) &* 0x9E37_79B9_7F4A_7C15) >> UInt64(shift))
+  }
+
+  /// The value for `key`, or -1.
+  @inline(__always)
+  subscript(key: Int) -> Int32 {
+    let mask = keys.count - 1
+    var slot = Self.slot(key, shift: shift)
+    while true {
+      let found = keys[slot]
+      if found == key { return values[slot] }
+      if found < 0 { return -1 }
+      slot = (slot + 1) & mask
     }
   }
 }

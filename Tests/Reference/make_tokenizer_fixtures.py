@@ -3,8 +3,11 @@
 
 Builds four tiny tokenizers on a seeded, generated corpus, saves each
 `tokenizer.json` with the Hugging Face `tokenizers` library, and records how
-that library encodes and decodes a fixed list of awkward strings. The Swift
-tests must reproduce every id and every decoded string exactly.
+that library encodes and decodes a fixed list of awkward strings (with and
+without special tokens, truncated, half the ids decoded) and how it decodes
+random id lists. The Swift tests must reproduce every id and every decoded
+string exactly. Output: Tests/TokenizersTests/Fixtures/<name>.tokenizer.json
+and tokenizer_cases.json; running it again gives the same bytes.
 
   unigram_t5        Unigram laid out as transformers' T5 converter does it:
                     Sequence[Precompiled, Strip(right), Replace(" {2,}", "▁")],
@@ -284,13 +287,27 @@ def record(tok):
     return cases
 
 
+def record_random_ids(tok, rng, count=40):
+    """Decodes of random id lists: cut multi-byte characters, stray byte
+    tokens, specials in odd places and ids past the vocabulary."""
+    size = tok.get_vocab_size()
+    rows = []
+    for _ in range(count):
+        ids = [rng.randrange(0, size + 2) for _ in range(rng.randint(1, 10))]
+        rows.append({"ids": ids, "decoded": tok.decode(ids, skip_special_tokens=True),
+                     "decoded_with_special_tokens": tok.decode(ids, skip_special_tokens=False)})
+    return rows
+
+
 def compact_json(summary):
     """One case per line: small, and diffs stay readable."""
     dump = lambda value: json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     parts = []
     for name, entry in summary["tokenizers"].items():
         cases = ",\n".join("    " + dump(case) for case in entry["cases"])
-        parts.append('  %s: {"vocab_size": %d, "cases": [\n%s\n  ]}' % (dump(name), entry["vocab_size"], cases))
+        decodes = ",\n".join("    " + dump(row) for row in entry["random_decodes"])
+        parts.append('  %s: {"vocab_size": %d, "cases": [\n%s\n  ],\n  "random_decodes": [\n%s\n  ]}'
+                     % (dump(name), entry["vocab_size"], cases, decodes))
     return '{"truncate_to": %d, "tokenizers": {\n%s\n}}\n' % (summary["truncate_to"], ",\n".join(parts))
 
 
@@ -316,7 +333,8 @@ def main():
     for name, tok in tokenizers.items():
         with open(os.path.join(OUT, name + ".tokenizer.json"), "w", encoding="utf-8") as f:
             f.write(saved_text.get(name) or tok.to_str())
-        summary["tokenizers"][name] = {"vocab_size": tok.get_vocab_size(), "cases": record(tok)}
+        summary["tokenizers"][name] = {"vocab_size": tok.get_vocab_size(), "cases": record(tok),
+                                       "random_decodes": record_random_ids(tok, rng)}
     with open(os.path.join(OUT, "tokenizer_cases.json"), "w", encoding="utf-8") as f:
         f.write(compact_json(summary))
     for name, tok in tokenizers.items():

@@ -24,13 +24,26 @@ enum TokenizerFixtures {
     }
   }
 
+  struct RandomDecode: Decodable {
+    var ids: [Int]
+    var decoded: String
+    var decodedWithSpecialTokens: String
+
+    enum CodingKeys: String, CodingKey {
+      case ids, decoded
+      case decodedWithSpecialTokens = "decoded_with_special_tokens"
+    }
+  }
+
   struct Reference: Decodable {
     var vocabSize: Int
     var cases: [Case]
+    var randomDecodes: [RandomDecode]
 
     enum CodingKeys: String, CodingKey {
       case vocabSize = "vocab_size"
       case cases
+      case randomDecodes = "random_decodes"
     }
   }
 
@@ -46,7 +59,8 @@ enum TokenizerFixtures {
 
   static var folder: URL {
     get throws {
-      try XCTUnwrap(Bundle.module.url(forResource: "Fixtures", withExtension: nil), "Fixtures folder missing from the test bundle")
+      try XCTUnwrap(
+        Bundle.module.url(forResource: "Fixtures", withExtension: nil), "Fixtures folder missing from the test bundle")
     }
   }
 
