@@ -88,7 +88,7 @@ final class FastMathTests: XCTestCase {
 
 final class FastMathReductionTests: XCTestCase {
   func testReductionsMatchDoubleSums() {
-    var generator = TestGenerator(seed: 42)
+    var generator = SeededRandom(seed: 42)
     for count in [0, 1, 7, 15, 16, 17, 33, 1000] {
       let a = (0..<count).map { _ in Float.random(in: -2..<2, using: &generator) }
       let b = (0..<count).map { _ in Float.random(in: -2..<2, using: &generator) }

@@ -27,7 +27,7 @@ struct GEMMCase: CustomStringConvertible {
   /// Runs `gemm` and fails the test on any element of C (padding included)
   /// that differs from the reference by more than float rounding allows.
   func check(_ gemm: GEMMFunction, seed: UInt64, file: StaticString = #filePath, line: UInt = #line) {
-    var rng = TestGenerator(seed: seed)
+    var rng = SeededRandom(seed: seed)
     let lda = (transposeA ? m : k) + padding, ldb = (transposeB ? k : n) + padding
     let ldc = n + padding
     let a = (0..<((transposeA ? k : m) * lda)).map { _ in Float.random(in: -1..<1, using: &rng) }
