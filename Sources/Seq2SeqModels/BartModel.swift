@@ -125,7 +125,7 @@ public final class BartModel: Seq2SeqModel {
 
   public init(_ config: BartConfiguration, using generator: inout SeededRandom) {
     configuration = config
-    shared = Embedding(count: config.vocabSize, width: config.dModel, std: config.initStd, using: &generator)
+    shared = Embedding(count: config.vocabSize, width: config.dModel, std: config.initStd, paddingIndex: config.padTokenId, using: &generator)
     bartEncoder = BartStack(config, role: .encoder, embedding: shared, using: &generator)
     bartDecoder = BartStack(config, role: .decoder, embedding: shared, using: &generator)
     finalLogitsBias = Parameter(Tensor.zeros([1, config.vocabSize]))
@@ -154,7 +154,7 @@ public final class BartModel: Seq2SeqModel {
     var config = configuration
     config.encoderLayers = bartEncoder.blocks.count
     config.decoderLayers = bartDecoder.blocks.count
-    return try ModelConfigurationWriter.json(config, architecture: "BartForConditionalGeneration")
+    return try ModelConfigurationWriter.json(config, architecture: "BartForConditionalGeneration", floatKeys: ["dropout", "init_std"])
   }
 
   public func checkpointTensors() -> [String: Tensor] {

@@ -98,14 +98,22 @@ public enum ModelLoading {
 
 /// Writes `config.json` in the reference's shape.
 enum ModelConfigurationWriter {
-  static func json(_ configuration: some Encodable, architecture: String) throws -> Data {
+  /// `floatKeys` are written with a decimal point (`1.0`, not `1`): the
+  /// reference validates their type when it loads the file.
+  static func json(_ configuration: some Encodable, architecture: String, floatKeys: [String]) throws -> Data {
     let encoded = try JSONEncoder().encode(configuration)
     guard var dictionary = try JSONSerialization.jsonObject(with: encoded) as? [String: Any] else {
       preconditionFailure("a configuration encodes to a JSON object")
     }
     dictionary["architectures"] = [architecture]
     dictionary["is_encoder_decoder"] = true
-    return try JSONSerialization.data(withJSONObject: dictionary, options: [.prettyPrinted, .sortedKeys])
+    var text = String(decoding: try JSONSerialization.data(withJSONObject: dictionary, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self)
+    for key in floatKeys {
+      // "key" : 1  →  "key" : 1.0
+      text = text.replacingOccurrences(
+        of: "(\"\(key)\" ?: ?-?[0-9]+)(?=[,\n }])", with: "$1.0", options: .regularExpression)
+    }
+    return Data(text.utf8)
   }
 }
 

@@ -3,6 +3,7 @@
 let allCommands: [Command] = [
   TeacherCommands.train,
   TeacherCommands.importModel,
+  ForwardCommand.command,
   BenchCommands.gemm,
   BenchCommands.ops,
   DataCommands.tasks,
