@@ -10,4 +10,8 @@ let allCommands: [Command] = [
   DataCommands.make,
   DataCommands.stats,
   ScoreCommand.command,
+  RegistryCommands.list,
+  RegistryCommands.show,
+  RegistryCommands.verify,
+  RegistryCommands.remove,
 ]
