@@ -216,19 +216,6 @@ public struct ModuleEntry: Codable, Sendable, Equatable {
     provenance = try c.decode(ModuleProvenance.self, forKey: .provenance)
     validation = try c.decodeIfPresent(ModuleValidation.self, forKey: .validation)
   }
-
-  public func encode(to encoder: Encoder) throws {
-    var c = encoder.container(keyedBy: CodingKeys.self)
-    try c.encode(id, forKey: .id)
-    try c.encode(stack, forKey: .stack)
-    try c.encode(granularity, forKey: .granularity)
-    try c.encode(span, forKey: .span)
-    try c.encode(parameters, forKey: .parameters)
-    try c.encode(file, forKey: .file)
-    try c.encode(sha256, forKey: .sha256)
-    try c.encode(provenance, forKey: .provenance)
-    try c.encodeIfPresent(validation, forKey: .validation)
-  }
 }
 
 /// How a module was trained, for reproducing it.
@@ -278,16 +265,6 @@ public struct ModuleProvenance: Codable, Sendable, Equatable {
     command = try c.decodeIfPresent(String.self, forKey: .command)
     initialisation = try c.decode(String.self, forKey: .initialisation)
   }
-
-  public func encode(to encoder: Encoder) throws {
-    var c = encoder.container(keyedBy: CodingKeys.self)
-    try c.encode(created, forKey: .created)
-    try c.encode(steps, forKey: .steps)
-    try c.encode(seed, forKey: .seed)
-    try c.encodeIfPresent(recipe, forKey: .recipe)
-    try c.encodeIfPresent(command, forKey: .command)
-    try c.encode(initialisation, forKey: .initialisation)
-  }
 }
 
 /// A module's quality with only it swapped into the teacher (the quality probe's output).
@@ -318,13 +295,6 @@ public struct ModuleValidation: Codable, Sendable, Equatable {
     for (key, value) in [(CodingKeys.loss, loss), (.metric, metric)] where value.map({ !$0.isFinite }) ?? false {
       throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "must be a finite number")
     }
-  }
-
-  public func encode(to encoder: Encoder) throws {
-    var c = encoder.container(keyedBy: CodingKeys.self)
-    try c.encodeIfPresent(loss, forKey: .loss)
-    try c.encodeIfPresent(metric, forKey: .metric)
-    try c.encodeIfPresent(metricName, forKey: .metricName)
   }
 }
 
