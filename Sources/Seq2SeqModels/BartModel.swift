@@ -94,12 +94,8 @@ final class BartStack: LayerStack {
     batch: Int, queries: Int, pastLength: Int, keyKeep: [Float]?, memory: Tensor?, memoryKeep: [Float]?,
     dropout: ((Tensor) -> Tensor)?
   ) -> BlockContext {
-    let keys = pastLength + queries
-    let selfBias: Tensor? =
-      role == .decoder
-      ? AttentionMasks.causal(queries: queries, past: pastLength, keyKeep: keyKeep, batch: batch)
-      : keyKeep.map { AttentionMasks.padding($0, batch: batch, length: keys) }
-    let memoryBias = memoryKeep.map { AttentionMasks.padding($0, batch: batch, length: $0.count / batch) }
+    let (selfBias, memoryBias) = standardMasks(
+      batch: batch, queries: queries, pastLength: pastLength, keyKeep: keyKeep, memoryKeep: memoryKeep)
     return BlockContext(selfBias: selfBias, memory: memory, memoryBias: memoryBias, dropout: dropout)
   }
 

@@ -92,14 +92,9 @@ final class T5Stack: LayerStack {
     batch: Int, queries: Int, pastLength: Int, keyKeep: [Float]?, memory: Tensor?, memoryKeep: [Float]?,
     dropout: ((Tensor) -> Tensor)?
   ) -> BlockContext {
-    let keys = pastLength + queries
-    let bias = positionBias(queries: queries, keys: keys, queryOffset: pastLength)
-    let mask: Tensor? =
-      role == .decoder
-      ? AttentionMasks.causal(queries: queries, past: pastLength, keyKeep: keyKeep, batch: batch)
-      : keyKeep.map { AttentionMasks.padding($0, batch: batch, length: keys) }
+    let bias = positionBias(queries: queries, keys: pastLength + queries, queryOffset: pastLength)
+    let (mask, memoryBias) = standardMasks(batch: batch, queries: queries, pastLength: pastLength, keyKeep: keyKeep, memoryKeep: memoryKeep)
     let selfBias = mask.map { bias + $0 } ?? bias
-    let memoryBias = memoryKeep.map { AttentionMasks.padding($0, batch: batch, length: $0.count / batch) }
     return BlockContext(selfBias: selfBias, memory: memory, memoryBias: memoryBias, dropout: dropout)
   }
 

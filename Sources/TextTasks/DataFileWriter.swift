@@ -11,13 +11,13 @@ public enum DataFileWriter {
   public static func writeJSONL(
     _ examples: [Example], to url: URL, sourceField: String = "source", targetField: String = "target"
   ) throws {
-    let sourceKey = jsonQuoted(sourceField)
-    let targetKey = jsonQuoted(targetField)
+    let sourceKey = JSONString.quoted(sourceField)
+    let targetKey = JSONString.quoted(targetField)
     try AtomicFile.write(to: url) { file in
       // Streams in chunks of about 1 MiB, so large sets need no second copy.
       var chunk = ""
       for example in examples {
-        chunk += "{\(sourceKey): \(jsonQuoted(example.source)), \(targetKey): \(jsonQuoted(example.target))}\n"
+        chunk += "{\(sourceKey): \(JSONString.quoted(example.source)), \(targetKey): \(JSONString.quoted(example.target))}\n"
         if chunk.utf8.count >= 1 << 20 {
           try file.write(Data(chunk.utf8))
           chunk = ""
@@ -27,22 +27,4 @@ public enum DataFileWriter {
     }
   }
 
-  /// `text` as a JSON string literal.
-  public static func jsonQuoted(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-      switch scalar {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
-      case "\n": out += "\\n"
-      case "\r": out += "\\r"
-      case "\t": out += "\\t"
-      case _ where scalar.value < 0x20:
-        let hex = String(scalar.value, radix: 16)
-        out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-      default: out.unicodeScalars.append(scalar)
-      }
-    }
-    return out + "\""
-  }
 }

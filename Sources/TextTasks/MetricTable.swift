@@ -18,6 +18,11 @@ public struct MetricValue: Sendable, Equatable, Codable {
   /// Display name: BLEU, chrF, ROUGE-1, ROUGE-2, ROUGE-L, EM.
   public let name: String
   public let value: Double
+
+  public init(name: String, value: Double) {
+    self.name = name
+    self.value = value
+  }
 }
 
 extension Metrics {

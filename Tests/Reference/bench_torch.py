@@ -112,7 +112,7 @@ def bench_training(model, args, generator):
     loss = model(input_ids=inputs, attention_mask=mask, labels=labels).loss
     loss.backward()
     optimizer.step()
-    return float(loss)
+    return loss.item()
 
   step()  # warm-up: allocator, optimizer state
   times, losses = [], []
