@@ -51,6 +51,19 @@ final class RegistryTests: XCTestCase {
       at: url ?? folder, teacherFingerprint: Self.fingerprint, teacher: TeacherSummary(model: model, path: "teacher"))
   }
 
+  /// A registry for a fresh teacher whose module for each of `ids` is a copy
+  /// of the span's first teacher layer.
+  private func makeRegistry(modules ids: [String]) throws -> (teacher: T5Model, registry: ModuleRegistry, entries: [ModuleEntry]) {
+    let model = Self.teacher()
+    let registry = try makeRegistry(model)
+    let entries = try ids.map { id in
+      let span = ModuleSpan(id: id)!
+      let stack = span.stack == .encoder ? model.encoder : model.decoder
+      return try registry.add(block: stack.blocks[span.start].copy(), span: span, provenance: Self.provenance())
+    }
+    return (model, registry, entries)
+  }
+
   private func assertThrows(
     _ expression: @autoclosure () throws -> some Any, containing fragments: [String], file: StaticString = #filePath,
     line: UInt = #line
@@ -91,9 +104,7 @@ final class RegistryTests: XCTestCase {
   }
 
   func testInvalidManifestFieldsAreNamed() throws {
-    let model = Self.teacher()
-    let registry = try makeRegistry(model)
-    try registry.add(block: model.decoder.blocks[0].copy(), span: ModuleSpan(stack: .decoder, granularity: 2, index: 0), provenance: Self.provenance())
+    let registry = try makeRegistry(modules: ["decoder.g2.0"]).registry
     let good = try JSONSerialization.jsonObject(with: Data(contentsOf: registry.manifestURL)) as! [String: Any]
 
     func check(_ edit: (inout [String: Any], inout [String: Any]) -> Void, _ fragments: [String]) throws {
@@ -199,10 +210,8 @@ final class RegistryTests: XCTestCase {
   // MARK: Refusals
 
   func testCorruptModuleFileIsRefused() throws {
-    let model = Self.teacher()
-    let registry = try makeRegistry(model)
+    let (model, registry, _) = try makeRegistry(modules: ["decoder.g4.0"])
     let span = ModuleSpan(stack: .decoder, granularity: 4, index: 0)
-    try registry.add(block: model.decoder.blocks[3].copy(), span: span, provenance: Self.provenance())
     let fileURL = folder.appendingPathComponent("decoder.g4.0.safetensors")
     var bytes = try Data(contentsOf: fileURL)
     bytes[bytes.count - 3] ^= 0x10  // one bit of one weight
@@ -216,10 +225,8 @@ final class RegistryTests: XCTestCase {
   }
 
   func testForeignTeacherIsRefused() throws {
-    let model = Self.teacher()
-    let registry = try makeRegistry(model)
+    let (model, registry, _) = try makeRegistry(modules: ["encoder.g2.0"])
     let span = ModuleSpan(stack: .encoder, granularity: 2, index: 0)
-    try registry.add(block: model.encoder.blocks[0].copy(), span: span, provenance: Self.provenance())
     assertThrows(
       try registry.loadBlock(span, for: model, teacherFingerprint: Self.otherFingerprint),
       containing: ["another teacher", Self.fingerprint, Self.otherFingerprint, folder.path])
@@ -257,10 +264,7 @@ final class RegistryTests: XCTestCase {
   }
 
   func testMissingModuleListsAvailableIDs() throws {
-    let model = Self.teacher()
-    let registry = try makeRegistry(model)
-    try registry.add(block: model.encoder.blocks[0].copy(), span: ModuleSpan(stack: .encoder, granularity: 2, index: 0), provenance: Self.provenance())
-    try registry.add(block: model.decoder.blocks[0].copy(), span: ModuleSpan(stack: .decoder, granularity: 2, index: 1), provenance: Self.provenance())
+    let (model, registry, _) = try makeRegistry(modules: ["encoder.g2.0", "decoder.g2.1"])
     assertThrows(
       try registry.loadBlock(ModuleSpan(stack: .decoder, granularity: 3, index: 0), for: model, teacherFingerprint: Self.fingerprint),
       containing: ["no module 'decoder.g3.0'", "available: decoder.g2.1, encoder.g2.0", folder.path])
@@ -268,10 +272,8 @@ final class RegistryTests: XCTestCase {
   }
 
   func testMissingModuleFileIsReported() throws {
-    let model = Self.teacher()
-    let registry = try makeRegistry(model)
-    let span = ModuleSpan(stack: .encoder, granularity: 2, index: 0)
-    let entry = try registry.add(block: model.encoder.blocks[0].copy(), span: span, provenance: Self.provenance())
+    let (model, registry, entries) = try makeRegistry(modules: ["encoder.g2.0"])
+    let (span, entry) = (entries[0].moduleSpan, entries[0])
     try FileManager.default.removeItem(at: folder.appendingPathComponent(entry.file))
     assertThrows(
       try registry.loadBlock(span, for: model, teacherFingerprint: Self.fingerprint),
@@ -293,10 +295,8 @@ final class RegistryTests: XCTestCase {
   // MARK: Changing entries
 
   func testUpdateValidationAndRemove() throws {
-    let model = Self.teacher()
-    let registry = try makeRegistry(model)
-    let span = ModuleSpan(stack: .decoder, granularity: 2, index: 0)
-    let entry = try registry.add(block: model.decoder.blocks[0].copy(), span: span, provenance: Self.provenance())
+    let (_, registry, entries) = try makeRegistry(modules: ["decoder.g2.0"])
+    let (span, entry) = (entries[0].moduleSpan, entries[0])
     XCTAssertNil(entry.validation)
     let validation = ModuleValidation(loss: 0.75, metric: 0.5, metricName: "exact_match")
     try registry.updateValidation(id: span.id, validation)
