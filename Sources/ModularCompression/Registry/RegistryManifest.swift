@@ -144,19 +144,20 @@ public struct TeacherSummary: Codable, Sendable, Equatable {
 
 /// One module of a registry: where it sits, its file and how it was made.
 public struct ModuleEntry: Codable, Sendable, Equatable {
+  // Only `validation` changes after a module is written; the rest is checked once, when built or decoded.
   /// The module's ``ModuleSpan/id`` (`encoder.g3.1`).
-  public var id: String
-  public var stack: StackRole
-  public var granularity: Int
+  public let id: String
+  public let stack: StackRole
+  public let granularity: Int
   /// `[start, end)` in teacher layers.
-  public var span: [Int]
+  public let span: [Int]
   /// Scalar parameters in the module.
-  public var parameters: Int
+  public let parameters: Int
   /// The weight file's name inside the registry folder.
-  public var file: String
+  public let file: String
   /// SHA-256 (hex) of the weight file.
-  public var sha256: String
-  public var provenance: ModuleProvenance
+  public let sha256: String
+  public let provenance: ModuleProvenance
   /// Filled by the quality probe; nil until it has run.
   public var validation: ModuleValidation?
 
@@ -176,7 +177,7 @@ public struct ModuleEntry: Codable, Sendable, Equatable {
   }
 
   /// The span this module replaces.
-  public var moduleSpan: ModuleSpan { ModuleSpan(id: id)! }  // validated when decoded or built
+  public var moduleSpan: ModuleSpan { ModuleSpan(id: id)! }  // `id` is checked in both initialisers
 
   enum CodingKeys: String, CodingKey, CaseIterable {
     case id, stack, granularity, span, parameters, file, sha256, provenance, validation
