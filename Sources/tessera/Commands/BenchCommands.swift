@@ -20,7 +20,7 @@ enum BenchCommands {
     options: [
       .value("--shapes", "LIST", "M×K×N shapes, comma-separated", default: GEMMBenchmark.defaultShapes),
       .value("--threads", "LIST", "thread counts to compare", default: "1,2"),
-      .value("--repeats", "N", "timed samples per figure", default: "7"),
+      .value("--repeats", "N", "timed samples per figure", default: "9"),
       .value("--statistic", "best|median", "which sample the table shows", default: "best"),
       .flag("--skip-fallback", "do not time the pure-Swift fallback"),
       .value("--json", "FILE", "also write every figure (best and median) as JSON"),
@@ -45,7 +45,7 @@ enum BenchCommands {
       .value("--elements", "N", "elements per tensor", default: "16777216"),
       .value("--width", "N", "length of the last axis", default: "1024"),
       .value("--threads", "LIST", "thread counts to compare", default: "1,2"),
-      .value("--repeats", "N", "timed samples per figure", default: "7"),
+      .value("--repeats", "N", "timed samples per figure", default: "9"),
       .value("--statistic", "best|median", "which sample the table shows", default: "best"),
       .value("--json", "FILE", "also write every figure (best and median) as JSON"),
     ]
@@ -70,7 +70,7 @@ private struct BenchSettings {
       return value
     }
     guard !threads.isEmpty else { throw UsageError("--threads needs at least one thread count") }
-    repeats = try arguments.int("--repeats") ?? 7
+    repeats = try arguments.int("--repeats") ?? 9
     guard repeats > 0 else { throw UsageError("--repeats must be at least 1, got \(repeats)") }
     switch arguments.string("--statistic") ?? "best" {
     case "best": showMedian = false
@@ -81,10 +81,11 @@ private struct BenchSettings {
   }
 
   /// Times `body` (one call per invocation): a warm-up, then `repeats` samples,
-  /// each long enough (≥ 30 ms, several calls if needed) to read the clock reliably.
+  /// each at least 2 ms (several calls if needed): short samples let best-of skip
+  /// the moments another process had the core.
   func measure(_ body: () -> Void) -> Timing {
     let first = Timing.seconds(body)
-    let calls = Swift.max(1, Int((0.03 / Swift.max(first, 1e-9)).rounded(.up)))
+    let calls = Swift.max(1, Int((0.002 / Swift.max(first, 1e-9)).rounded(.up)))
     var samples: [Double] = []
     for _ in 0..<repeats {
       samples.append(Timing.seconds { for _ in 0..<calls { body() } } / Double(calls))
@@ -303,7 +304,18 @@ private struct OpsBenchmark {
       let copyRate = 2 * tensorBytes / settings.shown(copy) / 1e9
       print(column("memcpy", 14) + column("\(threads)", 9) + column(formatted(copyRate), 9) + column("100%", 11))
       records.append(record("memcpy", threads: threads, bytes: 2 * tensorBytes, copy))
-      for item in cases {
+      // Ops write fresh tensors: this row shows what a new buffer alone costs
+      // (large allocations come straight from the kernel, one fault per page).
+      let freshCopy = Case(name: "memcpy to new", bytes: 2 * tensorBytes) {
+        let target = TensorStorage(uninitializedCount: count)
+        x.withValues { source in
+          parallelChunks(count, grain: 1 << 16) { range in
+            (target.pointer + range.lowerBound).update(
+              from: source.baseAddress! + range.lowerBound, count: range.count)
+          }
+        }
+      }
+      for item in [freshCopy] + cases {
         let timing = withoutGradient { settings.measure(item.body) }
         let rate = item.bytes / settings.shown(timing) / 1e9
         print(
