@@ -33,6 +33,23 @@ final class AssemblerTests: XCTestCase {
     return T5Model(config, using: &generator)
   }
 
+  /// A 2+4-layer, 16-wide BART.
+  func tinyBart() -> BartModel {
+    var config = BartConfiguration()
+    config.vocabSize = 24
+    config.dModel = 16
+    config.encoderLayers = 2
+    config.decoderLayers = 4
+    config.encoderAttentionHeads = 2
+    config.decoderAttentionHeads = 2
+    config.encoderFfnDim = 32
+    config.decoderFfnDim = 32
+    config.maxPositionEmbeddings = 16
+    config.dropout = 0
+    var generator = SeededRandom(seed: 3)
+    return BartModel(config, using: &generator)
+  }
+
   let batch = Seq2SeqBatch(
     batchSize: 2, sourceLength: 4, sourceIDs: [5, 6, 7, 1, 9, 10, 1, 0], sourceKeep: [1, 1, 1, 1, 1, 1, 1, 0],
     targetLength: 4, decoderInputIDs: [0, 5, 6, 7, 0, 9, 10, 1], labels: [5, 6, 7, 1, 9, 10, 1, -100])
@@ -119,6 +136,26 @@ final class AssemblerTests: XCTestCase {
     XCTAssertEqual(try AssemblyReport.load(from: folder).cost.latencySpeedup, 2.5)
   }
 
+  func testAssembledBartReloadsWithEqualLogits() throws {
+    let teacher = tinyBart()
+    let teacherLogits = teacher.forward(batch).scalars
+    let blocks = modules(for: teacher)
+    let planner = AssemblyPlanner(
+      costs: LayerCosts(teacher: teacher), catalog: StaticModuleCatalog(blocks.mapValues { ModuleFacts(parameters: $0.parameterCount) }))
+    let planned = try planner.plan(strategy: .sizeFirst, ratio: 1.5)
+    XCTAssertEqual(planned.plan.summary, "enc L0 L1 | dec M2[0-1] M2[2-3]")
+    let folder = directory.appendingPathComponent("bart")
+    let (model, _) = try Assembler.assemble(
+      planned, teacher: teacher, loadBlock: { blocks[$0]! }, to: folder, registryFingerprint: nil, teacherFingerprint: nil)
+    let reloaded = try ModelLoading.load(from: folder)
+    XCTAssertEqual(reloaded.decoder.depth, 2)
+    XCTAssertEqual(reloaded.forward(batch).scalars, model.forward(batch).scalars)
+    XCTAssertEqual(teacher.forward(batch).scalars, teacherLogits)
+    let report = try AssemblyReport.load(from: folder)
+    XCTAssertNil(report.registryFingerprint)
+    XCTAssertEqual(report.strategy, "size-first")
+  }
+
   func testAssemblerRefusesBadPlansAndForeignBlocks() throws {
     let teacher = tinyT5()
     let g2 = ModuleSpan(stack: .encoder, granularity: 2, index: 0)
@@ -127,20 +164,8 @@ final class AssemblerTests: XCTestCase {
       guard case .invalidPlan = $0 as? AssemblyError else { return XCTFail("\($0)") }
     }
     let plan = AssemblyPlan(encoder: [.module(g2), .teacher(layer: 2), .teacher(layer: 3)], decoder: (0..<4).map { .teacher(layer: $0) })
-    // A decoder block (with cross-attention) where an encoder block belongs… is
-    // the same Swift type in T5, so use a BART block to stand for a foreign one.
-    var bartConfig = BartConfiguration()
-    bartConfig.vocabSize = 24
-    bartConfig.dModel = 16
-    bartConfig.encoderLayers = 1
-    bartConfig.decoderLayers = 1
-    bartConfig.encoderAttentionHeads = 2
-    bartConfig.decoderAttentionHeads = 2
-    bartConfig.encoderFfnDim = 32
-    bartConfig.decoderFfnDim = 32
-    bartConfig.maxPositionEmbeddings = 16
-    var generator = SeededRandom(seed: 3)
-    let bart = BartModel(bartConfig, using: &generator)
+    // A BART block stands for a block of another architecture.
+    let bart = tinyBart()
     XCTAssertThrowsError(try Assembler.assemble(teacher: teacher, plan: plan, loadBlock: { _ in bart.encoder.blocks[0] })) {
       guard case .incompatibleBlock(let module, _) = $0 as? AssemblyError else { return XCTFail("\($0)") }
       XCTAssertEqual(module, "encoder.g2.0")

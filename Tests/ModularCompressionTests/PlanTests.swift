@@ -65,6 +65,15 @@ final class PlanTests: XCTestCase {
     // The three ratios are written together, the unmeasured speedup as null.
     let json = String(decoding: try! JSONEncoder().encode(cost), as: UTF8.self)
     XCTAssertTrue(json.contains("\"latency_speedup\":null"), json)
+    XCTAssertEqual(try JSONDecoder().decode(PlanCost.self, from: Data(json.utf8)), cost)
+    let withoutSpeedup = json.replacingOccurrences(of: "\"latency_speedup\":null,", with: "")
+    XCTAssertEqual(try JSONDecoder().decode(PlanCost.self, from: Data(withoutSpeedup.utf8)), cost)
+    // Latency tables are keyed by block kinds, written as text.
+    XCTAssertEqual(BlockKind(id: "decoder.g3"), BlockKind(stack: .decoder, granularity: 3))
+    XCTAssertEqual(BlockKind(id: "encoder.layer"), .teacherLayer(.encoder))
+    XCTAssertEqual(BlockKind.teacherLayer(.decoder).description, "decoder.layer")
+    XCTAssertNil(BlockKind(id: "encoder.g1"))
+    XCTAssertNil(BlockKind(id: "middle.layer"))
   }
 
   // MARK: Strategies

@@ -39,11 +39,11 @@ public struct AssemblyReport: Codable, Sendable, Equatable {
   /// The strategy's name, or `explicit` for a plan given in full.
   public var strategy: String
   /// The requested layer-parameter ratio; nil for explicit plans and speedup budgets.
-  public var requestedRatio: Double?
+  @NullEncoded public var requestedRatio: Double?
   public var plan: AssemblyPlan
   public var summary: String
-  public var registryFingerprint: String?
-  public var teacherFingerprint: String?
+  @NullEncoded public var registryFingerprint: String?
+  @NullEncoded public var teacherFingerprint: String?
   public var layers: Layers
   /// Sizes and the three ratios; `latency_speedup` is null until measured.
   public var cost: PlanCost
@@ -70,22 +70,6 @@ public struct AssemblyReport: Codable, Sendable, Equatable {
     cost = planned.cost
     predictedLossIncrease = planned.predictedLossIncrease
     estimatedSpeedup = planned.estimatedSpeedup
-  }
-
-  /// Writes every key, nulls included, so readers see the full shape.
-  public func encode(to encoder: Encoder) throws {
-    var c = encoder.container(keyedBy: CodingKeys.self)
-    try c.encode(formatVersion, forKey: .formatVersion)
-    try c.encode(strategy, forKey: .strategy)
-    if let requestedRatio { try c.encode(requestedRatio, forKey: .requestedRatio) } else { try c.encodeNil(forKey: .requestedRatio) }
-    try c.encode(plan, forKey: .plan)
-    try c.encode(summary, forKey: .summary)
-    try c.encode(registryFingerprint, forKey: .registryFingerprint)
-    try c.encode(teacherFingerprint, forKey: .teacherFingerprint)
-    try c.encode(layers, forKey: .layers)
-    try c.encode(cost, forKey: .cost)
-    try c.encode(predictedLossIncrease, forKey: .predictedLossIncrease)
-    try c.encode(estimatedSpeedup, forKey: .estimatedSpeedup)
   }
 
   public func jsonData() throws -> Data {

@@ -23,6 +23,19 @@ public struct BlockKind: Hashable, Sendable, Comparable, CustomStringConvertible
 
   public static func teacherLayer(_ stack: StackRole) -> BlockKind { BlockKind(stack: stack, granularity: 1) }
 
+  /// Parses a ``description`` (`encoder.layer`, `decoder.g3`); nil when it is not one.
+  public init?(id: String) {
+    let parts = id.split(separator: ".")
+    guard parts.count == 2, let stack = StackRole(rawValue: String(parts[0])) else { return nil }
+    if parts[1] == "layer" {
+      self.init(stack: stack, granularity: 1)
+    } else if parts[1].first == "g", let granularity = Int(parts[1].dropFirst()), granularity >= 2 {
+      self.init(stack: stack, granularity: granularity)
+    } else {
+      return nil
+    }
+  }
+
   /// `encoder.layer` or `decoder.g3`.
   public var description: String { granularity == 1 ? "\(stack.rawValue).layer" : "\(stack.rawValue).g\(granularity)" }
 
@@ -134,7 +147,7 @@ public struct PlanCost: Sendable, Equatable, Codable {
   /// Teacher total parameters / assembly total parameters.
   public var totalParameterRatio: Double
   /// Teacher latency / assembly latency, measured; nil until measured.
-  public var latencySpeedup: Double?
+  @NullEncoded public var latencySpeedup: Double?
   /// Multiply-adds ×2 per generated token: `2·(P_dec + P_enc·s + P_head)`,
   /// where the decoder's blocks run once per generated token, the encoder's
   /// once per source token (`s` source tokens per generated token, 1 by
@@ -171,22 +184,5 @@ public struct PlanCost: Sendable, Equatable, Codable {
     self.totalParameterRatio = totalParameterRatio
     self.latencySpeedup = latencySpeedup
     self.estimatedDecodingFLOPsPerToken = estimatedDecodingFLOPsPerToken
-  }
-
-  /// Writes every field, `latency_speedup` as null until it is measured.
-  public func encode(to encoder: Encoder) throws {
-    var c = encoder.container(keyedBy: CodingKeys.self)
-    try c.encode(encoderDepth, forKey: .encoderDepth)
-    try c.encode(decoderDepth, forKey: .decoderDepth)
-    try c.encode(encoderLayerParameters, forKey: .encoderLayerParameters)
-    try c.encode(decoderLayerParameters, forKey: .decoderLayerParameters)
-    try c.encode(layerParameters, forKey: .layerParameters)
-    try c.encode(totalParameters, forKey: .totalParameters)
-    try c.encode(teacherLayerParameters, forKey: .teacherLayerParameters)
-    try c.encode(teacherTotalParameters, forKey: .teacherTotalParameters)
-    try c.encode(layerParameterRatio, forKey: .layerParameterRatio)
-    try c.encode(totalParameterRatio, forKey: .totalParameterRatio)
-    if let latencySpeedup { try c.encode(latencySpeedup, forKey: .latencySpeedup) } else { try c.encodeNil(forKey: .latencySpeedup) }
-    try c.encode(estimatedDecodingFLOPsPerToken, forKey: .estimatedDecodingFLOPsPerToken)
   }
 }
