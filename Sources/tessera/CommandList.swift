@@ -4,6 +4,7 @@ let allCommands: [Command] = [
   TeacherCommands.train,
   TeacherCommands.importModel,
   ForwardCommand.command,
+  AssembleCommand.command,
   BenchCommands.gemm,
   BenchCommands.ops,
   DataCommands.tasks,
