@@ -37,7 +37,17 @@ struct BeamSearch {
     var isStopping: Bool
   }
 
+  /// The best hypothesis of every input, decoder start first, padded as the reference pads.
   func search() -> [[Int]] {
+    // The reference fills with `pad_token_id or eos_token_id`: a pad id of 0 reads as false there.
+    let fill = run.tokens.pad != 0 ? run.tokens.pad : run.tokens.eos
+    let best = finishedSlots().map { [run.tokens.decoderStart] + $0[0].tokens }
+    let width = best.map(\.count).max() ?? 1
+    return best.map { $0 + [Int](repeating: fill, count: width - $0.count) }
+  }
+
+  /// Every input's `K` finished slots, best first, when the search ends.
+  func finishedSlots() -> [[Slot]] {
     let (beams, batch, options) = (run.options.numBeams, run.batchSize, run.options)
     let vocabulary = run.model.vocabularySize
     let start = run.tokens.decoderStart
@@ -85,11 +95,7 @@ struct BeamSearch {
       let allFull = options.earlyStopping == .whenBeamsFinished && slots.allSatisfy { $0.allSatisfy(\.isFinished) }
       if !canImprove.contains(true) || allFull || everyCandidateStops { break }
     }
-    // The reference fills with `pad_token_id or eos_token_id`: a pad id of 0 reads as false there.
-    let fill = run.tokens.pad != 0 ? run.tokens.pad : run.tokens.eos
-    let best = slots.map { [start] + $0[0].tokens }
-    let width = best.map(\.count).max() ?? 1
-    return best.map { $0 + [Int](repeating: fill, count: width - $0.count) }
+    return slots
   }
 
   /// The `2K` best continuations of one input's beams, by cumulative score.
