@@ -184,3 +184,60 @@ final class GenerationTests: XCTestCase {
     XCTAssertEqual(try generate(model, sources: []), [])
   }
 }
+
+/// Greedy and 3-beam outputs of the reference fixtures (`Tests/Reference/make_fixtures.py`),
+/// compared row for row, padding included.
+final class GenerationFixtureTests: XCTestCase {
+  struct Reference: Decodable {
+    struct Settings: Decodable {
+      struct Beam: Decodable {
+        var numBeams: Int
+        var lengthPenalty: Float
+        var earlyStopping: Bool
+        enum CodingKeys: String, CodingKey {
+          case numBeams = "num_beams", lengthPenalty = "length_penalty", earlyStopping = "early_stopping"
+        }
+      }
+      var maxNewTokens: Int
+      var beam: Beam
+      enum CodingKeys: String, CodingKey { case maxNewTokens = "max_new_tokens", beam }
+    }
+    var settings: Settings
+    var inputIDs: [[Int]]
+    var attentionMask: [[Int]]
+    var greedySequences: [[Int]]
+    var beamSequences: [[Int]]
+    var beamSequencesScores: [Float]
+    enum CodingKeys: String, CodingKey {
+      case settings, inputIDs = "input_ids", attentionMask = "attention_mask", greedySequences = "greedy_sequences"
+      case beamSequences = "beam_sequences", beamSequencesScores = "beam_sequences_scores"
+    }
+  }
+
+  func check(_ name: String) throws {
+    let folder = try XCTUnwrap(Bundle.module.url(forResource: "Fixtures", withExtension: nil)).appendingPathComponent(name)
+    let model = try ModelLoading.load(from: folder)
+    let reference = try JSONDecoder().decode(
+      Reference.self, from: Data(contentsOf: folder.appendingPathComponent("generation.json")))
+    let sources = zip(reference.inputIDs, reference.attentionMask).map { ids, mask in
+      zip(ids, mask).filter { $0.1 != 0 }.map(\.0)
+    }
+    let greedy = try generate(model, sources: sources, options: GenerationOptions(maxNewTokens: reference.settings.maxNewTokens))
+    XCTAssertEqual(greedy, reference.greedySequences, "\(name) greedy")
+    let beam = reference.settings.beam
+    let options = GenerationOptions(
+      maxNewTokens: reference.settings.maxNewTokens, numBeams: beam.numBeams, lengthPenalty: beam.lengthPenalty,
+      earlyStopping: beam.earlyStopping ? .whenBeamsFinished : .heuristic)
+    XCTAssertEqual(try generate(model, sources: sources, options: options), reference.beamSequences, "\(name) beam")
+    let run = try GenerationRun(model: model, sources: sources, options: options)
+    let scores = withoutGradient { BeamSearch(run: run).finishedSlots().map { $0[0].score } }
+    for (score, expected) in zip(scores, reference.beamSequencesScores) {
+      XCTAssertEqual(score, expected, accuracy: 1e-4, "\(name) beam score")
+    }
+  }
+
+  func testT5Version1_0() throws { try check("t5_v1_0") }
+  func testT5Version1_1() throws { try check("t5_v1_1") }
+  func testBart() throws { try check("bart") }
+  func testBartWithScaledEmbeddings() throws { try check("bart_scaled") }
+}
