@@ -34,17 +34,23 @@ public final class Linear: ParameterContainer {
 /// A lookup table of `[V, C]` vectors.
 public final class Embedding: ParameterContainer {
   public let weight: Parameter
+  /// A row (the padding token's) that lookups never train, as BART's embeddings do.
+  public let paddingIndex: Int?
 
   /// Normal(0, `std`) initialisation.
-  public init(count: Int, width: Int, std: Float = 1, using generator: inout SeededRandom) {
+  public init(count: Int, width: Int, std: Float = 1, paddingIndex: Int? = nil, using generator: inout SeededRandom) {
     weight = Parameter(Initializers.normal([count, width], std: std, using: &generator))
+    self.paddingIndex = paddingIndex
   }
 
-  public init(weight: Parameter) { self.weight = weight }
+  public init(weight: Parameter, paddingIndex: Int? = nil) {
+    self.weight = weight
+    self.paddingIndex = paddingIndex
+  }
 
   /// Token ids shaped `shape` → `shape + [C]`.
   public func callAsFunction(_ ids: [Int], shape: [Int]) -> Tensor {
-    weight.value.gatherRows(ids, indexShape: shape)
+    weight.value.gatherRows(ids, indexShape: shape, frozenRow: paddingIndex)
   }
 
   public func namedParameters() -> [(key: String, parameter: Parameter)] { [("weight", weight)] }

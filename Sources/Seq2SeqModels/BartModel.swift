@@ -94,12 +94,8 @@ final class BartStack: LayerStack {
     batch: Int, queries: Int, pastLength: Int, keyKeep: [Float]?, memory: Tensor?, memoryKeep: [Float]?,
     dropout: ((Tensor) -> Tensor)?
   ) -> BlockContext {
-    let keys = pastLength + queries
-    let selfBias: Tensor? =
-      role == .decoder
-      ? AttentionMasks.causal(queries: queries, past: pastLength, keyKeep: keyKeep, batch: batch)
-      : keyKeep.map { AttentionMasks.padding($0, batch: batch, length: keys) }
-    let memoryBias = memoryKeep.map { AttentionMasks.padding($0, batch: batch, length: $0.count / batch) }
+    let (selfBias, memoryBias) = standardMasks(
+      batch: batch, queries: queries, pastLength: pastLength, keyKeep: keyKeep, memoryKeep: memoryKeep)
     return BlockContext(selfBias: selfBias, memory: memory, memoryBias: memoryBias, dropout: dropout)
   }
 
@@ -125,7 +121,7 @@ public final class BartModel: Seq2SeqModel {
 
   public init(_ config: BartConfiguration, using generator: inout SeededRandom) {
     configuration = config
-    shared = Embedding(count: config.vocabSize, width: config.dModel, std: config.initStd, using: &generator)
+    shared = Embedding(count: config.vocabSize, width: config.dModel, std: config.initStd, paddingIndex: config.padTokenId, using: &generator)
     bartEncoder = BartStack(config, role: .encoder, embedding: shared, using: &generator)
     bartDecoder = BartStack(config, role: .decoder, embedding: shared, using: &generator)
     finalLogitsBias = Parameter(Tensor.zeros([1, config.vocabSize]))
@@ -154,7 +150,7 @@ public final class BartModel: Seq2SeqModel {
     var config = configuration
     config.encoderLayers = bartEncoder.blocks.count
     config.decoderLayers = bartDecoder.blocks.count
-    return try ModelConfigurationWriter.json(config, architecture: "BartForConditionalGeneration")
+    return try ModelConfigurationWriter.json(config, architecture: "BartForConditionalGeneration", floatKeys: ["dropout", "init_std"])
   }
 
   public func checkpointTensors() -> [String: Tensor] {

@@ -31,6 +31,19 @@ public protocol LayerStack: ParameterContainer {
 extension LayerStack {
   public var depth: Int { blocks.count }
 
+  /// The masks of both families: causal plus key padding in a decoder, key
+  /// padding in an encoder, and padding over the encoder memory.
+  func standardMasks(
+    batch: Int, queries: Int, pastLength: Int, keyKeep: [Float]?, memoryKeep: [Float]?
+  ) -> (selfMask: Tensor?, memoryBias: Tensor?) {
+    let selfMask: Tensor? =
+      role == .decoder
+      ? AttentionMasks.causal(queries: queries, past: pastLength, keyKeep: keyKeep, batch: batch)
+      : keyKeep.map { AttentionMasks.padding($0, batch: batch, length: pastLength + queries) }
+    let memoryBias = memoryKeep.map { AttentionMasks.padding($0, batch: batch, length: $0.count / batch) }
+    return (selfMask, memoryBias)
+  }
+
   /// Runs blocks `range` on `hidden`, recording into `taps` when given.
   public func run(
     _ range: Range<Int>, _ hidden: Tensor, context: BlockContext, caches: [BlockCache]? = nil, taps: StackTaps? = nil

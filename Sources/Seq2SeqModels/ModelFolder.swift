@@ -1,6 +1,7 @@
 import Foundation
 import NeuralLayers
 import TensorCore
+import Tokenizers
 
 /// A model folder that cannot be read.
 public enum ModelFolderError: Error, CustomStringConvertible, Equatable {
@@ -81,7 +82,7 @@ public enum ModelLoading {
   }
 
   /// "field 'd_model': must be positive" from a decoding error.
-  static func describe(_ error: DecodingError) -> String {
+  public static func describe(_ error: DecodingError) -> String {
     func path(_ context: DecodingError.Context) -> String {
       context.codingPath.map(\.stringValue).joined(separator: ".")
     }
@@ -97,24 +98,33 @@ public enum ModelLoading {
 
 /// Writes `config.json` in the reference's shape.
 enum ModelConfigurationWriter {
-  static func json(_ configuration: some Encodable, architecture: String) throws -> Data {
+  /// `floatKeys` are written with a decimal point (`1.0`, not `1`): the
+  /// reference validates their type when it loads the file.
+  static func json(_ configuration: some Encodable, architecture: String, floatKeys: [String]) throws -> Data {
     let encoded = try JSONEncoder().encode(configuration)
     guard var dictionary = try JSONSerialization.jsonObject(with: encoded) as? [String: Any] else {
       preconditionFailure("a configuration encodes to a JSON object")
     }
     dictionary["architectures"] = [architecture]
     dictionary["is_encoder_decoder"] = true
-    return try JSONSerialization.data(withJSONObject: dictionary, options: [.prettyPrinted, .sortedKeys])
+    var text = String(decoding: try JSONSerialization.data(withJSONObject: dictionary, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self)
+    for key in floatKeys {
+      // "key" : 1  →  "key" : 1.0
+      text = text.replacingOccurrences(
+        of: "(\"\(key)\" ?: ?-?[0-9]+)(?=[,\n }])", with: "$1.0", options: .regularExpression)
+    }
+    return Data(text.utf8)
   }
 }
 
 /// Writing model folders that Hugging Face tools read.
 public enum ModelExport {
-  /// Writes `config.json`, `model.safetensors` and any `extraFiles` (e.g. the
-  /// tokenizer) into `folder`. Files are built in a temporary sibling folder
+  /// Writes `config.json`, `model.safetensors`, the tokenizer's files and any
+  /// `extraFiles` into `folder`. Files are built in a temporary sibling folder
   /// and swapped in at the end, so a failure never leaves a half-written model.
   public static func save(
-    _ model: any Seq2SeqModel, to folder: URL, extraFiles: [String: Data] = [:], metadata: [String: String] = [:]
+    _ model: any Seq2SeqModel, to folder: URL, tokenizer: (any TextTokenizer)? = nil, extraFiles: [String: Data] = [:],
+    metadata: [String: String] = [:]
   ) throws {
     let fileManager = FileManager.default
     let parent = folder.deletingLastPathComponent()
@@ -127,6 +137,7 @@ public enum ModelExport {
       fileMetadata["format"] = "pt"
       try SafeTensorsFile(tensors: model.checkpointTensors(), metadata: fileMetadata)
         .write(to: staging.appendingPathComponent("model.safetensors"))
+      try tokenizer?.save(to: staging)
       for (name, data) in extraFiles { try data.write(to: staging.appendingPathComponent(name)) }
       try replaceDirectory(folder, with: staging)
     } catch {

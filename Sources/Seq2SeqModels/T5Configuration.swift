@@ -17,6 +17,9 @@ public struct T5Configuration: Codable, Sendable, Equatable {
   public var initializerFactor: Float = 1
   public var feedForwardProj = "relu"
   public var tieWordEmbeddings = true
+  /// Whether the decoder output is rescaled by `d_model^-0.5` before the head;
+  /// nil follows `tie_word_embeddings` (older configurations have no such key).
+  public var scaleDecoderOutputs: Bool?
   public var padTokenId = 0
   public var eosTokenId = 1
   public var decoderStartTokenId = 0
@@ -31,7 +34,7 @@ public struct T5Configuration: Codable, Sendable, Equatable {
     case relativeAttentionMaxDistance = "relative_attention_max_distance"
     case dropoutRate = "dropout_rate", layerNormEpsilon = "layer_norm_epsilon"
     case initializerFactor = "initializer_factor", feedForwardProj = "feed_forward_proj"
-    case tieWordEmbeddings = "tie_word_embeddings", padTokenId = "pad_token_id", eosTokenId = "eos_token_id"
+    case tieWordEmbeddings = "tie_word_embeddings", scaleDecoderOutputs = "scale_decoder_outputs", padTokenId = "pad_token_id", eosTokenId = "eos_token_id"
     case decoderStartTokenId = "decoder_start_token_id", modelType = "model_type"
   }
 
@@ -52,6 +55,7 @@ public struct T5Configuration: Codable, Sendable, Equatable {
     initializerFactor = try c.decodeIfPresent(Float.self, forKey: .initializerFactor) ?? d.initializerFactor
     feedForwardProj = try c.decodeIfPresent(String.self, forKey: .feedForwardProj) ?? d.feedForwardProj
     tieWordEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings) ?? d.tieWordEmbeddings
+    scaleDecoderOutputs = try c.decodeIfPresent(Bool.self, forKey: .scaleDecoderOutputs)
     padTokenId = try c.decodeIfPresent(Int.self, forKey: .padTokenId) ?? d.padTokenId
     eosTokenId = try T5Configuration.decodeTokenID(c, .eosTokenId) ?? d.eosTokenId
     decoderStartTokenId = try c.decodeIfPresent(Int.self, forKey: .decoderStartTokenId) ?? d.decoderStartTokenId
@@ -80,6 +84,9 @@ public struct T5Configuration: Codable, Sendable, Equatable {
     }
     _ = try feedForward(codingPath: c.codingPath)
   }
+
+  /// Whether logits come from `d_model^-0.5 ·` the decoder output.
+  public var rescalesDecoderOutput: Bool { scaleDecoderOutputs ?? tieWordEmbeddings }
 
   /// The decoder depth (`num_decoder_layers`, defaulting to `num_layers`).
   public var decoderDepth: Int { numDecoderLayers ?? numLayers }

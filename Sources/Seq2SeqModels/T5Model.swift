@@ -92,14 +92,9 @@ final class T5Stack: LayerStack {
     batch: Int, queries: Int, pastLength: Int, keyKeep: [Float]?, memory: Tensor?, memoryKeep: [Float]?,
     dropout: ((Tensor) -> Tensor)?
   ) -> BlockContext {
-    let keys = pastLength + queries
-    let bias = positionBias(queries: queries, keys: keys, queryOffset: pastLength)
-    let mask: Tensor? =
-      role == .decoder
-      ? AttentionMasks.causal(queries: queries, past: pastLength, keyKeep: keyKeep, batch: batch)
-      : keyKeep.map { AttentionMasks.padding($0, batch: batch, length: keys) }
+    let bias = positionBias(queries: queries, keys: pastLength + queries, queryOffset: pastLength)
+    let (mask, memoryBias) = standardMasks(batch: batch, queries: queries, pastLength: pastLength, keyKeep: keyKeep, memoryKeep: memoryKeep)
     let selfBias = mask.map { bias + $0 } ?? bias
-    let memoryBias = memoryKeep.map { AttentionMasks.padding($0, batch: batch, length: $0.count / batch) }
     return BlockContext(selfBias: selfBias, memory: memory, memoryBias: memoryBias, dropout: dropout)
   }
 
@@ -147,10 +142,9 @@ public final class T5Model: Seq2SeqModel {
   }
 
   public func logits(_ decoderOutput: Tensor) -> Tensor {
-    if let head { return head(decoderOutput) }
-    // A tied head sees the output rescaled by d_model^-0.5, as in the reference.
-    let scaled = decoderOutput.scaled(by: 1 / Float(configuration.dModel).squareRoot())
-    return scaled.matmul(shared.weight.value, transposeB: true)
+    // v1.0 (tied) rescales by d_model^-0.5 before the head, as the reference does.
+    let scaled = configuration.rescalesDecoderOutput ? decoderOutput.scaled(by: 1 / Float(configuration.dModel).squareRoot()) : decoderOutput
+    return head.map { $0(scaled) } ?? scaled.matmul(shared.weight.value, transposeB: true)
   }
 
   public func namedParameters() -> [(key: String, parameter: Parameter)] {
@@ -162,7 +156,8 @@ public final class T5Model: Seq2SeqModel {
     var config = configuration
     config.numLayers = t5Encoder.blocks.count
     config.numDecoderLayers = t5Decoder.blocks.count
-    return try ModelConfigurationWriter.json(config, architecture: "T5ForConditionalGeneration")
+    config.scaleDecoderOutputs = config.rescalesDecoderOutput
+    return try ModelConfigurationWriter.json(config, architecture: "T5ForConditionalGeneration", floatKeys: ["dropout_rate", "layer_norm_epsilon", "initializer_factor"])
   }
 
   public func checkpointTensors() -> [String: Tensor] {

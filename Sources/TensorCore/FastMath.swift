@@ -1,10 +1,236 @@
-import Foundation
-
 /// Scalar transcendental functions used by the elementwise kernels, kept in one
-/// place so faster (vectorisable) versions can replace them without touching ops.
+/// place so ops never call libm directly.
+///
+/// Each is branch-free (selects, no calls), so a loop that applies one to an
+/// array vectorises: libm's `expf`/`erff` are opaque calls that keep such loops
+/// scalar. Accuracy against double-precision libm, over the whole float range:
+/// relative error below 4e-7 (a few ulp); outputs that would be subnormal are
+/// flushed to zero. Special values follow IEEE (`exp(-inf) = 0`,
+/// `log(0) = -inf`, `log(-1) = nan`, NaN propagates).
 enum FastMath {
-  @inline(__always) static func exp(_ x: Float) -> Float { Foundation.exp(x) }
-  @inline(__always) static func log(_ x: Float) -> Float { Foundation.log(x) }
-  @inline(__always) static func tanh(_ x: Float) -> Float { Foundation.tanh(x) }
-  @inline(__always) static func erf(_ x: Float) -> Float { Foundation.erf(x) }
+  /// ln 2 split so that `n · ln2Hi` is exact for |n| < 2¹⁰ (Cody–Waite).
+  private static let ln2Hi: Float = 0.693_145_751_953_125
+  private static let ln2Lo: Float = 1.428_606_765_330_187_0e-6
+  private static let log2e: Float = 1.442_695_040_888_963_4
+  /// 1.5·2²³: see ``reduce(_:)``.
+  private static let roundingShift: Float = 12_582_912
+
+  /// Splits `x = n · ln 2 + r` with `|r| ≤ ln 2 / 2`; `n` comes back as an
+  /// integer read from the bits (a float-to-int conversion would trap on NaN
+  /// in checked builds).
+  @inline(__always) private static func reduce(_ x: Float) -> (n: Int32, r: Float) {
+    // Adding 1.5·2²³ rounds to an integer and leaves it in the low mantissa
+    // bits; this needs no SSE4.1 `roundps` (not in the baseline x86-64 target).
+    let shifted = x * log2e + roundingShift
+    let n = shifted - roundingShift
+    return (Int32(bitPattern: shifted.bitPattern) &- 0x4B40_0000, (x - n * ln2Hi) - n * ln2Lo)
+  }
+
+  /// `value · 2ⁿ` by adding `n` to the exponent field: right whenever the
+  /// result is a normal float (callers replace the other cases).
+  @inline(__always) private static func scaled(_ value: Float, byPowerOf2 n: Int32) -> Float {
+    Float(bitPattern: UInt32(bitPattern: Int32(bitPattern: value.bitPattern) &+ (n &<< 23)))
+  }
+
+  /// eʳ − 1 for |r| ≤ ln 2 / 2 (Taylor to r⁷; the tail is below 6e-9 relative).
+  @inline(__always) private static func expm1Reduced(_ r: Float) -> Float {
+    var p: Float = 1 / 5040
+    p = p * r + 1 / 720
+    p = p * r + 1 / 120
+    p = p * r + 1 / 24
+    p = p * r + 1 / 6
+    p = p * r + 0.5
+    return (p * r) * r + r
+  }
+
+  /// Clamps `x` to `low...high` with single `maxps`/`minps` instructions
+  /// (`Swift.min`/`max` compile to compare-and-blend sequences). NaN becomes
+  /// `high`; callers restore it.
+  @inline(__always) private static func clamp(_ x: Float, _ low: Float, _ high: Float) -> Float {
+    let above = x > low ? x : low
+    return above < high ? above : high
+  }
+
+  /// `magnitude` with the sign of `sign`, by bits (no compare and blend).
+  @inline(__always) private static func withSign(of sign: Float, _ magnitude: Float) -> Float {
+    Float(bitPattern: magnitude.bitPattern | (sign.bitPattern & 0x8000_0000))
+  }
+
+  /// eˣ for x in [-87.3, 88.7], with no special cases: the core of ``erf(_:)``
+  /// and ``tanh(_:)``, whose arguments are known to be in range.
+  @inline(__always) private static func expInRange(_ x: Float) -> Float {
+    let (n, r) = reduce(x)
+    return scaled(expm1Reduced(r) + 1, byPowerOf2: n)
+  }
+
+  /// eˣ.
+  @inline(__always) static func exp(_ x: Float) -> Float {
+    var y = expInRange(clamp(x, -88, 88.75))
+    // Below ln(FLT_MIN) the result would be subnormal: flush; above ln(FLT_MAX) overflow.
+    y = x < -87.336_544 ? 0 : y
+    y = x >= 88.722_839 ? .infinity : y
+    return x != x ? x : y
+  }
+
+  /// eˣ − 1, accurate near zero.
+  @inline(__always) static func expm1(_ x: Float) -> Float {
+    let (n, r) = reduce(clamp(x, -88, 88.75))
+    let q = expm1Reduced(r)
+    // 2ⁿ·(eʳ − 1) + (2ⁿ − 1) is exact when n = 0 and never cancels; 2ⁿ alone
+    // overflows for n = 128, where the plain product is as accurate.
+    let scale = scaled(1, byPowerOf2: n)
+    var y = n < 64 ? scale * q + (scale - 1) : scaled(q + 1, byPowerOf2: n) - 1
+    y = x < -17 ? -1 : y  // e^-17 is below half an ulp of 1
+    y = x >= 88.722_839 ? .infinity : y
+    return x != x ? x : y
+  }
+
+  /// Natural logarithm.
+  @inline(__always) static func log(_ x: Float) -> Float {
+    // Subnormals are scaled into the normal range first.
+    let isSubnormal = x < 1.175_494_4e-38
+    let scaled = isSubnormal ? x * 8_388_608 : x
+    // x = 2ᵉ · m with m in [√½, √2): subtract the bits of √½ so the exponent
+    // field of the difference is e.
+    let shifted = Int32(bitPattern: scaled.bitPattern) &- 0x3F35_04F3
+    let e = Float(shifted &>> 23) - (isSubnormal ? 23 : 0)
+    let m = Float(bitPattern: UInt32(bitPattern: (shifted & 0x007F_FFFF) &+ 0x3F35_04F3))
+    // log m = 2·atanh(s), s = (m − 1)/(m + 1), |s| ≤ 0.172: the odd series to
+    // s⁹ leaves under 2e-9 relative.
+    let s = (m - 1) / (m + 1)
+    let z = s * s
+    var p: Float = 1 / 9
+    p = p * z + 1 / 7
+    p = p * z + 1 / 5
+    p = p * z + 1 / 3
+    let logM = 2 * s + 2 * s * z * p
+    var y = e * ln2Hi + (logM + e * ln2Lo)
+    y = x == .infinity ? x : y
+    y = x == 0 ? -.infinity : y
+    y = x < 0 ? .nan : y
+    return x != x ? x : y
+  }
+
+  /// Hyperbolic tangent, as `e / (e + 2)` with `e = eˣ − 1` at `2|x|`.
+  @inline(__always) static func tanh(_ x: Float) -> Float {
+    // tanh(9.1) rounds to 1; the clamp keeps e finite (inf/inf would be NaN).
+    let twice = 2 * clamp(Swift.abs(x), 0, 9.1)
+    let (n, r) = reduce(twice)
+    let scale = scaled(1, byPowerOf2: n)
+    let e = scale * expm1Reduced(r) + (scale - 1)
+    let y = withSign(of: x, e / (e + 2))
+    return x != x ? x : y
+  }
+
+  /// The error function.
+  @inline(__always) static func erf(_ x: Float) -> Float {
+    // Beyond 4, erf rounds to ±1 (erfc(4) ≈ 1.5e-8).
+    let a = clamp(Swift.abs(x), 0, 4)
+    // |x| < 1.25: erf(x) = x · P(x²).
+    let w = a * a
+    var small: Float = 6.240_046_059e-05
+    small = small * w - 7.443_987_997e-04
+    small = small * w + 5.113_199_819e-03
+    small = small * w - 2.680_757_456e-02
+    small = small * w + 1.128_229_424e-01
+    small = small * w - 3.761_249_483e-01
+    small = small * w + 1.128_379_107
+    small *= a
+    // |x| ≥ 1.25: erf(x) = 1 − e^(−x²) · Q(x − 2.625), Q ≈ erfc(x)·e^(x²).
+    let t = a - 2.625
+    var q: Float = -4.141_229_965e-06
+    q = q * t + 1.631_305_531e-05
+    q = q * t - 4.316_436_025e-05
+    q = q * t + 1.581_272_372e-04
+    q = q * t - 5.943_189_608e-04
+    q = q * t + 2.059_585_415e-03
+    q = q * t - 6.874_597_631e-03
+    q = q * t + 2.215_382_271e-02
+    q = q * t - 6.846_951_693e-02
+    q = q * t + 2.018_876_076e-01
+    let large = 1 - expInRange(-w) * q
+    // Both coefficient sets are Chebyshev fits to double-precision erf on their
+    // interval (degree 6 in x² and 9 in x), giving < 2.2e-7 relative error.
+    let y = withSign(of: x, a < 1.25 ? small : large)
+    return x != x ? x : y
+  }
+}
+
+/// Row reductions for the fused kernels (softmax, norms). A plain
+/// `for j in 0..<n { total += x[j] }` cannot vectorise: without fast-math the
+/// compiler must add in order, one add latency per element. These keep 16
+/// independent partial results in SIMD registers, so they run at load speed;
+/// results differ from a serial loop only by rounding order.
+extension FastMath {
+  /// `Σ x[j]`.
+  @inline(__always) static func sum(_ x: UnsafePointer<Float>, count: Int) -> Float {
+    reduce(x, count: count, initial: 0, combine: +, merge: +, finish: { $0.sum() }, scalar: +)
+  }
+
+  /// `Σ (x[j] − center)²`.
+  @inline(__always) static func sumOfSquares(
+    _ x: UnsafePointer<Float>, count: Int, centeredOn center: Float = 0
+  ) -> Float {
+    reduce(
+      x, count: count, initial: 0,
+      combine: { total, v in
+        let d = v - center
+        return d * d + total
+      },
+      merge: +, finish: { $0.sum() },
+      scalar: { total, v in (v - center) * (v - center) + total })
+  }
+
+  /// `max x[j]`, or `-inf` when `count == 0` (NaN elements are skipped).
+  @inline(__always) static func maximum(_ x: UnsafePointer<Float>, count: Int) -> Float {
+    reduce(
+      x, count: count, initial: -.infinity, combine: { pointwiseMax($0, $1) },
+      merge: { pointwiseMax($0, $1) }, finish: { $0.max() }, scalar: { Swift.max($0, $1) })
+  }
+
+  /// `Σ a[j]·b[j]`.
+  @inline(__always) static func dot(
+    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int
+  ) -> Float {
+    var first = SIMD8<Float>(), second = SIMD8<Float>()
+    var j = 0
+    while j + 16 <= count {
+      first = load8(a + j) * load8(b + j) + first
+      second = load8(a + j + 8) * load8(b + j + 8) + second
+      j += 16
+    }
+    var total = (first + second).sum()
+    while j < count {
+      total = a[j] * b[j] + total
+      j += 1
+    }
+    return total
+  }
+
+  @inline(__always) private static func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+  }
+
+  /// Folds `x` into two `SIMD8` accumulators with `combine`, joins them with
+  /// `merge` and `finish`, then folds the tail one element at a time.
+  @inline(__always) private static func reduce(
+    _ x: UnsafePointer<Float>, count: Int, initial: Float,
+    combine: (SIMD8<Float>, SIMD8<Float>) -> SIMD8<Float>,
+    merge: (SIMD8<Float>, SIMD8<Float>) -> SIMD8<Float>,
+    finish: (SIMD8<Float>) -> Float, scalar: (Float, Float) -> Float
+  ) -> Float {
+    var first = SIMD8<Float>(repeating: initial), second = first
+    var j = 0
+    while j + 16 <= count {
+      first = combine(first, load8(x + j))
+      second = combine(second, load8(x + j + 8))
+      j += 16
+    }
+    var total = finish(merge(first, second))
+    while j < count {
+      total = scalar(total, x[j])
+      j += 1
+    }
+    return total
+  }
 }

@@ -30,15 +30,15 @@ extension SafeTensorsFile {
     var members: [String] = []
     if !metadata.isEmpty {
       let pairs = metadata.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
-        .map { Self.quoted($0.key) + ":" + Self.quoted($0.value) }
-      members.append(Self.quoted(Self.metadataKey) + ":{" + pairs.joined(separator: ",") + "}")
+        .map { JSONString.quoted($0.key) + ":" + JSONString.quoted($0.value) }
+      members.append(JSONString.quoted(Self.metadataKey) + ":{" + pairs.joined(separator: ",") + "}")
     }
     var offset = 0
     for (name, tensor) in ordered {
       let end = offset + tensor.count * MemoryLayout<Float>.size
       let shape = tensor.shape.map(String.init).joined(separator: ",")
       members.append(
-        Self.quoted(name) + ":{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
+        JSONString.quoted(name) + ":{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
       offset = end
     }
     var header = Array(("{" + members.joined(separator: ",") + "}").utf8)
@@ -46,26 +46,6 @@ extension SafeTensorsFile {
     return Layout(header: header, tensors: ordered.map(\.value), dataByteCount: offset)
   }
 
-  /// A JSON string literal, escaped as serde_json (the reference writer) does.
-  private static func quoted(_ text: String) -> String {
-    var result = "\""
-    for scalar in text.unicodeScalars {
-      switch scalar {
-      case "\"": result += "\\\""
-      case "\\": result += "\\\\"
-      case "\u{08}": result += "\\b"
-      case "\u{0C}": result += "\\f"
-      case "\n": result += "\\n"
-      case "\r": result += "\\r"
-      case "\t": result += "\\t"
-      case "\u{00}"..."\u{1F}":
-        let hex = String(scalar.value, radix: 16)
-        result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-      default: result.unicodeScalars.append(scalar)
-      }
-    }
-    return result + "\""
-  }
 }
 
 /// The byte sequence of a file to write: length, header, then each tensor's data.

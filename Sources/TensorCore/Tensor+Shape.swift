@@ -130,8 +130,9 @@ extension Tensor {
   }
 
   /// Rows of a `[N, C]` table picked by `indices`, shaped `indexShape + [C]`
-  /// (embedding lookup). The gradient scatters back, adding for repeats.
-  public func gatherRows(_ indices: [Int], indexShape: [Int]? = nil) -> Tensor {
+  /// (embedding lookup). The gradient scatters back, adding for repeats; the
+  /// row `frozenRow` (a padding token's) gets no gradient from the lookup.
+  public func gatherRows(_ indices: [Int], indexShape: [Int]? = nil, frozenRow: Int? = nil) -> Tensor {
     precondition(rank == 2, "gatherRows needs a [N, C] table, shape is \(shape)")
     let (rows, width) = (shape[0], shape[1])
     let outShape = (indexShape ?? [indices.count]) + [width]
@@ -146,7 +147,7 @@ extension Tensor {
     Tensor.record(&out, inputs: [self]) { g in
       var dx = Tensor.zeros(tableShape)
       let pg = g.storage.pointer, pd = dx.storage.pointer
-      for (i, index) in indices.enumerated() {
+      for (i, index) in indices.enumerated() where index != frozenRow {
         let target = pd + index * width, source = pg + i * width
         for j in 0..<width { target[j] += source[j] }
       }

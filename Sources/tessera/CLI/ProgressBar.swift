@@ -24,6 +24,7 @@ final class ProgressBar: @unchecked Sendable {
     let filled = Int(fraction * Double(width))
     let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
     let line = "\(label) [\(bar)] \(done)/\(total) \(detail) · ETA \(ProgressBar.clock(eta))"
+    fflush(nil)  // earlier stdout lines first, so logs read in order
     if isTerminal {
       FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
     } else {

@@ -1,1 +1,0 @@
-// The ModularCompression target; its types arrive with their issues.

@@ -1,1 +1,0 @@
-// The TextTasks target; its types arrive with their issues.

@@ -1,1 +1,0 @@
-// The Tokenizers target; its types arrive with their issues.

@@ -1,0 +1,49 @@
+import Foundation
+import Seq2SeqModels
+import TensorCore
+
+/// `tessera forward`: teacher-forced logits of a model on recorded inputs, for
+/// checking a model folder against another implementation.
+enum ForwardCommand {
+  static let command = Command(
+    path: ["forward"],
+    summary: "Compute teacher-forced logits for recorded inputs (parity checks)",
+    discussion: """
+      Reads input_ids, attention_mask, decoder_input_ids (and decoder_attention_mask
+      if present) from a safetensors file, runs the model and writes those inputs
+      plus `logits` [B, T, V] to --out. Ids are stored as F32.
+
+      EXAMPLE (compare an exported model with transformers):
+        tessera forward --model out/model --inputs Tests/Seq2SeqModelsTests/Fixtures/t5_v1_0/reference.safetensors \\
+          --out out/model/tessera_logits.safetensors
+        python3 Tests/Reference/check_export.py out/model
+      """,
+    options: [
+      .value("--model", "DIR", "Model folder (required)"),
+      .value("--inputs", "FILE", "safetensors file with the input ids and masks (required)"),
+      .value("--out", "FILE", "Where to write inputs + logits (required)"),
+    ]
+  ) { arguments in
+    let model = try ModelLoading.load(from: URL(fileURLWithPath: try arguments.require("--model")))
+    let inputsURL = URL(fileURLWithPath: try arguments.require("--inputs"))
+    let inputs = try SafeTensorsFile.read(from: inputsURL).tensors
+    func tensor(_ key: String) throws -> Tensor {
+      guard let value = inputs[key] else { throw TrainingError("\(inputsURL.path): missing tensor '\(key)'") }
+      return value
+    }
+    let ids = try tensor("input_ids"), decoderIDs = try tensor("decoder_input_ids")
+    guard ids.rank == 2, decoderIDs.rank == 2, decoderIDs.shape[0] == ids.shape[0] else {
+      throw TrainingError("\(inputsURL.path): input_ids and decoder_input_ids must be [B, S] and [B, T]")
+    }
+    let keep = inputs["attention_mask"]?.scalars ?? [Float](repeating: 1, count: ids.count)
+    let batch = Seq2SeqBatch(
+      batchSize: ids.shape[0], sourceLength: ids.shape[1], sourceIDs: ids.scalars.map { Int($0) }, sourceKeep: keep,
+      targetLength: decoderIDs.shape[1], decoderInputIDs: decoderIDs.scalars.map { Int($0) },
+      decoderKeep: inputs["decoder_attention_mask"]?.scalars, labels: [Int](repeating: -100, count: decoderIDs.count))
+    let logits = withoutGradient { model.forward(batch) }
+    var out = ["input_ids": ids, "decoder_input_ids": decoderIDs, "logits": logits]
+    for key in ["attention_mask", "decoder_attention_mask"] { out[key] = inputs[key] }
+    try SafeTensorsFile(tensors: out).write(to: URL(fileURLWithPath: try arguments.require("--out")))
+    print("wrote logits \(logits.shape) to \(try arguments.require("--out"))")
+  }
+}

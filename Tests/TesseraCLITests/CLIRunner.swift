@@ -1,0 +1,46 @@
+import Foundation
+import XCTest
+
+/// Runs the built `tessera` executable (swift test builds it beside the tests).
+enum CLI {
+  static var binary: URL {
+    var folder = Bundle.main.bundleURL
+    for _ in 0..<3 {
+      let candidate = folder.appendingPathComponent("tessera")
+      if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+      folder = folder.deletingLastPathComponent()
+    }
+    return Bundle.main.bundleURL.appendingPathComponent("tessera")
+  }
+
+  struct Result {
+    let status: Int32
+    let output: String
+    let error: String
+  }
+
+  /// Runs to completion and captures both streams.
+  @discardableResult
+  static func run(_ arguments: [String], input: String? = nil) throws -> Result {
+    let process = Process()
+    process.executableURL = binary
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe(), stdin = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = stdin
+    try process.run()
+    if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+    try stdin.fileHandleForWriting.close()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return Result(status: process.terminationStatus, output: String(decoding: outData, as: UTF8.self), error: String(decoding: errData, as: UTF8.self))
+  }
+
+  static func temporaryFolder() -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-cli-\(UUID().uuidString)")
+    try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+  }
+}

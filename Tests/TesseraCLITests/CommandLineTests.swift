@@ -1,0 +1,88 @@
+import Foundation
+import XCTest
+
+final class CommandLineTests: XCTestCase {
+  func testHelpVersionAndUsageErrors() throws {
+    let help = try CLI.run(["--help"])
+    XCTAssertEqual(help.status, 0)
+    XCTAssertTrue(help.output.contains("teacher train"))
+    XCTAssertTrue(help.output.contains("bench gemm"))
+    XCTAssertEqual(try CLI.run(["--version"]).output, "tessera 0.1.0\n")
+
+    let unknown = try CLI.run(["frobnicate"])
+    XCTAssertEqual(unknown.status, 2)
+    XCTAssertTrue(unknown.error.contains("unknown command 'frobnicate'"))
+    let unknownSub = try CLI.run(["teacher", "fly"])
+    XCTAssertEqual(unknownSub.status, 2)
+    XCTAssertTrue(unknownSub.error.contains("unknown subcommand 'teacher fly'"))
+    let badFlag = try CLI.run(["teacher", "train", "--speed", "3"])
+    XCTAssertEqual(badFlag.status, 2)
+    XCTAssertTrue(badFlag.error.contains("unknown option '--speed'"))
+    let subHelp = try CLI.run(["teacher", "train", "--help"])
+    XCTAssertEqual(subHelp.status, 0)
+    XCTAssertTrue(subHelp.output.contains("--resume"))
+  }
+
+  func testBadInputNamesTheFile() throws {
+    let folder = CLI.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let missing = try CLI.run(["teacher", "import", folder.path, "--out", folder.appendingPathComponent("x").path])
+    XCTAssertEqual(missing.status, 1)
+    XCTAssertTrue(missing.error.contains(folder.appendingPathComponent("config.json").path), missing.error)
+    let recipe = folder.appendingPathComponent("r.json")
+    try Data(#"{"training": {"steps": -3}}"#.utf8).write(to: recipe)
+    let badRecipe = try CLI.run(["teacher", "train", "--recipe", recipe.path, "--task", "arithmetic", "--out", folder.path])
+    XCTAssertEqual(badRecipe.status, 1)
+    XCTAssertTrue(badRecipe.error.contains("r.json: training: field 'steps'"), badRecipe.error)
+  }
+
+  /// `teacher train` killed with SIGKILL and resumed has exactly the losses of an uninterrupted run.
+  func testKilledTeacherTrainingResumesExactly() throws {
+    let folder = CLI.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    func arguments(_ out: URL) -> [String] {
+      ["teacher", "train", "--task", "arithmetic", "--out", out.path, "--steps", "16", "--layers", "1", "--decoder-layers", "2",
+       "--d-model", "32", "--heads", "2", "--d-ff", "64", "--train-examples", "200", "--valid-examples", "20",
+       "--batch-tokens", "256", "--checkpoint-every", "4", "--validate-every", "8", "--seed", "3"]
+    }
+    let straight = folder.appendingPathComponent("straight")
+    XCTAssertEqual(try CLI.run(arguments(straight)).status, 0)
+
+    let killed = folder.appendingPathComponent("killed")
+    let process = Process()
+    process.executableURL = CLI.binary
+    process.arguments = arguments(killed)
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let state = killed.appendingPathComponent("trainer_state.json")
+    let deadline = Date().addingTimeInterval(120)
+    while Date() < deadline, (try? steps(in: state)) ?? 0 < 4 { usleep(20_000) }
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+    XCTAssertEqual(process.terminationReason, .uncaughtSignal, "the run should have been killed mid-way")
+    let atKill = try steps(in: state)
+    XCTAssertLessThan(atKill, 16)
+
+    let resumed = try CLI.run(arguments(killed) + ["--resume"])
+    XCTAssertEqual(resumed.status, 0, resumed.error)
+    XCTAssertTrue(resumed.output.contains("resumed at step \(atKill)"), resumed.output)
+    XCTAssertEqual(try losses(in: state), try losses(in: straight.appendingPathComponent("trainer_state.json")))
+    XCTAssertEqual(try losses(in: state).count, 16)
+
+    // Starting again over an existing checkpoint without --resume is refused.
+    let again = try CLI.run(arguments(killed))
+    XCTAssertEqual(again.status, 2)
+    XCTAssertTrue(again.error.contains("--resume"))
+  }
+
+  private func steps(in url: URL) throws -> Int {
+    let object = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any]
+    return object?["step"] as? Int ?? 0
+  }
+
+  private func losses(in url: URL) throws -> [Double] {
+    let object = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any]
+    return (object?["losses"] as? [Double]) ?? (object?["losses"] as? [NSNumber])?.map(\.doubleValue) ?? []
+  }
+}
