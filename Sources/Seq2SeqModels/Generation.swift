@@ -1,0 +1,253 @@
+import Foundation
+import NeuralLayers
+import TensorCore
+
+/// When beam search stops adding finished hypotheses, as the reference's `early_stopping`.
+public enum EarlyStopping: Sendable, Equatable, ExpressibleByBooleanLiteral {
+  /// `True`: an input is done as soon as it has `numBeams` finished hypotheses.
+  case whenBeamsFinished
+  /// `False` (the default): done when the best running beam, scored at its
+  /// current length, cannot beat the worst finished hypothesis.
+  case heuristic
+  /// `"never"`: like `heuristic`, but with a positive length penalty the best
+  /// running beam is scored as if it ran to the maximum length.
+  case never
+
+  public init(booleanLiteral value: Bool) { self = value ? .whenBeamsFinished : .heuristic }
+}
+
+/// Tokens forced at the first or the last step.
+public enum ForcedTokens: Sendable, Equatable {
+  /// What the model's configuration says (BART's `forced_bos_token_id` and
+  /// `forced_eos_token_id`, which the reference's `generate` honours).
+  case fromModel
+  /// These tokens (nil: nothing forced).
+  case custom(bos: Int?, eos: Int?)
+}
+
+/// Settings of ``generate(_:sources:options:)``; names and defaults follow the reference's `GenerationConfig`.
+public struct GenerationOptions: Sendable, Equatable {
+  /// Tokens to generate at most after the decoder start token.
+  public var maxNewTokens = 20
+  /// End of sequence is suppressed until this many tokens were generated.
+  public var minNewTokens = 0
+  /// 1: greedy search; more: beam search with this many beams.
+  public var numBeams = 1
+  /// A finished hypothesis scores `sum of log-probabilities / generated length ^ lengthPenalty`
+  /// (the length counts generated tokens, end of sequence included).
+  public var lengthPenalty: Float = 1
+  public var earlyStopping: EarlyStopping = false
+  public var forcedTokens: ForcedTokens = .fromModel
+
+  public init(
+    maxNewTokens: Int = 20, minNewTokens: Int = 0, numBeams: Int = 1, lengthPenalty: Float = 1,
+    earlyStopping: EarlyStopping = false, forcedTokens: ForcedTokens = .fromModel
+  ) {
+    self.maxNewTokens = maxNewTokens
+    self.minNewTokens = minNewTokens
+    self.numBeams = numBeams
+    self.lengthPenalty = lengthPenalty
+    self.earlyStopping = earlyStopping
+    self.forcedTokens = forcedTokens
+  }
+}
+
+/// Inputs or settings that generation cannot work with.
+public enum GenerationError: Error, CustomStringConvertible, Equatable {
+  case emptySource(index: Int)
+  case tokenOutOfRange(source: Int, token: Int, vocabularySize: Int)
+  case invalidOption(name: String, reason: String)
+
+  public var description: String {
+    switch self {
+    case .emptySource(let index): "source \(index) has no tokens"
+    case .tokenOutOfRange(let source, let token, let size): "source \(source): token id \(token) is outside the vocabulary 0..<\(size)"
+    case .invalidOption(let name, let reason): "generation option \(name): \(reason)"
+    }
+  }
+}
+
+/// Generates a continuation of every source with greedy or beam search.
+///
+/// `sources` are unpadded token id lists (end of sequence included, as a
+/// tokenizer makes them); they are right-padded together and encoded once.
+/// Each result starts with the decoder start token, and rows are padded to
+/// the longest one, exactly as the reference's `generate` returns them:
+/// greedy pads with the pad id; beam search with the pad id unless it is 0,
+/// then with end of sequence (the reference's `pad_token_id or eos_token_id`).
+public func generate(
+  _ model: any Seq2SeqModel, sources: [[Int]], options: GenerationOptions = GenerationOptions()
+) throws -> [[Int]] {
+  guard !sources.isEmpty else { return [] }
+  return try GenerationRun(model: model, sources: sources, options: options).outputs()
+}
+
+/// What greedy and beam search share: the padded sources, the encoder output,
+/// the logit rules and one decoder step with the KV cache.
+struct GenerationRun {
+  let model: any Seq2SeqModel
+  let options: GenerationOptions
+  let tokens: SpecialTokenIDs
+  let batchSize: Int
+  let sourceLength: Int
+  let sourceIDs: [Int]
+  let sourceKeep: [Float]
+  let rules: LogitRules
+  /// Off: every step reruns the decoder on the whole prefix (tests check the cache against it).
+  let usesCache: Bool
+
+  init(model: any Seq2SeqModel, sources: [[Int]], options: GenerationOptions, usesCache: Bool = true) throws {
+    try GenerationRun.validate(options, model: model)
+    let vocabulary = model.vocabularySize
+    for (index, source) in sources.enumerated() {
+      if source.isEmpty { throw GenerationError.emptySource(index: index) }
+      if let bad = source.first(where: { $0 < 0 || $0 >= vocabulary }) {
+        throw GenerationError.tokenOutOfRange(source: index, token: bad, vocabularySize: vocabulary)
+      }
+    }
+    self.model = model
+    self.options = options
+    self.usesCache = usesCache
+    tokens = model.specialTokens
+    batchSize = sources.count
+    sourceLength = sources.map(\.count).max()!
+    if let limit = model.positionLimit, sourceLength > limit {
+      throw GenerationError.invalidOption(
+        name: "sources", reason: "a source has \(sourceLength) tokens; the model has \(limit) positions")
+    }
+    var ids: [Int] = [], keep: [Float] = []
+    for source in sources {
+      let padding = sourceLength - source.count
+      ids += source + [Int](repeating: tokens.pad, count: padding)
+      keep += [Float](repeating: 1, count: source.count) + [Float](repeating: 0, count: padding)
+    }
+    sourceIDs = ids
+    sourceKeep = keep
+    let forced: (bos: Int?, eos: Int?) =
+      switch options.forcedTokens {
+      case .fromModel: model.forcedTokenIDs
+      case .custom(let bos, let eos): (bos, eos)
+      }
+    rules = LogitRules(
+      eos: tokens.eos, minNewTokens: options.minNewTokens, maxNewTokens: options.maxNewTokens, forcedBOS: forced.bos,
+      forcedEOS: forced.eos)
+  }
+
+  static func validate(_ options: GenerationOptions, model: any Seq2SeqModel) throws {
+    if options.maxNewTokens < 0 { throw GenerationError.invalidOption(name: "maxNewTokens", reason: "must be ≥ 0") }
+    if options.minNewTokens < 0 { throw GenerationError.invalidOption(name: "minNewTokens", reason: "must be ≥ 0") }
+    if options.numBeams < 1 { throw GenerationError.invalidOption(name: "numBeams", reason: "must be ≥ 1") }
+    if !options.lengthPenalty.isFinite {
+      throw GenerationError.invalidOption(name: "lengthPenalty", reason: "must be a finite number")
+    }
+    if let limit = model.positionLimit, options.maxNewTokens > limit {
+      throw GenerationError.invalidOption(
+        name: "maxNewTokens", reason: "\(options.maxNewTokens) new tokens need more than the model's \(limit) positions")
+    }
+    if case .custom(let bos, let eos) = options.forcedTokens {
+      for id in [bos, eos].compactMap({ $0 }) where id < 0 || id >= model.vocabularySize {
+        throw GenerationError.invalidOption(name: "forcedTokens", reason: "token id \(id) is outside the vocabulary")
+      }
+    }
+  }
+
+  /// The encoder output `[B, S, C]`, each row repeated `copies` times.
+  func encode(copies: Int) -> (memory: Tensor, keep: [Float]) {
+    let memory = model.encoder.forward(sourceIDs, batch: batchSize, length: sourceLength, keep: sourceKeep)
+    guard copies > 1 else { return (memory, sourceKeep) }
+    let rows = (0..<batchSize).flatMap { [Int](repeating: $0, count: copies) }
+    let keep = rows.flatMap { sourceKeep[($0 * sourceLength)..<(($0 + 1) * sourceLength)] }
+    return (memory.selectingRows(rows), keep)
+  }
+
+  /// Greedy or beam search, as the options say.
+  func outputs() -> [[Int]] {
+    withoutGradient { options.numBeams == 1 ? greedy() : BeamSearch(run: self).search() }
+  }
+
+  /// Next-token logits `[N, V]` after `prefixes` (N rows of equal length,
+  /// decoder start first); with the cache only their last tokens are new.
+  func decodeStep(_ prefixes: [[Int]], memory: Tensor, memoryKeep: [Float], caches: [BlockCache]) -> Tensor {
+    let (rows, length) = (prefixes.count, prefixes[0].count)
+    let output: Tensor
+    if usesCache {
+      output = model.decoder.forward(
+        prefixes.map { $0.last! }, batch: rows, length: 1, keep: nil, memory: memory, memoryKeep: memoryKeep,
+        caches: caches, pastLength: length - 1)
+    } else {
+      output = model.decoder.forward(
+        prefixes.flatMap { $0 }, batch: rows, length: length, keep: nil, memory: memory, memoryKeep: memoryKeep
+      ).slice(axis: 1, (length - 1)..<length)
+    }
+    return model.logits(output).reshaped([rows, model.vocabularySize])
+  }
+
+  /// Greedy search: the best token each step; rows that produced end of
+  /// sequence continue with the pad id until every row has finished.
+  func greedy() -> [[Int]] {
+    let (memory, keep) = encode(copies: 1)
+    let caches = model.decoder.blocks.map { _ in BlockCache() }
+    var outputs = [[Int]](repeating: [tokens.decoderStart], count: batchSize)
+    var isRunning = [Bool](repeating: true, count: batchSize)
+    let vocabulary = model.vocabularySize
+    for step in 0..<options.maxNewTokens {
+      var scores = decodeStep(outputs, memory: memory, memoryKeep: keep, caches: caches).scalars
+      scores.withUnsafeMutableBufferPointer { all in
+        for row in 0..<batchSize {
+          rules.apply(to: UnsafeMutableBufferPointer(rebasing: all[(row * vocabulary)..<((row + 1) * vocabulary)]), generated: step)
+        }
+      }
+      let best = Tensor(scores, shape: [batchSize, vocabulary]).argmaxLastAxis()
+      for row in 0..<batchSize {
+        let next = isRunning[row] ? best[row] : tokens.pad
+        outputs[row].append(next)
+        if next == tokens.eos { isRunning[row] = false }
+      }
+      if !isRunning.contains(true) { break }
+    }
+    return outputs
+  }
+}
+
+/// The reference's default logit processors, in its order: minimum new
+/// tokens, forced first token, forced last token.
+struct LogitRules {
+  let eos: Int
+  let minNewTokens: Int
+  let maxNewTokens: Int
+  let forcedBOS: Int?
+  let forcedEOS: Int?
+
+  /// Edits one row of scores (logits or log-probabilities) before token `generated` is chosen.
+  func apply(to row: UnsafeMutableBufferPointer<Float>, generated: Int) {
+    if generated < minNewTokens { row[eos] = -.infinity }
+    if let forcedBOS, generated == 0 { force(forcedBOS, in: row) }
+    if let forcedEOS, generated == maxNewTokens - 1 { force(forcedEOS, in: row) }
+  }
+
+  private func force(_ token: Int, in row: UnsafeMutableBufferPointer<Float>) {
+    row.update(repeating: -.infinity)
+    row[token] = 0
+  }
+}
+
+extension Seq2SeqModel {
+  /// The forced first and last tokens of the model's configuration.
+  var forcedTokenIDs: (bos: Int?, eos: Int?) {
+    guard let bart = self as? BartModel else { return (nil, nil) }
+    return (bart.configuration.forcedBosTokenId, bart.configuration.forcedEosTokenId)
+  }
+
+  /// How many positions a model with learned positions can embed (nil: unbounded).
+  var positionLimit: Int? {
+    (self as? BartModel)?.configuration.maxPositionEmbeddings
+  }
+}
+
+extension Tensor {
+  /// Rows `rows` of the first axis, in that order (repeats allowed).
+  func selectingRows(_ rows: [Int]) -> Tensor {
+    let rest = Array(shape.dropFirst())
+    return reshaped([shape[0], count / shape[0]]).gatherRows(rows).reshaped([rows.count] + rest)
+  }
+}
