@@ -76,6 +76,34 @@ final class CommandLineTests: XCTestCase {
     XCTAssertTrue(again.error.contains("--resume"))
   }
 
+  /// A tiny teacher trained by `teacher train --task arithmetic` and scored by `evaluate`.
+  func testTrainThenEvaluateOnArithmetic() throws {
+    let folder = CLI.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let model = folder.appendingPathComponent("teacher")
+    let train = try CLI.run([
+      "teacher", "train", "--task", "arithmetic", "--out", model.path, "--steps", "40", "--layers", "1", "--decoder-layers", "1",
+      "--d-model", "32", "--heads", "2", "--d-ff", "64", "--train-examples", "300", "--valid-examples", "20", "--batch-tokens", "512",
+      "--lr", "0.01", "--warmup", "5",
+    ])
+    XCTAssertEqual(train.status, 0, train.error)
+    let json = folder.appendingPathComponent("scores.json"), predictions = folder.appendingPathComponent("predictions.txt")
+    let evaluate = try CLI.run([
+      "evaluate", "--model", model.path, "--task", "arithmetic", "--count", "24", "--metrics", "em,chrf",
+      "--json", json.path, "--predictions", predictions.path,
+    ])
+    XCTAssertEqual(evaluate.status, 0, evaluate.error)
+    XCTAssertTrue(evaluate.output.contains("EM"), evaluate.output)
+    let result = try JSONSerialization.jsonObject(with: Data(contentsOf: json)) as? [String: Any]
+    XCTAssertEqual(result?["examples"] as? Int, 24)
+    let loss = try XCTUnwrap(result?["loss"] as? Double)
+    // Better than guessing uniformly over the 259 byte-level tokens (ln 259 ≈ 5.56).
+    XCTAssertLessThan(loss, 5.0)
+    let metrics = try XCTUnwrap(result?["metrics"] as? [[String: Any]])
+    XCTAssertEqual(metrics.compactMap { $0["name"] as? String }, ["EM", "chrF"])
+    XCTAssertEqual(try String(contentsOf: predictions, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).count, 25)
+  }
+
   private func steps(in url: URL) throws -> Int {
     let object = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any]
     return object?["step"] as? Int ?? 0

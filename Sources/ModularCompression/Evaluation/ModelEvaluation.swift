@@ -1,0 +1,57 @@
+import Foundation
+import Seq2SeqModels
+import TensorCore
+import TextTasks
+import Tokenizers
+
+/// Quality of a model on examples: generated-output metrics and the
+/// teacher-forced loss. Codable, so reports can store it.
+public struct EvaluationResult: Codable, Sendable {
+  public var examples: Int
+  /// Mean teacher-forced cross-entropy per target token (nats).
+  public var loss: Double
+  public var perplexity: Double
+  public var metrics: [MetricValue]
+  /// Seconds spent generating.
+  public var generationSeconds: Double
+
+  /// The value of one metric by display name (`EM`, `BLEU`, …).
+  public func metric(_ name: String) -> Double? { metrics.first { $0.name == name }?.value }
+
+  enum CodingKeys: String, CodingKey {
+    case examples, loss, perplexity, metrics, generationSeconds = "generation_seconds"
+  }
+}
+
+/// Runs a model over examples the way `tessera evaluate` and `compare` do.
+public enum ModelEvaluation {
+  /// Greedy (or beam) generation in batches of `batchSize`, decoded with
+  /// `tokenizer`, scored against the targets; plus the teacher-forced loss.
+  public static func run(
+    model: any Seq2SeqModel, tokenizer: any TextTokenizer, examples: [Example], metrics: [TextMetric] = [.em, .chrf],
+    batchSize: Int = 64, numBeams: Int = 1, maxNewTokens: Int? = nil,
+    progress: (Int) -> Void = { _ in }
+  ) throws -> (result: EvaluationResult, predictions: [String]) {
+    let data = TokenizedExamples(examples, tokenizer: tokenizer)
+    let longestTarget = data.targets.map(\.count).max() ?? 1
+    let options = GenerationOptions(maxNewTokens: maxNewTokens ?? longestTarget + 8, numBeams: numBeams)
+    var predictions: [String] = []
+    let start = Date()
+    for first in stride(from: 0, to: data.count, by: batchSize) {
+      let rows = Array(data.sources[first..<min(first + batchSize, data.count)])
+      let outputs = try generate(model, sources: rows, options: options)
+      predictions += outputs.map { tokenizer.decode(Array($0.dropFirst()), skipSpecialTokens: true) }
+      progress(predictions.count)
+    }
+    let seconds = Date().timeIntervalSince(start)
+    var loss = TokenLoss()
+    withoutGradient {
+      for batch in data.orderedBatches(tokenBudget: 4096, tokens: model.specialTokens) {
+        let count = batch.countedTargets
+        loss.add(summedNLL: Double(model.loss(logits: model.forward(batch), batch: batch).item()) * Double(count), tokens: count)
+      }
+    }
+    let values = try Metrics.compute(metrics, hypotheses: predictions, references: examples.map(\.target))
+    return (EvaluationResult(examples: examples.count, loss: loss.meanLoss, perplexity: loss.perplexity, metrics: values, generationSeconds: seconds), predictions)
+  }
+}
