@@ -4,6 +4,7 @@ let allCommands: [Command] = [
   TeacherCommands.train,
   TeacherCommands.importModel,
   ForwardCommand.command,
+  GenerateCommand.command,
   BenchCommands.gemm,
   BenchCommands.ops,
   DataCommands.tasks,
