@@ -1,0 +1,100 @@
+import Foundation
+import Seq2SeqModels
+import Tokenizers
+
+/// `tessera generate`: greedy or beam-search outputs of a model folder for texts.
+enum GenerateCommand {
+  static let command = Command(
+    path: ["generate"],
+    summary: "Generate outputs for texts with a model folder (greedy or beam search)",
+    discussion: """
+      Texts come from the arguments, or, when there are none, one per line from
+      standard input. Each is tokenized with the folder's tokenizer.json (special
+      tokens added), and one decoded output is printed per input, in order
+      (line breaks inside an output become spaces). Decoding follows Hugging
+      Face's generate: the same options give the same tokens.
+
+      EXAMPLES:
+        tessera generate --model teachers/arith "12 + 30"
+        tessera generate --model teachers/t5-small --beams 4 --max-new-tokens 40 < inputs.txt
+      """,
+    positionals: [Positional(name: "TEXT", help: "Input texts (default: lines of standard input)", isOptional: true, isVariadic: true)],
+    options: [
+      .value("--model", "DIR", "Model folder with config.json, model.safetensors and tokenizer.json (required)"),
+      .value("--beams", "N", "Beams; 1 is greedy search", default: "1"),
+      .value("--max-new-tokens", "N", "Most tokens generated per input", default: "20"),
+      .value("--min-new-tokens", "N", "End of sequence is blocked before this many tokens", default: "0"),
+      .value("--length-penalty", "X", "Beam scores divide by length^X", default: "1"),
+      .value("--early-stopping", "MODE", "Beam search: true, false or never (as Hugging Face)", default: "false"),
+      .value("--batch-size", "N", "Inputs decoded together", default: "16"),
+    ]
+  ) { arguments in
+    let options = try generationOptions(arguments)
+    let batchSize = try arguments.int("--batch-size") ?? 16
+    guard batchSize > 0 else { throw UsageError("--batch-size must be positive, got \(batchSize)") }
+    let folder = URL(fileURLWithPath: try arguments.require("--model"))
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+      throw GenerateCommandError("model folder \(folder.path) does not exist")
+    }
+    let model = try ModelLoading.load(from: folder)
+    let tokenizer = try loadTokenizer(from: folder)
+    let tokenizerFile = folder.appendingPathComponent(tokenizerFileName).path
+    guard tokenizer.vocabularySize <= model.vocabularySize else {
+      throw GenerateCommandError(
+        "\(tokenizerFile) has \(tokenizer.vocabularySize) tokens but the model in \(folder.path) only \(model.vocabularySize)")
+    }
+    let texts = arguments.positionals.isEmpty ? readStandardInput() : arguments.positionals
+    let eos = model.specialTokens.eos
+    for start in stride(from: 0, to: texts.count, by: batchSize) {
+      let chunk = texts[start..<min(start + batchSize, texts.count)]
+      let sources = chunk.map { tokenizer.encode($0) }
+      let rows: [[Int]]
+      do {
+        rows = try generate(model, sources: sources, options: options)
+      } catch GenerationError.emptySource(let index) {
+        throw GenerateCommandError("input \(start + index + 1) has no tokens after tokenization")
+      }
+      for row in rows {
+        // Column 0 is the decoder start token; the output ends at the first EOS.
+        let generated = row.dropFirst().prefix { $0 != eos }
+        let text = tokenizer.decode(Array(generated), skipSpecialTokens: true)
+        print(text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).joined(separator: " "))
+      }
+      fflush(nil)  // outputs appear batch by batch when piped
+    }
+  }
+
+  static func generationOptions(_ arguments: ParsedArguments) throws -> GenerationOptions {
+    var options = GenerationOptions()
+    options.numBeams = try arguments.int("--beams") ?? 1
+    options.maxNewTokens = try arguments.int("--max-new-tokens") ?? 20
+    options.minNewTokens = try arguments.int("--min-new-tokens") ?? 0
+    options.lengthPenalty = Float(try arguments.double("--length-penalty") ?? 1)
+    guard options.numBeams >= 1 else { throw UsageError("--beams must be at least 1, got \(options.numBeams)") }
+    guard options.maxNewTokens >= 0 else { throw UsageError("--max-new-tokens must be ≥ 0, got \(options.maxNewTokens)") }
+    guard options.minNewTokens >= 0 else { throw UsageError("--min-new-tokens must be ≥ 0, got \(options.minNewTokens)") }
+    switch arguments.string("--early-stopping") ?? "false" {
+    case "true": options.earlyStopping = .whenBeamsFinished
+    case "false": options.earlyStopping = .heuristic
+    case "never": options.earlyStopping = .never
+    case let other: throw UsageError("--early-stopping must be true, false or never, got '\(other)'")
+    }
+    return options
+  }
+
+  /// Standard input, one text a line (a trailing carriage return is dropped).
+  static func readStandardInput() -> [String] {
+    var lines: [String] = []
+    while let line = readLine(strippingNewline: true) {
+      lines.append(line.hasSuffix("\r") ? String(line.dropLast()) : line)
+    }
+    return lines
+  }
+}
+
+/// A model folder or input that `tessera generate` cannot use.
+struct GenerateCommandError: Error, CustomStringConvertible {
+  let description: String
+  init(_ message: String) { description = message }
+}
