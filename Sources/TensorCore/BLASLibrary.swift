@@ -12,6 +12,12 @@ public typealias CBLASSgemm = @convention(c) (
   _ beta: Float, _ c: UnsafeMutablePointer<Float>?, _ ldc: Int32
 ) -> Void
 
+/// The C type of `cblas_sgemv`.
+public typealias CBLASSgemv = @convention(c) (
+  _ order: Int32, _ trans: Int32, _ m: Int32, _ n: Int32, _ alpha: Float, _ a: UnsafePointer<Float>?, _ lda: Int32,
+  _ x: UnsafePointer<Float>?, _ incx: Int32, _ beta: Float, _ y: UnsafeMutablePointer<Float>?, _ incy: Int32
+) -> Void
+
 /// A CBLAS library opened with `dlopen`; it stays open for the life of the process.
 public struct BLASLibrary: @unchecked Sendable {
   /// CBLAS enum values (`cblas.h`).
@@ -23,6 +29,9 @@ public struct BLASLibrary: @unchecked Sendable {
   public let name: String
   /// `cblas_sgemm` itself: calling it directly is the benchmark baseline.
   public let sgemm: CBLASSgemm
+  /// `cblas_sgemv`, used for single-row products: GEMM would pack the whole
+  /// weight matrix for one row (the decoding case), GEMV streams it once.
+  let sgemv: CBLASSgemv?
   let setNumThreads: (@convention(c) (Int32) -> Void)?
 
   /// Opens `candidate.path` and looks up `cblas_sgemm` (and
@@ -39,7 +48,7 @@ public struct BLASLibrary: @unchecked Sendable {
     let file = candidate.path.split(separator: "/").last.map(String.init) ?? candidate.path
     return BLASLibrary(
       name: "\(candidate.label) (\(file))", sgemm: unsafeBitCast(symbol, to: CBLASSgemm.self),
-      setNumThreads: threads)
+      sgemv: dlsym(handle, "cblas_sgemv").map { unsafeBitCast($0, to: CBLASSgemv.self) }, setNumThreads: threads)
   }
 
   /// Whether the library can set its thread count (OpenBLAS can).
@@ -60,6 +69,15 @@ public struct BLASLibrary: @unchecked Sendable {
     b: UnsafePointer<Float>, ldb: Int,
     beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
   ) {
+    if m == 1, let sgemv {
+      // c[1×n] = a[1×k] · op(B): a GEMV over B, with a's elements lda apart when stored as a column.
+      if beta == 0 { c.update(repeating: 0, count: n) }  // C may hold NaN garbage
+      sgemv(
+        BLASLibrary.rowMajor, transposeB ? BLASLibrary.noTranspose : BLASLibrary.transpose,
+        Int32(transposeB ? n : k), Int32(transposeB ? k : n), alpha, b, Int32(ldb),
+        a, Int32(transposeA ? lda : 1), beta, c, 1)
+      return
+    }
     sgemm(
       BLASLibrary.rowMajor, transposeA ? BLASLibrary.transpose : BLASLibrary.noTranspose,
       transposeB ? BLASLibrary.transpose : BLASLibrary.noTranspose,

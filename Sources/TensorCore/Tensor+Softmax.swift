@@ -16,15 +16,11 @@ extension Tensor {
   public func softmax() -> Tensor {
     var out = Tensor(uninitializedShape: shape)
     forEachLastAxisRow(into: &out) { x, y, n in
-      var maximum = -Float.infinity
-      for j in 0..<n { maximum = Swift.max(maximum, x[j]) }
+      // A plain map, then SIMD reductions: accumulating inside the exp loop would stop vectorisation.
+      var maximum = FastMath.maximum(x, count: n)
       if maximum == -.infinity { maximum = 0 }  // a fully masked row
-      var total: Float = 0
-      for j in 0..<n {
-        let e = FastMath.exp(x[j] - maximum)
-        y[j] = e
-        total += e
-      }
+      for j in 0..<n { y[j] = FastMath.exp(x[j] - maximum) }
+      let total = FastMath.sum(y, count: n)
       let scale = total > 0 ? 1 / total : 0
       for j in 0..<n { y[j] *= scale }
     }
@@ -37,8 +33,7 @@ extension Tensor {
       parallelChunks(y.count / Swift.max(n, 1), grain: Swift.max(1, (1 << 14) / Swift.max(n, 1))) { range in
         for r in range {
           let base = r * n
-          var dot: Float = 0
-          for j in 0..<n { dot += pg[base + j] * py[base + j] }
+          let dot = FastMath.dot(pg + base, py + base, count: n)
           for j in 0..<n { pd[base + j] = py[base + j] * (pg[base + j] - dot) }
         }
       }
@@ -51,11 +46,9 @@ extension Tensor {
   public func logSoftmax() -> Tensor {
     var out = Tensor(uninitializedShape: shape)
     forEachLastAxisRow(into: &out) { x, y, n in
-      var maximum = -Float.infinity
-      for j in 0..<n { maximum = Swift.max(maximum, x[j]) }
-      var total: Float = 0
-      for j in 0..<n { total += FastMath.exp(x[j] - maximum) }
-      let logTotal = maximum + FastMath.log(total)
+      let maximum = FastMath.maximum(x, count: n)
+      for j in 0..<n { y[j] = FastMath.exp(x[j] - maximum) }
+      let logTotal = maximum + FastMath.log(FastMath.sum(y, count: n))
       for j in 0..<n { y[j] = x[j] - logTotal }
     }
     let y = out.detached()
@@ -67,8 +60,7 @@ extension Tensor {
       parallelChunks(y.count / Swift.max(n, 1), grain: Swift.max(1, (1 << 14) / Swift.max(n, 1))) { range in
         for r in range {
           let base = r * n
-          var total: Float = 0
-          for j in 0..<n { total += pg[base + j] }
+          let total = FastMath.sum(pg + base, count: n)
           for j in 0..<n { pd[base + j] = pg[base + j] - FastMath.exp(py[base + j]) * total }
         }
       }
