@@ -85,7 +85,12 @@ extension Tensor {
   }
 
   func applying<Kernel: UnaryKernel>(_: Kernel.Type) -> Tensor {
-    var out = mapValues(Kernel.forward)
+    // The kernel is called statically (not through a closure) so the loop vectorises.
+    var out = Tensor(uninitializedShape: shape)
+    let source = storage.pointer, target = out.storage.pointer
+    parallelChunks(count, grain: 1 << 14) { range in
+      for i in range { target[i] = Kernel.forward(source[i]) }
+    }
     let x = detached(), y = out.detached()
     Tensor.record(&out, inputs: [self]) { g in
       var dx = Tensor(uninitializedShape: x.shape)

@@ -12,8 +12,8 @@ public final class TensorStorage: @unchecked Sendable {
   public init(uninitializedCount count: Int) {
     precondition(count >= 0, "negative element count \(count)")
     self.count = count
-    let raw = UnsafeMutableRawPointer.allocate(
-      byteCount: Swift.max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
+    let bytes = Swift.max(count, 1) * MemoryLayout<Float>.stride
+    let raw = StoragePool.take(bytes: bytes) ?? UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
     pointer = raw.bindMemory(to: Float.self, capacity: Swift.max(count, 1))
   }
 
@@ -30,5 +30,43 @@ public final class TensorStorage: @unchecked Sendable {
     return other
   }
 
-  deinit { UnsafeMutableRawPointer(pointer).deallocate() }
+  deinit {
+    let raw = UnsafeMutableRawPointer(pointer)
+    if !StoragePool.give(raw, bytes: Swift.max(count, 1) * MemoryLayout<Float>.stride) { raw.deallocate() }
+  }
 }
+
+/// Recycles large buffers by exact size. The system allocator maps every large
+/// block afresh, so each new activation or gradient would page-fault its whole
+/// size in; training and benchmarks ask for the same sizes over and over.
+enum StoragePool {
+  /// Buffers smaller than this go straight back to the allocator.
+  static let minimumBytes = 1 << 20
+  /// The most bytes kept idle in the pool.
+  static let limitBytes = 1 << 30
+  private static let lock = NSLock()
+  nonisolated(unsafe) private static var idle: [Int: [UnsafeMutableRawPointer]] = [:]
+  nonisolated(unsafe) private static var idleBytes = 0
+
+  static func take(bytes: Int) -> UnsafeMutableRawPointer? {
+    guard bytes >= minimumBytes else { return nil }
+    lock.lock()
+    defer { lock.unlock() }
+    guard let buffer = idle[bytes]?.popLast() else { return nil }
+    idleBytes -= bytes
+    return buffer
+  }
+
+  /// Keeps `buffer` for reuse; false when it should be freed instead.
+  static func give(_ buffer: UnsafeMutableRawPointer, bytes: Int) -> Bool {
+    guard bytes >= minimumBytes else { return false }
+    lock.lock()
+    defer { lock.unlock() }
+    guard idleBytes + bytes <= limitBytes else { return false }
+    idle[bytes, default: []].append(buffer)
+    idleBytes += bytes
+    return true
+  }
+}
+
+import Foundation
