@@ -28,7 +28,7 @@ extension Tensor {
     Tensor.record(&out, inputs: [self]) { g in
       let lp = logProbabilities.storage.pointer
       let scale = g.item() / Float(Swift.max(counted, 1))
-      var dx = Tensor.zeros([rows, classes])
+      let dx = Tensor.zeros([rows, classes])
       let pd = dx.storage.pointer
       for (r, target) in targets.enumerated() where target != ignoreIndex {
         let row = lp + r * classes, d = pd + r * classes

@@ -55,7 +55,7 @@ extension Tensor {
     Tensor.record(&out, inputs: inputs) { g in
       // Pointers are taken here from the captured owners, never captured bare.
       let pm = means.pointer, pr = inverseStd.pointer
-      var dx = Tensor(uninitializedShape: x.shape)
+      let dx = Tensor(uninitializedShape: x.shape)
       let dw = TensorStorage(count: n, repeating: 0)
       let db = TensorStorage(count: n, repeating: 0)
       let pg = g.storage.pointer, px = x.storage.pointer, pd = dx.storage.pointer

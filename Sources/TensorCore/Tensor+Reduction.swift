@@ -16,7 +16,7 @@ extension Tensor {
     let inner = shape[(axis + 1)...].reduce(1, *)
     var outShape = shape
     outShape[axis] = 1
-    var out = Tensor(repeating: initial, shape: outShape)
+    let out = Tensor(repeating: initial, shape: outShape)
     let src = storage.pointer, dst = out.storage.pointer
     if inner == 1 {
       parallelChunks(outer, grain: Swift.max(1, (1 << 15) / Swift.max(n, 1))) { rows in
@@ -81,7 +81,7 @@ extension Tensor {
     out.node = nil
     let x = detached()
     Tensor.record(&out, inputs: [self]) { g in
-      var dx = Tensor.zeros(x.shape)
+      let dx = Tensor.zeros(x.shape)
       let stridesM = Broadcasting.strides(of: kept.shape, in: x.shape)
       let gk = g.reshapedWithoutRecording(kept.shape)
       let px = x.storage.pointer, pm = kept.storage.pointer, pg = gk.storage.pointer

@@ -34,7 +34,7 @@ extension Tensor {
   func permutedWithoutRecording(_ order: [Int]) -> Tensor {
     if order == Array(0..<rank) { return detached() }
     let outShape = order.map { shape[$0] }
-    var out = Tensor(uninitializedShape: outShape)
+    let out = Tensor(uninitializedShape: outShape)
     var inputStrides = [Int](repeating: 1, count: rank)
     for i in stride(from: rank - 2, through: 0, by: -1) { inputStrides[i] = inputStrides[i + 1] * shape[i + 1] }
     let gathered = order.map { inputStrides[$0] }
@@ -72,7 +72,7 @@ extension Tensor {
     }
     let inputShape = shape
     Tensor.record(&out, inputs: [self]) { g in
-      var dx = Tensor.zeros(inputShape)
+      let dx = Tensor.zeros(inputShape)
       let pg = g.storage.pointer, pd = dx.storage.pointer
       for o in 0..<outer {
         (pd + (o * inputShape[a] + range.lowerBound) * inner).update(from: pg + o * block, count: block)
@@ -145,7 +145,7 @@ extension Tensor {
     }
     let tableShape = shape
     Tensor.record(&out, inputs: [self]) { g in
-      var dx = Tensor.zeros(tableShape)
+      let dx = Tensor.zeros(tableShape)
       let pg = g.storage.pointer, pd = dx.storage.pointer
       for (i, index) in indices.enumerated() where index != frozenRow {
         let target = pd + index * width, source = pg + i * width

@@ -27,7 +27,7 @@ extension Tensor {
     let y = out.detached()
     Tensor.record(&out, inputs: [self]) { g in
       // dx = y ⊙ (g − Σ g⊙y)
-      var dx = Tensor(uninitializedShape: y.shape)
+      let dx = Tensor(uninitializedShape: y.shape)
       let n = y.shape.last ?? 1
       let pg = g.storage.pointer, py = y.storage.pointer, pd = dx.storage.pointer
       parallelChunks(y.count / Swift.max(n, 1), grain: Swift.max(1, (1 << 14) / Swift.max(n, 1))) { range in
@@ -54,7 +54,7 @@ extension Tensor {
     let y = out.detached()
     Tensor.record(&out, inputs: [self]) { g in
       // dx = g − softmax · Σ g
-      var dx = Tensor(uninitializedShape: y.shape)
+      let dx = Tensor(uninitializedShape: y.shape)
       let n = y.shape.last ?? 1
       let pg = g.storage.pointer, py = y.storage.pointer, pd = dx.storage.pointer
       parallelChunks(y.count / Swift.max(n, 1), grain: Swift.max(1, (1 << 14) / Swift.max(n, 1))) { range in
