@@ -184,8 +184,8 @@ extension FastMath {
   /// `max x[j]`, or `-inf` when `count == 0` (NaN elements are skipped).
   @inline(__always) static func maximum(_ x: UnsafePointer<Float>, count: Int) -> Float {
     reduce(
-      x, count: count, initial: -.infinity, combine: { pointwiseMax($0, $1) },
-      merge: { pointwiseMax($0, $1) }, finish: { $0.max() }, scalar: { Swift.max($0, $1) })
+      x, count: count, initial: -.infinity, combine: larger, merge: larger, finish: { $0.max() },
+      scalar: { $1 > $0 ? $1 : $0 })
   }
 
   /// `Σ a[j]·b[j]`.
@@ -205,6 +205,12 @@ extension FastMath {
       j += 1
     }
     return total
+  }
+
+  /// Lane-wise maximum as compare-and-blend (the standard library's
+  /// `pointwiseMax` is an out-of-line call per vector here).
+  @inline(__always) private static func larger(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+    a.replacing(with: b, where: b .> a)
   }
 
   @inline(__always) private static func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {

@@ -66,6 +66,15 @@ final class BLASBackendTests: XCTestCase {
     XCTAssertNil(BLASLibrary.open(BLASCandidate(label: "x", path: "libtessera-no-such-blas.so.9")))
   }
 
+  func testSkylakeXKernelsOnlyForIntelWithAVX512() {
+    let flags = "fpu avx2 avx512f avx512dq avx512bw avx512vl"
+    XCTAssertTrue(OpenBLASCoreType.prefersSkylakeX(["vendor_id": "GenuineIntel", "flags": flags]))
+    XCTAssertFalse(OpenBLASCoreType.prefersSkylakeX(["vendor_id": "AuthenticAMD", "flags": flags]))
+    XCTAssertFalse(
+      OpenBLASCoreType.prefersSkylakeX(["vendor_id": "GenuineIntel", "flags": "fpu avx2 avx512f avx512dq avx512vl"]))
+    XCTAssertFalse(OpenBLASCoreType.prefersSkylakeX(["vendor_id": "GenuineIntel"]))
+  }
+
   // MARK: a real library against the reference
 
   func testOpenBLASMatchesReference() throws {
