@@ -26,16 +26,9 @@ extension Tensor {
     parallelChunks(rows, grain: Swift.max(1, (1 << 14) / Swift.max(n, 1))) { range in
       for r in range {
         let x = px + r * n, y = py + r * n
-        var mean: Float = 0
-        if centered {
-          for j in 0..<n { mean += x[j] }
-          mean /= Float(n)
-        }
-        var variance: Float = 0
-        for j in 0..<n {
-          let d = x[j] - mean
-          variance += d * d
-        }
+        // SIMD reductions: serial accumulation would keep these loops scalar.
+        let mean = centered ? FastMath.sum(x, count: n) / Float(n) : 0
+        let variance = FastMath.sumOfSquares(x, count: n, centeredOn: mean)
         let inv = 1 / (variance / Float(n) + epsilon).squareRoot()
         pm[r] = mean
         pr[r] = inv
