@@ -12,6 +12,22 @@ extension Tensor {
     }
   }
 
+  /// A row-wise backward: `body(g, y, dx, n)` fills each last-axis row of the
+  /// input gradient from the output gradient `g` and the saved output `y`.
+  @inline(__always)
+  static func lastAxisGradient(
+    _ g: Tensor, _ y: Tensor,
+    _ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void
+  ) -> Tensor {
+    let dx = Tensor(uninitializedShape: y.shape)
+    let n = y.shape.last ?? 1
+    let pg = g.storage.pointer, py = y.storage.pointer, pd = dx.storage.pointer
+    parallelChunks(y.count / Swift.max(n, 1), grain: Swift.max(1, (1 << 14) / Swift.max(n, 1))) { range in
+      for r in range { body(pg + r * n, py + r * n, pd + r * n, n) }
+    }
+    return dx
+  }
+
   /// Softmax over the last axis, computed stably (max subtracted first).
   public func softmax() -> Tensor {
     var out = Tensor(uninitializedShape: shape)
@@ -27,17 +43,10 @@ extension Tensor {
     let y = out.detached()
     Tensor.record(&out, inputs: [self]) { g in
       // dx = y ⊙ (g − Σ g⊙y)
-      let dx = Tensor(uninitializedShape: y.shape)
-      let n = y.shape.last ?? 1
-      let pg = g.storage.pointer, py = y.storage.pointer, pd = dx.storage.pointer
-      parallelChunks(y.count / Swift.max(n, 1), grain: Swift.max(1, (1 << 14) / Swift.max(n, 1))) { range in
-        for r in range {
-          let base = r * n
-          let dot = FastMath.dot(pg + base, py + base, count: n)
-          for j in 0..<n { pd[base + j] = py[base + j] * (pg[base + j] - dot) }
-        }
-      }
-      return [dx]
+      [Tensor.lastAxisGradient(g, y) { g, y, dx, n in
+        let dot = FastMath.dot(g, y, count: n)
+        for j in 0..<n { dx[j] = y[j] * (g[j] - dot) }
+      }]
     }
     return out
   }
@@ -54,17 +63,10 @@ extension Tensor {
     let y = out.detached()
     Tensor.record(&out, inputs: [self]) { g in
       // dx = g − softmax · Σ g
-      let dx = Tensor(uninitializedShape: y.shape)
-      let n = y.shape.last ?? 1
-      let pg = g.storage.pointer, py = y.storage.pointer, pd = dx.storage.pointer
-      parallelChunks(y.count / Swift.max(n, 1), grain: Swift.max(1, (1 << 14) / Swift.max(n, 1))) { range in
-        for r in range {
-          let base = r * n
-          let total = FastMath.sum(pg + base, count: n)
-          for j in 0..<n { pd[base + j] = pg[base + j] - FastMath.exp(py[base + j]) * total }
-        }
-      }
-      return [dx]
+      [Tensor.lastAxisGradient(g, y) { g, y, dx, n in
+        let total = FastMath.sum(g, count: n)
+        for j in 0..<n { dx[j] = g[j] - FastMath.exp(y[j]) * total }
+      }]
     }
     return out
   }

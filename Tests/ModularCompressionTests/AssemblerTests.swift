@@ -17,38 +17,10 @@ final class AssemblerTests: XCTestCase {
   }
 
   /// A 4+4-layer, 16-wide T5.
-  func tinyT5() -> T5Model {
-    var config = T5Configuration()
-    config.vocabSize = 24
-    config.dModel = 16
-    config.dKv = 4
-    config.dFf = 32
-    config.numHeads = 2
-    config.numLayers = 4
-    config.numDecoderLayers = 4
-    config.relativeAttentionNumBuckets = 8
-    config.relativeAttentionMaxDistance = 16
-    config.dropoutRate = 0
-    var generator = SeededRandom(seed: 7)
-    return T5Model(config, using: &generator)
-  }
+  func tinyT5() -> T5Model { TinyTeachers.t5(encoderLayers: 4, decoderLayers: 4, seed: 7) }
 
   /// A 2+4-layer, 16-wide BART.
-  func tinyBart() -> BartModel {
-    var config = BartConfiguration()
-    config.vocabSize = 24
-    config.dModel = 16
-    config.encoderLayers = 2
-    config.decoderLayers = 4
-    config.encoderAttentionHeads = 2
-    config.decoderAttentionHeads = 2
-    config.encoderFfnDim = 32
-    config.decoderFfnDim = 32
-    config.maxPositionEmbeddings = 16
-    config.dropout = 0
-    var generator = SeededRandom(seed: 3)
-    return BartModel(config, using: &generator)
-  }
+  func tinyBart() -> BartModel { TinyTeachers.bart(encoderLayers: 2, decoderLayers: 4, seed: 3) }
 
   let batch = Seq2SeqBatch(
     batchSize: 2, sourceLength: 4, sourceIDs: [5, 6, 7, 1, 9, 10, 1, 0], sourceKeep: [1, 1, 1, 1, 1, 1, 1, 0],

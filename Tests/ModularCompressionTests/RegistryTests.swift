@@ -22,19 +22,7 @@ final class RegistryTests: XCTestCase {
 
   /// A tiny T5 teacher (2 encoder, 4 decoder layers); different seeds give different weights.
   private static func teacher(seed: UInt64 = 1) -> T5Model {
-    var config = T5Configuration()
-    config.vocabSize = 24
-    config.dModel = 16
-    config.dKv = 4
-    config.dFf = 32
-    config.numHeads = 2
-    config.numLayers = 2
-    config.numDecoderLayers = 4
-    config.relativeAttentionNumBuckets = 8
-    config.relativeAttentionMaxDistance = 16
-    config.dropoutRate = 0
-    var generator = SeededRandom(seed: seed)
-    return T5Model(config, using: &generator)
+    TinyTeachers.t5(encoderLayers: 2, decoderLayers: 4, seed: seed)
   }
 
   private static let fingerprint = String(repeating: "ab", count: 32)

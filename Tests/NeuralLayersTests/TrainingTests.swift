@@ -1,3 +1,4 @@
+import Foundation
 import NeuralLayers
 import TensorCore
 import XCTest
@@ -172,5 +173,3 @@ final class TrainingTests: XCTestCase {
     XCTAssertEqual(out.shape, [3, 10])
   }
 }
-
-import Foundation

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The options and positionals of one command line, checked against a `Command`.
 struct ParsedArguments: Sendable {
   let command: String
@@ -89,5 +91,3 @@ struct ParsedArguments: Sendable {
 
   func positional(_ index: Int) -> String? { index < positionals.count ? positionals[index] : nil }
 }
-
-import Foundation

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Renders `--help` text for the program and for each command.
 enum Help {
   static func program(_ commands: [Command]) -> String {
@@ -52,5 +54,3 @@ enum Help {
     return lines.joined(separator: "\n")
   }
 }
-
-import Foundation

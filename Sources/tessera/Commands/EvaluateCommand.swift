@@ -1,6 +1,7 @@
 import Foundation
 import ModularCompression
 import Seq2SeqModels
+import TensorCore
 import TextTasks
 import Tokenizers
 
@@ -64,5 +65,3 @@ enum EvaluateCommand {
     }
   }
 }
-
-import TensorCore
