@@ -5,10 +5,13 @@ import TensorCore
 public final class Parameter: @unchecked Sendable {
   /// The current value, a leaf of the autodiff tape.
   public var value: Tensor {
-    didSet { if !value.requiresGrad { value.requiresGrad = true } }
+    didSet { if value.requiresGrad != isTrainable { value.requiresGrad = isTrainable } }
   }
-  /// Whether the optimizer should update it (frozen teachers set this false).
-  public var isTrainable = true
+  /// Whether the optimizer should update it. A frozen parameter (a teacher's,
+  /// under distillation) records no gradient, so backward skips its products.
+  public var isTrainable = true {
+    didSet { value.requiresGrad = isTrainable }
+  }
 
   public init(_ value: Tensor) {
     var leaf = value
@@ -70,6 +73,9 @@ extension ParameterContainer {
 
   /// Clears every gradient.
   public func zeroGrad() { parameters().forEach { $0.zeroGrad() } }
+
+  /// Makes every parameter untrainable: no gradients, no optimizer updates.
+  public func freeze() { parameters().forEach { $0.isTrainable = false } }
 }
 
 /// Builds the key list of a container from its own parameters and children.

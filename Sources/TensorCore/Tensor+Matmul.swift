@@ -43,23 +43,25 @@ extension Tensor {
         beta: 0, c: pc + item * m * n, ldc: n)
     }
     let a = detached(), b = other.detached()
+    // Frozen operands (a teacher's weights) take part without a gradient: skip their product.
+    let needsA = requiresGrad, needsB = other.requiresGrad
     Tensor.record(&out, inputs: [self, other]) { g in
-      let ga: Tensor, gb: Tensor
+      var ga: Tensor?, gb: Tensor?
       switch (transposeA, transposeB) {
       case (false, false):
-        ga = g.matmul(b, transposeB: true)
-        gb = a.matmul(g, transposeA: true)
+        if needsA { ga = g.matmul(b, transposeB: true) }
+        if needsB { gb = a.matmul(g, transposeA: true) }
       case (false, true):
-        ga = g.matmul(b)
-        gb = g.matmul(a, transposeA: true)
+        if needsA { ga = g.matmul(b) }
+        if needsB { gb = g.matmul(a, transposeA: true) }
       case (true, false):
-        ga = b.matmul(g, transposeB: true)
-        gb = a.matmul(g)
+        if needsA { ga = b.matmul(g, transposeB: true) }
+        if needsB { gb = a.matmul(g) }
       case (true, true):
-        ga = b.matmul(g, transposeA: true, transposeB: true)
-        gb = g.matmul(a, transposeA: true, transposeB: true)
+        if needsA { ga = b.matmul(g, transposeA: true, transposeB: true) }
+        if needsB { gb = g.matmul(a, transposeA: true, transposeB: true) }
       }
-      return [ga.summed(toShape: a.shape), gb.summed(toShape: b.shape)]
+      return [ga?.summed(toShape: a.shape), gb?.summed(toShape: b.shape)]
     }
     return out
   }
