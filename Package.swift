@@ -7,6 +7,20 @@ let numericSettings: [SwiftSetting] = [
   .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))
 ]
 
+// TensorKernelsAVX512 compiles the same kernels as TensorKernels for
+// x86-64-v4 (AVX-512) with 512-bit vectors; TensorCore calls it only when the
+// CPU reports AVX-512 at run time. Debug builds and other architectures
+// compile it for the baseline (it is then an unused duplicate).
+#if arch(x86_64)
+  let wideSIMDSettings: [SwiftSetting] = [
+    .unsafeFlags(
+      ["-Ounchecked", "-wmo", "-Xcc", "-march=x86-64-v4", "-Xcc", "-mprefer-vector-width=512"],
+      .when(configuration: .release))
+  ]
+#else
+  let wideSIMDSettings = numericSettings
+#endif
+
 let package = Package(
   name: "Tessera",
   platforms: [.macOS(.v13)],
@@ -15,7 +29,9 @@ let package = Package(
     .library(name: "ModularCompression", targets: ["ModularCompression"]),
   ],
   targets: [
-    .target(name: "TensorCore", swiftSettings: numericSettings,
+    .target(name: "TensorKernels", swiftSettings: numericSettings),
+    .target(name: "TensorKernelsAVX512", dependencies: ["TensorKernels"], swiftSettings: wideSIMDSettings),
+    .target(name: "TensorCore", dependencies: ["TensorKernels", "TensorKernelsAVX512"], swiftSettings: numericSettings,
             linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
     .target(name: "NeuralLayers", dependencies: ["TensorCore"], swiftSettings: numericSettings),
     .target(name: "Tokenizers"),

@@ -77,24 +77,14 @@ public final class AdamW {
     let correction2 = 1 - Float(_pow(Double(b2), Double(step)))
     for (key, parameter) in named {
       guard let grad = parameter.grad else { continue }
-      var m = firstMoments[key] ?? Tensor.zeros(parameter.shape)
-      var v = secondMoments[key] ?? Tensor.zeros(parameter.shape)
+      // Taken out of the dictionaries so the update runs in place, not on a copy.
+      var m = firstMoments.removeValue(forKey: key) ?? Tensor.zeros(parameter.shape)
+      var v = secondMoments.removeValue(forKey: key) ?? Tensor.zeros(parameter.shape)
       let decay = decays[key] == true ? lr * configuration.weightDecay : 0
-      grad.withValues { g in
-        m.withMutableValues { m in
-          v.withMutableValues { v in
-            parameter.value.withMutableValues { p in
-              for i in 0..<p.count {
-                m[i] = b1 * m[i] + (1 - b1) * g[i]
-                v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
-                let mHat = m[i] / correction1
-                let vHat = v[i] / correction2
-                p[i] = p[i] - decay * p[i] - lr * mHat / (vHat.squareRoot() + eps)
-              }
-            }
-          }
-        }
-      }
+      let update = AdamWStep(
+        learningRate: lr, beta1: b1, beta2: b2, epsilon: eps, decay: decay, correction1: correction1,
+        correction2: correction2)
+      parameter.value.applyAdamW(update, gradient: grad, firstMoment: &m, secondMoment: &v)
       firstMoments[key] = m
       secondMoments[key] = v
     }

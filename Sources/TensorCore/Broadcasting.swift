@@ -34,17 +34,27 @@ public enum Broadcasting {
 }
 
 /// Calls `body(outerIndex, offsetA, offsetB)` for every position of all but the
-/// last dimension of `shape`, with element offsets of two broadcast operands.
+/// last dimension of `shape` (or the positions `rows` of them, in row-major
+/// order), with element offsets of two broadcast operands.
 @inline(__always)
 func forEachRow(
-  _ shape: [Int], _ stridesA: [Int], _ stridesB: [Int], _ body: (Int, Int, Int) -> Void
+  _ shape: [Int], _ stridesA: [Int], _ stridesB: [Int], rows: Range<Int>? = nil,
+  _ body: (Int, Int, Int) -> Void
 ) {
   let outerRank = shape.count - 1
-  let rows = shape.dropLast().reduce(1, *)
+  let rows = rows ?? 0..<shape.dropLast().reduce(1, *)
   var index = [Int](repeating: 0, count: Swift.max(outerRank, 0))
   var offsetA = 0
   var offsetB = 0
-  for row in 0..<rows {
+  // The multi-index of the first row, from the last outer axis up.
+  var remainder = rows.lowerBound
+  for axis in stride(from: outerRank - 1, through: 0, by: -1) {
+    index[axis] = remainder % shape[axis]
+    remainder /= shape[axis]
+    offsetA += index[axis] * stridesA[axis]
+    offsetB += index[axis] * stridesB[axis]
+  }
+  for row in rows {
     body(row, offsetA, offsetB)
     var axis = outerRank - 1
     while axis >= 0 {

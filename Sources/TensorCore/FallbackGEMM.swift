@@ -1,4 +1,5 @@
 import Dispatch
+import TensorKernels
 
 /// The pure-Swift single-precision GEMM used when no BLAS library loads
 /// (`TESSERA_BLAS=none`, or none installed). Same contract as ``BLAS/sgemm``.

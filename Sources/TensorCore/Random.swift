@@ -127,6 +127,36 @@ public struct SeededRandom: RandomNumberGenerator, Sendable, Equatable {
     }
   }
 
+  /// Skips `steps` outputs of ``nextUInt32()`` in O(log steps): afterwards the
+  /// generator is where `steps` calls would have left it. Threads that fill
+  /// parts of one tensor start from copies advanced to their first element, so
+  /// the values match a serial fill exactly.
+  public mutating func advance(by steps: UInt64) {
+    // The LCG's n-step map is again affine, s ↦ A·s + C; square-and-multiply
+    // over the bits of `steps` (Brown, "Random number generation with
+    // arbitrary strides", 1994).
+    var (totalMultiplier, totalIncrement): (UInt64, UInt64) = (1, 0)
+    var (multiplier, increment) = (Self.multiplier, self.increment)
+    var remaining = steps
+    while remaining > 0 {
+      if remaining & 1 == 1 {
+        totalMultiplier = totalMultiplier &* multiplier
+        totalIncrement = totalIncrement &* multiplier &+ increment
+      }
+      increment = (multiplier &+ 1) &* increment
+      multiplier = multiplier &* multiplier
+      remaining >>= 1
+    }
+    state = totalMultiplier &* state &+ totalIncrement
+  }
+
+  /// A copy advanced by `steps` (see ``advance(by:)``).
+  public func advanced(by steps: UInt64) -> SeededRandom {
+    var copy = self
+    copy.advance(by: steps)
+    return copy
+  }
+
   /// A new generator for an independent purpose (data order, dropout, …).
   ///
   /// The child's seed and stream are SplitMix64 hashes of this generator's

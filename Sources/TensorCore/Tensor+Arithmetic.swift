@@ -50,9 +50,12 @@ extension Tensor {
       let stridesB = Broadcasting.strides(of: b.shape, in: outShape)
       let last = outShape.last ?? 1
       let sa = stridesA.last ?? 0, sb = stridesB.last ?? 0
-      forEachRow(outShape.isEmpty ? [1] : outShape, stridesA, stridesB) { row, offsetA, offsetB in
-        let base = row * last
-        for j in 0..<last { po[base + j] = Kernel.apply(pa[offsetA + j * sa], pb[offsetB + j * sb]) }
+      let rowShape = outShape.isEmpty ? [1] : outShape
+      parallelChunks(n / Swift.max(last, 1), grain: Swift.max(1, (1 << 15) / Swift.max(last, 1))) { rows in
+        forEachRow(rowShape, stridesA, stridesB, rows: rows) { row, offsetA, offsetB in
+          let base = row * last
+          for j in 0..<last { po[base + j] = Kernel.apply(pa[offsetA + j * sa], pb[offsetB + j * sb]) }
+        }
       }
     }
     out.node = nil

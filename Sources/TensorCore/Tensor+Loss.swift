@@ -1,3 +1,5 @@
+import TensorKernels
+
 extension Tensor {
   /// Mean cross-entropy of `[N, V]` logits against `targets` (N class indices).
   ///
@@ -9,31 +11,56 @@ extension Tensor {
     precondition(rank == 2, "crossEntropy expects [N, V] logits, got \(shape)")
     let (rows, classes) = (shape[0], shape[1])
     precondition(targets.count == rows, "crossEntropy: \(targets.count) targets for \(rows) rows")
-    let counted = targets.filter { $0 != ignoreIndex }.count
-    let logProbabilities = withoutGradient { logSoftmax() }
-    let lp = logProbabilities.storage.pointer
-    var total: Double = 0
     for (r, target) in targets.enumerated() where target != ignoreIndex {
       precondition(target >= 0 && target < classes, "target \(target) out of range 0..<\(classes) at row \(r)")
-      let row = lp + r * classes
-      var loss = -Double(row[target]) * Double(1 - labelSmoothing)
-      if labelSmoothing > 0 {
-        var sum: Double = 0
-        for j in 0..<classes { sum += Double(row[j]) }
-        loss -= Double(labelSmoothing) * sum / Double(classes)
-      }
-      total += loss
     }
+    let counted = targets.filter { $0 != ignoreIndex }.count
+    // Only log Σ exp per row is kept: log p = x − lse is recomputed where
+    // needed, in the same Float operations, instead of writing [N, V] log-probabilities.
+    let logits = detached(), kernels = KernelChoice.active
+    let logSumExp = TensorStorage(uninitializedCount: rows)
+    let px = storage.pointer, pl = logSumExp.pointer
+    Tensor.forEachRowChunk(rows: rows, width: classes) { first, chunk in
+      kernels.logSumExp(px + first * classes, into: pl + first, rows: chunk, width: classes)
+    }
+    // Row losses in parallel (smoothing reads whole rows), summed in row order.
+    var rowLosses = [Double](repeating: 0, count: rows)
+    rowLosses.withUnsafeMutableBufferPointer { losses in
+      let out = losses.baseAddress!
+      Tensor.forEachRowChunk(rows: rows, width: labelSmoothing > 0 ? classes : 1) { first, chunk in
+        for r in first..<(first + chunk) where targets[r] != ignoreIndex {
+          let row = px + r * classes, logTotal = pl[r]
+          var loss = -Double(row[targets[r]] - logTotal) * Double(1 - labelSmoothing)
+          if labelSmoothing > 0 {
+            var sum: Double = 0
+            for j in 0..<classes { sum += Double(row[j] - logTotal) }
+            loss -= Double(labelSmoothing) * sum / Double(classes)
+          }
+          out[r] = loss
+        }
+      }
+    }
+    var total: Double = 0
+    for (r, target) in targets.enumerated() where target != ignoreIndex { total += rowLosses[r] }
     var out = Tensor(scalar: counted > 0 ? Float(total / Double(counted)) : 0)
     Tensor.record(&out, inputs: [self]) { g in
-      let lp = logProbabilities.storage.pointer
+      let px = logits.storage.pointer, pl = logSumExp.pointer
       let scale = g.item() / Float(Swift.max(counted, 1))
-      let dx = Tensor.zeros([rows, classes])
+      let offset = labelSmoothing / Float(classes)
+      let dx = Tensor(uninitializedShape: [rows, classes])
       let pd = dx.storage.pointer
-      for (r, target) in targets.enumerated() where target != ignoreIndex {
-        let row = lp + r * classes, d = pd + r * classes
-        for j in 0..<classes { d[j] = (FastMath.exp(row[j]) - labelSmoothing / Float(classes)) * scale }
-        d[target] -= (1 - labelSmoothing) * scale
+      Tensor.forEachRowChunk(rows: rows, width: classes) { first, chunk in
+        for r in first..<(first + chunk) {
+          let d = pd + r * classes
+          let target = targets[r]
+          if target == ignoreIndex {
+            d.update(repeating: 0, count: classes)
+            continue
+          }
+          kernels.crossEntropyGradient(
+            px + r * classes, logSumExp: pl + r, offset: offset, scale: scale, into: d, rows: 1, width: classes)
+          d[target] -= (1 - labelSmoothing) * scale
+        }
       }
       return [dx]
     }
@@ -78,7 +105,11 @@ extension Tensor {
   public func dropout(rate: Float, using generator: inout SeededRandom) -> Tensor {
     precondition(rate >= 0 && rate < 1, "dropout rate \(rate) must be in [0, 1)")
     if rate == 0 { return self }
-    let mask = Tensor.bernoulliMask(shape, keepProbability: 1 - rate, using: &generator)
-    return multiplying(mask.scaled(by: 1 / (1 - rate)))
+    // The mask holds 1/(1 − rate) or 0 directly: one pass fewer than a 0/1
+    // mask scaled afterwards, with the same products.
+    let mask = Tensor.bernoulliMask(shape, keepProbability: 1 - rate, keptValue: 1 / (1 - rate), using: &generator)
+    var out = Tensor.broadcastBinary(self, mask, MulKernel.self)
+    Tensor.record(&out, inputs: [self]) { g in [Tensor.broadcastBinary(g, mask, MulKernel.self)] }
+    return out
   }
 }

@@ -1,3 +1,5 @@
+import TensorKernels
+
 extension Tensor {
   /// Layer normalisation over the last axis: `(x − μ) / √(σ² + ε) · weight + bias`.
   /// `weight` and `bias` are `[C]` (either may be nil).
@@ -11,6 +13,11 @@ extension Tensor {
     normalized(weight: weight, bias: nil, epsilon: epsilon, centered: false)
   }
 
+  /// Rows per block of the norm backward: each block sums its own weight and
+  /// bias gradients, then the blocks are added in order, so the result does
+  /// not depend on the thread count.
+  private static let normGradientBlock = 32
+
   /// The fused kernel behind both norms; keeps the per-row mean and 1/σ for backward.
   private func normalized(weight: Tensor?, bias: Tensor?, epsilon: Float, centered: Bool) -> Tensor {
     let n = shape.last ?? 1
@@ -18,27 +25,16 @@ extension Tensor {
     if let weight { precondition(weight.shape == [n], "norm weight \(weight.shape) must be [\(n)]") }
     if let bias { precondition(bias.shape == [n], "norm bias \(bias.shape) must be [\(n)]") }
     var out = Tensor(uninitializedShape: shape)
-    let means = TensorStorage(count: rows, repeating: 0)
-    let inverseStd = TensorStorage(count: rows, repeating: 0)
+    let means = TensorStorage(uninitializedCount: rows)
+    let inverseStd = TensorStorage(uninitializedCount: rows)
+    let kernels = KernelChoice.active
     let px = storage.pointer, py = out.storage.pointer
     let pw = weight?.storage.pointer, pb = bias?.storage.pointer
     let pm = means.pointer, pr = inverseStd.pointer
-    parallelChunks(rows, grain: Swift.max(1, (1 << 14) / Swift.max(n, 1))) { range in
-      for r in range {
-        let x = px + r * n, y = py + r * n
-        // SIMD reductions: serial accumulation would keep these loops scalar.
-        let mean = centered ? FastMath.sum(x, count: n) / Float(n) : 0
-        let variance = FastMath.sumOfSquares(x, count: n, centeredOn: mean)
-        let inv = 1 / (variance / Float(n) + epsilon).squareRoot()
-        pm[r] = mean
-        pr[r] = inv
-        for j in 0..<n {
-          var v = (x[j] - mean) * inv
-          if let pw { v *= pw[j] }
-          if let pb { v += pb[j] }
-          y[j] = v
-        }
-      }
+    Tensor.forEachRowChunk(rows: rows, width: n) { first, chunk in
+      kernels.normalize(
+        px + first * n, weight: pw, bias: pb, epsilon: epsilon, centered: centered, into: py + first * n,
+        means: pm + first, inverseStd: pr + first, rows: chunk, width: n)
     }
     let x = detached(), w = weight?.detached()
     let hasBias = bias != nil
@@ -49,35 +45,39 @@ extension Tensor {
       // Pointers are taken here from the captured owners, never captured bare.
       let pm = means.pointer, pr = inverseStd.pointer
       let dx = Tensor(uninitializedShape: x.shape)
-      let dw = TensorStorage(count: n, repeating: 0)
-      let db = TensorStorage(count: n, repeating: 0)
+      let block = Tensor.normGradientBlock, blocks = (rows + block - 1) / block
+      let partialWeight = TensorStorage(count: blocks * n, repeating: 0)
+      let partialBias = TensorStorage(count: blocks * n, repeating: 0)
       let pg = g.storage.pointer, px = x.storage.pointer, pd = dx.storage.pointer
       let pw = w?.storage.pointer
-      for r in 0..<rows {
-        let gr = pg + r * n, xr = px + r * n, dr = pd + r * n
-        let mean = pm[r], inv = pr[r]
-        var sumDy: Float = 0, sumDyXhat: Float = 0
-        for j in 0..<n {
-          let xhat = (xr[j] - mean) * inv
-          let dy = pw.map { gr[j] * $0[j] } ?? gr[j]
-          sumDy += dy
-          sumDyXhat += dy * xhat
-          dw.pointer[j] += gr[j] * xhat
-          db.pointer[j] += gr[j]
-        }
-        let meanDy = centered ? sumDy / Float(n) : 0
-        let meanDyXhat = sumDyXhat / Float(n)
-        for j in 0..<n {
-          let xhat = (xr[j] - mean) * inv
-          let dy = pw.map { gr[j] * $0[j] } ?? gr[j]
-          dr[j] = inv * (dy - meanDy - xhat * meanDyXhat)
+      let pdw = partialWeight.pointer, pdb = partialBias.pointer
+      parallelChunks(blocks, grain: Swift.max(1, (1 << 14) / Swift.max(n * block, 1))) { range in
+        for b in range {
+          let first = b * block, offset = first * n
+          kernels.normalizeGradient(
+            pg + offset, x: px + offset, weight: pw, means: pm + first, inverseStd: pr + first, centered: centered,
+            into: pd + offset, weightGradient: pdw + b * n, biasGradient: pdb + b * n,
+            rows: Swift.min(block, rows - first), width: n)
         }
       }
       var grads: [Tensor?] = [dx]
-      if w != nil { grads.append(Tensor(shape: [n], storage: dw)) }
-      if hasBias { grads.append(Tensor(shape: [n], storage: db)) }
+      if w != nil { grads.append(Tensor.sumOfBlocks(pdw, blocks: blocks, width: n)) }
+      if hasBias { grads.append(Tensor.sumOfBlocks(pdb, blocks: blocks, width: n)) }
       return grads
     }
     return out
+  }
+
+  /// `Σ_b partial[b, j]` as a `[width]` tensor, blocks added in order.
+  private static func sumOfBlocks(_ partial: UnsafeMutablePointer<Float>, blocks: Int, width: Int) -> Tensor {
+    if blocks == 0 { return Tensor.zeros([width]) }
+    let total = Tensor(uninitializedShape: [width])
+    let out = total.storage.pointer
+    out.update(from: partial, count: width)
+    for b in 1..<blocks {
+      let row = partial + b * width
+      for j in 0..<width { out[j] += row[j] }
+    }
+    return total
   }
 }

@@ -6,7 +6,7 @@ extension Tensor {
   ) -> Tensor {
     precondition(low <= high, "uniform needs low <= high, got [\(low), \(high))")
     let width = high - low
-    return filled(shape, using: &rng) { low + width * $0.nextFloat() }
+    return filledOneDrawEach(shape, using: &rng) { low + width * $0.nextFloat() }
   }
 
   /// A tensor of independent normal samples, drawn in row-major order as
@@ -24,10 +24,18 @@ extension Tensor {
   public static func bernoulliMask(
     _ shape: [Int], keepProbability: Float, using rng: inout SeededRandom
   ) -> Tensor {
+    bernoulliMask(shape, keepProbability: keepProbability, keptValue: 1, using: &rng)
+  }
+
+  /// ``bernoulliMask(_:keepProbability:using:)`` with `keptValue` in place of
+  /// 1 (dropout's `1 / keepProbability`, saving a pass).
+  static func bernoulliMask(
+    _ shape: [Int], keepProbability: Float, keptValue: Float, using rng: inout SeededRandom
+  ) -> Tensor {
     precondition(
       (0...1).contains(keepProbability),
       "bernoulliMask needs keepProbability in [0, 1], got \(keepProbability)")
-    return filled(shape, using: &rng) { $0.nextFloat() < keepProbability ? 1 : 0 }
+    return filledOneDrawEach(shape, using: &rng) { $0.nextFloat() < keepProbability ? keptValue : 0 }
   }
 
   /// A new tensor of `shape` whose elements, in row-major order, are `sample(&rng)`.
@@ -38,6 +46,22 @@ extension Tensor {
     result.withMutableValues { values in
       for index in values.indices { values[index] = sample(&rng) }
     }
+    return result
+  }
+
+  /// ``filled(_:using:_:)`` for samplers that draw exactly one `nextUInt32()`
+  /// per element: each thread starts from a copy of `rng` advanced to its first
+  /// element, so the values are those of a serial fill.
+  private static func filledOneDrawEach(
+    _ shape: [Int], using rng: inout SeededRandom, _ sample: (inout SeededRandom) -> Float
+  ) -> Tensor {
+    let result = Tensor(uninitializedShape: shape)
+    let values = result.storage.pointer, start = rng
+    parallelChunks(result.count, grain: 1 << 15) { range in
+      var local = start.advanced(by: UInt64(range.lowerBound))
+      for i in range { values[i] = sample(&local) }
+    }
+    rng.advance(by: UInt64(result.count))
     return result
   }
 }

@@ -41,9 +41,16 @@ extension Tensor {
     let src = storage.pointer, dst = out.storage.pointer
     let last = outShape.last ?? 1
     let lastStride = gathered.last ?? 1
-    forEachRow(outShape, gathered, gathered) { row, offset, _ in
-      let target = dst + row * last
-      for j in 0..<last { target[j] = src[offset + j * lastStride] }
+    let rows = count / Swift.max(last, 1)
+    parallelChunks(rows, grain: Swift.max(1, (1 << 15) / Swift.max(last, 1))) { chunk in
+      forEachRow(outShape, gathered, gathered, rows: chunk) { row, offset, _ in
+        let target = dst + row * last
+        if lastStride == 1 {
+          target.update(from: src + offset, count: last)
+        } else {
+          for j in 0..<last { target[j] = src[offset + j * lastStride] }
+        }
+      }
     }
     return out
   }

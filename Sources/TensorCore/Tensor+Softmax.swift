@@ -1,72 +1,51 @@
-extension Tensor {
-  /// Calls `body(input, output)` with the pointers of each last-axis row.
-  @inline(__always)
-  func forEachLastAxisRow(
-    into out: inout Tensor, _ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void
-  ) {
-    let n = shape.last ?? 1
-    let rows = count / Swift.max(n, 1)
-    let src = storage.pointer, dst = out.storage.pointer
-    parallelChunks(rows, grain: Swift.max(1, (1 << 14) / Swift.max(n, 1))) { range in
-      for r in range { body(src + r * n, dst + r * n, n) }
-    }
-  }
+import TensorKernels
 
-  /// A row-wise backward: `body(g, y, dx, n)` fills each last-axis row of the
-  /// input gradient from the output gradient `g` and the saved output `y`.
+extension Tensor {
+  /// Splits the last-axis rows of a `width`-wide tensor across threads and calls
+  /// `body(firstRow, rowCount)` per chunk.
   @inline(__always)
-  static func lastAxisGradient(
-    _ g: Tensor, _ y: Tensor,
-    _ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void
-  ) -> Tensor {
-    let dx = Tensor(uninitializedShape: y.shape)
-    let n = y.shape.last ?? 1
-    let pg = g.storage.pointer, py = y.storage.pointer, pd = dx.storage.pointer
-    parallelChunks(y.count / Swift.max(n, 1), grain: Swift.max(1, (1 << 14) / Swift.max(n, 1))) { range in
-      for r in range { body(pg + r * n, py + r * n, pd + r * n, n) }
+  static func forEachRowChunk(rows: Int, width: Int, _ body: (Int, Int) -> Void) {
+    parallelChunks(rows, grain: Swift.max(1, (1 << 14) / Swift.max(width, 1))) { range in
+      body(range.lowerBound, range.count)
     }
-    return dx
   }
 
   /// Softmax over the last axis, computed stably (max subtracted first).
   public func softmax() -> Tensor {
-    var out = Tensor(uninitializedShape: shape)
-    forEachLastAxisRow(into: &out) { x, y, n in
-      // A plain map, then SIMD reductions: accumulating inside the exp loop would stop vectorisation.
-      var maximum = FastMath.maximum(x, count: n)
-      if maximum == -.infinity { maximum = 0 }  // a fully masked row
-      for j in 0..<n { y[j] = FastMath.exp(x[j] - maximum) }
-      let total = FastMath.sum(y, count: n)
-      let scale = total > 0 ? 1 / total : 0
-      for j in 0..<n { y[j] *= scale }
-    }
-    let y = out.detached()
-    Tensor.record(&out, inputs: [self]) { g in
-      // dx = y ⊙ (g − Σ g⊙y)
-      [Tensor.lastAxisGradient(g, y) { g, y, dx, n in
-        let dot = FastMath.dot(g, y, count: n)
-        for j in 0..<n { dx[j] = y[j] * (g[j] - dot) }
-      }]
-    }
-    return out
+    let kernels = KernelChoice.active
+    // dx = y ⊙ (g − Σ g⊙y)
+    return lastAxisKernel(
+      { kernels.softmax($0, into: $1, rows: $2, width: $3) },
+      gradient: { kernels.softmaxGradient($0, y: $1, into: $2, rows: $3, width: $4) })
   }
 
   /// log(softmax(x)) over the last axis, computed stably.
   public func logSoftmax() -> Tensor {
+    let kernels = KernelChoice.active
+    // dx = g − softmax · Σ g
+    return lastAxisKernel(
+      { kernels.logSoftmax($0, into: $1, rows: $2, width: $3) },
+      gradient: { kernels.logSoftmaxGradient($0, y: $1, into: $2, rows: $3, width: $4) })
+  }
+
+  /// Runs a row kernel `forward(x, y, rows, width)` over the last axis, in
+  /// parallel, and records `gradient(g, y, dx, rows, width)` as its backward.
+  private func lastAxisKernel(
+    _ forward: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, Int) -> Void,
+    gradient: @escaping (UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, Int) -> Void
+  ) -> Tensor {
     var out = Tensor(uninitializedShape: shape)
-    forEachLastAxisRow(into: &out) { x, y, n in
-      let maximum = FastMath.maximum(x, count: n)
-      for j in 0..<n { y[j] = FastMath.exp(x[j] - maximum) }
-      let logTotal = maximum + FastMath.log(FastMath.sum(y, count: n))
-      for j in 0..<n { y[j] = x[j] - logTotal }
-    }
+    let n = shape.last ?? 1, rows = count / Swift.max(n, 1)
+    let px = storage.pointer, py = out.storage.pointer
+    Tensor.forEachRowChunk(rows: rows, width: n) { first, chunk in forward(px + first * n, py + first * n, chunk, n) }
     let y = out.detached()
     Tensor.record(&out, inputs: [self]) { g in
-      // dx = g − softmax · Σ g
-      [Tensor.lastAxisGradient(g, y) { g, y, dx, n in
-        let total = FastMath.sum(g, count: n)
-        for j in 0..<n { dx[j] = g[j] - FastMath.exp(y[j]) * total }
-      }]
+      let dx = Tensor(uninitializedShape: y.shape)
+      let pg = g.storage.pointer, py = y.storage.pointer, pd = dx.storage.pointer
+      Tensor.forEachRowChunk(rows: rows, width: n) { first, chunk in
+        gradient(pg + first * n, py + first * n, pd + first * n, chunk, n)
+      }
+      return [dx]
     }
     return out
   }

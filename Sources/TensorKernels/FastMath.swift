@@ -1,24 +1,28 @@
 /// Scalar transcendental functions used by the elementwise kernels, kept in one
 /// place so ops never call libm directly.
 ///
+/// Everything here is `@inlinable` and always inlined: the baseline kernels
+/// and the wide-SIMD build (``KernelSet``) each compile these bodies with their
+/// own target flags.
+///
 /// Each is branch-free (selects, no calls), so a loop that applies one to an
 /// array vectorises: libm's `expf`/`erff` are opaque calls that keep such loops
 /// scalar. Accuracy against double-precision libm, over the whole float range:
 /// relative error below 4e-7 (a few ulp); outputs that would be subnormal are
 /// flushed to zero. Special values follow IEEE (`exp(-inf) = 0`,
 /// `log(0) = -inf`, `log(-1) = nan`, NaN propagates).
-enum FastMath {
+public enum FastMath {
   /// ln 2 split so that `n · ln2Hi` is exact for |n| < 2¹⁰ (Cody–Waite).
-  private static let ln2Hi: Float = 0.693_145_751_953_125
-  private static let ln2Lo: Float = 1.428_606_765_330_187_0e-6
-  private static let log2e: Float = 1.442_695_040_888_963_4
+  @usableFromInline static var ln2Hi: Float { 0.693_145_751_953_125 }
+  @usableFromInline static var ln2Lo: Float { 1.428_606_765_330_187_0e-6 }
+  @usableFromInline static var log2e: Float { 1.442_695_040_888_963_4 }
   /// 1.5·2²³: see ``reduce(_:)``.
-  private static let roundingShift: Float = 12_582_912
+  @usableFromInline static var roundingShift: Float { 12_582_912 }
 
   /// Splits `x = n · ln 2 + r` with `|r| ≤ ln 2 / 2`; `n` comes back as an
   /// integer read from the bits (a float-to-int conversion would trap on NaN
   /// in checked builds).
-  @inline(__always) private static func reduce(_ x: Float) -> (n: Int32, r: Float) {
+  @inlinable @inline(__always) static func reduce(_ x: Float) -> (n: Int32, r: Float) {
     // Adding 1.5·2²³ rounds to an integer and leaves it in the low mantissa
     // bits; this needs no SSE4.1 `roundps` (not in the baseline x86-64 target).
     let shifted = x * log2e + roundingShift
@@ -28,12 +32,12 @@ enum FastMath {
 
   /// `value · 2ⁿ` by adding `n` to the exponent field: right whenever the
   /// result is a normal float (callers replace the other cases).
-  @inline(__always) private static func scaled(_ value: Float, byPowerOf2 n: Int32) -> Float {
+  @inlinable @inline(__always) static func scaled(_ value: Float, byPowerOf2 n: Int32) -> Float {
     Float(bitPattern: UInt32(bitPattern: Int32(bitPattern: value.bitPattern) &+ (n &<< 23)))
   }
 
   /// eʳ − 1 for |r| ≤ ln 2 / 2 (Taylor to r⁷; the tail is below 6e-9 relative).
-  @inline(__always) private static func expm1Reduced(_ r: Float) -> Float {
+  @inlinable @inline(__always) static func expm1Reduced(_ r: Float) -> Float {
     var p: Float = 1 / 5040
     p = p * r + 1 / 720
     p = p * r + 1 / 120
@@ -46,25 +50,25 @@ enum FastMath {
   /// Clamps `x` to `low...high` with single `maxps`/`minps` instructions
   /// (`Swift.min`/`max` compile to compare-and-blend sequences). NaN becomes
   /// `high`; callers restore it.
-  @inline(__always) private static func clamp(_ x: Float, _ low: Float, _ high: Float) -> Float {
+  @inlinable @inline(__always) static func clamp(_ x: Float, _ low: Float, _ high: Float) -> Float {
     let above = x > low ? x : low
     return above < high ? above : high
   }
 
   /// `magnitude` with the sign of `sign`, by bits (no compare and blend).
-  @inline(__always) private static func withSign(of sign: Float, _ magnitude: Float) -> Float {
+  @inlinable @inline(__always) static func withSign(of sign: Float, _ magnitude: Float) -> Float {
     Float(bitPattern: magnitude.bitPattern | (sign.bitPattern & 0x8000_0000))
   }
 
   /// eˣ for x in [-87.3, 88.7], with no special cases: the core of ``erf(_:)``
   /// and ``tanh(_:)``, whose arguments are known to be in range.
-  @inline(__always) private static func expInRange(_ x: Float) -> Float {
+  @inlinable @inline(__always) static func expInRange(_ x: Float) -> Float {
     let (n, r) = reduce(x)
     return scaled(expm1Reduced(r) + 1, byPowerOf2: n)
   }
 
   /// eˣ.
-  @inline(__always) static func exp(_ x: Float) -> Float {
+  @inlinable @inline(__always) public static func exp(_ x: Float) -> Float {
     var y = expInRange(clamp(x, -88, 88.75))
     // Below ln(FLT_MIN) the result would be subnormal: flush; above ln(FLT_MAX) overflow.
     y = x < -87.336_544 ? 0 : y
@@ -73,7 +77,7 @@ enum FastMath {
   }
 
   /// eˣ − 1, accurate near zero.
-  @inline(__always) static func expm1(_ x: Float) -> Float {
+  @inlinable @inline(__always) public static func expm1(_ x: Float) -> Float {
     let (n, r) = reduce(clamp(x, -88, 88.75))
     let q = expm1Reduced(r)
     // 2ⁿ·(eʳ − 1) + (2ⁿ − 1) is exact when n = 0 and never cancels; 2ⁿ alone
@@ -86,7 +90,7 @@ enum FastMath {
   }
 
   /// Natural logarithm.
-  @inline(__always) static func log(_ x: Float) -> Float {
+  @inlinable @inline(__always) public static func log(_ x: Float) -> Float {
     // Subnormals are scaled into the normal range first.
     let isSubnormal = x < 1.175_494_4e-38
     let scaled = isSubnormal ? x * 8_388_608 : x
@@ -112,7 +116,7 @@ enum FastMath {
   }
 
   /// Hyperbolic tangent, as `e / (e + 2)` with `e = eˣ − 1` at `2|x|`.
-  @inline(__always) static func tanh(_ x: Float) -> Float {
+  @inlinable @inline(__always) public static func tanh(_ x: Float) -> Float {
     // tanh(9.1) rounds to 1; the clamp keeps e finite (inf/inf would be NaN).
     let twice = 2 * clamp(Swift.abs(x), 0, 9.1)
     let (n, r) = reduce(twice)
@@ -122,36 +126,31 @@ enum FastMath {
     return x != x ? x : y
   }
 
-  /// The error function.
-  @inline(__always) static func erf(_ x: Float) -> Float {
-    // Beyond 4, erf rounds to ±1 (erfc(4) ≈ 1.5e-8).
-    let a = clamp(Swift.abs(x), 0, 4)
-    // |x| < 1.25: erf(x) = x · P(x²).
+  /// The error function, as `x · P(x²) / Q(x²)` on |x| ≤ 3.9192 (beyond it erf
+  /// rounds to ±1 in Float).
+  ///
+  /// One rational form for the whole range: no second polynomial and no `exp`
+  /// for large arguments, which makes it about a third of the work of a
+  /// piecewise fit. P and Q (degree 5 in x²) are a minimax fit of `erf(x)/x`
+  /// against high-precision erf, made for Tessera (linearised Remez); relative
+  /// error in Float arithmetic is below 3.2e-7.
+  @inlinable @inline(__always) public static func erf(_ x: Float) -> Float {
+    let a = clamp(Swift.abs(x), 0, 3.9192)
     let w = a * a
-    var small: Float = 6.240_046_059e-05
-    small = small * w - 7.443_987_997e-04
-    small = small * w + 5.113_199_819e-03
-    small = small * w - 2.680_757_456e-02
-    small = small * w + 1.128_229_424e-01
-    small = small * w - 3.761_249_483e-01
-    small = small * w + 1.128_379_107
-    small *= a
-    // |x| ≥ 1.25: erf(x) = 1 − e^(−x²) · Q(x − 2.625), Q ≈ erfc(x)·e^(x²).
-    let t = a - 2.625
-    var q: Float = -4.141_229_965e-06
-    q = q * t + 1.631_305_531e-05
-    q = q * t - 4.316_436_025e-05
-    q = q * t + 1.581_272_372e-04
-    q = q * t - 5.943_189_608e-04
-    q = q * t + 2.059_585_415e-03
-    q = q * t - 6.874_597_631e-03
-    q = q * t + 2.215_382_271e-02
-    q = q * t - 6.846_951_693e-02
-    q = q * t + 2.018_876_076e-01
-    let large = 1 - expInRange(-w) * q
-    // Both coefficient sets are Chebyshev fits to double-precision erf on their
-    // interval (degree 6 in x² and 9 in x), giving < 2.2e-7 relative error.
-    let y = withSign(of: x, a < 1.25 ? small : large)
+    var p: Float = 2.016_611_006e-06
+    p = p * w + 2.840_993_984e-04
+    p = p * w + 3.812_670_475e-03
+    p = p * w + 5.288_993_195e-02
+    p = p * w + 1.917_682_737e-01
+    p = p * w + 1.128_379_107
+    var q: Float = 3.770_064_723e-05
+    q = q * w + 1.170_430_798e-03
+    q = q * w + 1.506_569_795e-02
+    q = q * w + 1.146_367_416e-01
+    q = q * w + 5.032_829_046e-01
+    q = q * w + 1
+    let r = a * (p / q)
+    let y = withSign(of: x, r < 1 ? r : 1)
     return x != x ? x : y
   }
 }
@@ -163,12 +162,12 @@ enum FastMath {
 /// results differ from a serial loop only by rounding order.
 extension FastMath {
   /// `Σ x[j]`.
-  @inline(__always) static func sum(_ x: UnsafePointer<Float>, count: Int) -> Float {
+  @inlinable @inline(__always) public static func sum(_ x: UnsafePointer<Float>, count: Int) -> Float {
     reduce(x, count: count, initial: 0, combine: +, merge: +, finish: { $0.sum() }, scalar: +)
   }
 
   /// `Σ (x[j] − center)²`.
-  @inline(__always) static func sumOfSquares(
+  @inlinable @inline(__always) public static func sumOfSquares(
     _ x: UnsafePointer<Float>, count: Int, centeredOn center: Float = 0
   ) -> Float {
     reduce(
@@ -182,14 +181,14 @@ extension FastMath {
   }
 
   /// `max x[j]`, or `-inf` when `count == 0` (NaN elements are skipped).
-  @inline(__always) static func maximum(_ x: UnsafePointer<Float>, count: Int) -> Float {
+  @inlinable @inline(__always) public static func maximum(_ x: UnsafePointer<Float>, count: Int) -> Float {
     reduce(
       x, count: count, initial: -.infinity, combine: larger, merge: larger, finish: { $0.max() },
       scalar: { $1 > $0 ? $1 : $0 })
   }
 
   /// `Σ a[j]·b[j]`.
-  @inline(__always) static func dot(
+  @inlinable @inline(__always) public static func dot(
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int
   ) -> Float {
     var first = SIMD8<Float>(), second = SIMD8<Float>()
@@ -209,17 +208,17 @@ extension FastMath {
 
   /// Lane-wise maximum as compare-and-blend (the standard library's
   /// `pointwiseMax` is an out-of-line call per vector here).
-  @inline(__always) private static func larger(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+  @inlinable @inline(__always) static func larger(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
     a.replacing(with: b, where: b .> a)
   }
 
-  @inline(__always) private static func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+  @inlinable @inline(__always) static func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
     UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
   }
 
   /// Folds `x` into two `SIMD8` accumulators with `combine`, joins them with
   /// `merge` and `finish`, then folds the tail one element at a time.
-  @inline(__always) private static func reduce(
+  @inlinable @inline(__always) static func reduce(
     _ x: UnsafePointer<Float>, count: Int, initial: Float,
     combine: (SIMD8<Float>, SIMD8<Float>) -> SIMD8<Float>,
     merge: (SIMD8<Float>, SIMD8<Float>) -> SIMD8<Float>,
@@ -238,5 +237,40 @@ extension FastMath {
       j += 1
     }
     return total
+  }
+}
+
+extension FastMath {
+  /// ``sum(_:count:)`` over a row that arrives in blocks: the same 16-lane
+  /// partial sums, then the tail, so the result is bit-identical.
+  public struct PartialSum {
+    @usableFromInline var first = SIMD8<Float>(), second = SIMD8<Float>()
+    /// The sum, once ``finish(_:count:)`` has run.
+    @usableFromInline var _value: Float = 0
+    public var value: Float { _value }
+
+    @inlinable public init() {}
+
+    /// Adds a block that is not the row's last; `count` must be a multiple of 16.
+    @inlinable @inline(__always) public mutating func add(_ x: UnsafePointer<Float>, count: Int) {
+      var j = 0
+      while j + 16 <= count {
+        first = first + load8(x + j)
+        second = second + load8(x + j + 8)
+        j += 16
+      }
+    }
+
+    /// Adds the row's last block and computes ``value``.
+    @inlinable @inline(__always) public mutating func finish(_ x: UnsafePointer<Float>, count: Int) {
+      add(x, count: count)
+      var total = (first + second).sum()
+      var j = count - count % 16
+      while j < count {
+        total = total + x[j]
+        j += 1
+      }
+      _value = total
+    }
   }
 }

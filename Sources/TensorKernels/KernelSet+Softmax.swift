@@ -1,0 +1,91 @@
+/// Softmax, log-softmax and the cross-entropy gradient, row by row. Each row is
+/// a vectorisable map between SIMD reductions: accumulating inside an `exp`
+/// loop would keep it scalar.
+extension KernelSet {
+  @inlinable public static func softmax(
+    _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, rows: Int, width n: Int
+  ) {
+    for r in 0..<rows {
+      let x = x + r * n, y = y + r * n
+      var maximum = FastMath.maximum(x, count: n)
+      if maximum == -.infinity { maximum = 0 }  // a fully masked row
+      for j in 0..<n { y[j] = FastMath.exp(x[j] - maximum) }
+      let total = FastMath.sum(UnsafePointer(y), count: n)
+      let scale = total > 0 ? 1 / total : 0
+      for j in 0..<n { y[j] *= scale }
+    }
+  }
+
+  @inlinable public static func softmaxGradient(
+    _ g: UnsafePointer<Float>, y: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>, rows: Int,
+    width n: Int
+  ) {
+    for r in 0..<rows {
+      let g = g + r * n, y = y + r * n, dx = dx + r * n
+      let dot = FastMath.dot(g, y, count: n)
+      for j in 0..<n { dx[j] = y[j] * (g[j] - dot) }
+    }
+  }
+
+  @inlinable public static func logSoftmax(
+    _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, rows: Int, width n: Int
+  ) {
+    for r in 0..<rows {
+      let x = x + r * n, y = y + r * n
+      let maximum = FastMath.maximum(x, count: n)
+      for j in 0..<n { y[j] = FastMath.exp(x[j] - maximum) }
+      let logTotal = maximum + FastMath.log(FastMath.sum(UnsafePointer(y), count: n))
+      for j in 0..<n { y[j] = x[j] - logTotal }
+    }
+  }
+
+  @inlinable public static func logSoftmaxGradient(
+    _ g: UnsafePointer<Float>, y: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>, rows: Int,
+    width n: Int
+  ) {
+    for r in 0..<rows {
+      let g = g + r * n, y = y + r * n, dx = dx + r * n
+      let total = FastMath.sum(g, count: n)
+      for j in 0..<n { dx[j] = g[j] - FastMath.exp(y[j]) * total }
+    }
+  }
+
+  @inlinable public static func logSumExp(
+    _ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, rows: Int, width n: Int
+  ) {
+    // exp goes to a small scratch block that stays in L1; the running sum keeps
+    // FastMath.sum's order (16-lane partials, then the tail) across blocks.
+    let block = 1024
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: block) { scratch in
+      let e = scratch.baseAddress!
+      for r in 0..<rows {
+        let x = x + r * n
+        let maximum = FastMath.maximum(x, count: n)
+        var total = FastMath.PartialSum()
+        var start = 0
+        while start < n {
+          let length = Swift.min(block, n - start)
+          let source = x + start
+          for j in 0..<length { e[j] = FastMath.exp(source[j] - maximum) }
+          if start + length < n {
+            total.add(UnsafePointer(e), count: length)
+          } else {
+            total.finish(UnsafePointer(e), count: length)
+          }
+          start += length
+        }
+        out[r] = maximum + FastMath.log(total.value)
+      }
+    }
+  }
+
+  @inlinable public static func crossEntropyGradient(
+    _ x: UnsafePointer<Float>, logSumExp: UnsafePointer<Float>, offset: Float, scale: Float,
+    into dx: UnsafeMutablePointer<Float>, rows: Int, width n: Int
+  ) {
+    for r in 0..<rows {
+      let x = x + r * n, dx = dx + r * n, shift = logSumExp[r]
+      for j in 0..<n { dx[j] = (FastMath.exp(x[j] - shift) - offset) * scale }
+    }
+  }
+}

@@ -1,0 +1,9 @@
+#if arch(x86_64)
+  import TensorKernels
+
+  /// The ``KernelSet`` kernels compiled for x86-64-v4 (AVX-512, 512-bit
+  /// vectors; see Package.swift). TensorCore calls them only after checking
+  /// that the CPU and the OS support AVX-512: on other CPUs these instructions
+  /// would fault.
+  public enum AVX512Kernels: KernelSet {}
+#endif
