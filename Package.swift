@@ -3,8 +3,10 @@ import PackageDescription
 
 // Release builds of the numeric code skip overflow and bounds checks in the
 // hot loops; debug builds keep every check so tests catch indexing mistakes.
+// -fno-math-errno lets `squareRoot()` (a C shim) compile to sqrtps instead of a
+// call to sqrtf for negative inputs, which kept loops with a square root scalar.
 let numericSettings: [SwiftSetting] = [
-  .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))
+  .unsafeFlags(["-Ounchecked", "-wmo", "-Xcc", "-fno-math-errno"], .when(configuration: .release))
 ]
 
 // TensorKernelsAVX512 compiles the same kernels as TensorKernels for
@@ -14,7 +16,10 @@ let numericSettings: [SwiftSetting] = [
 #if arch(x86_64)
   let wideSIMDSettings: [SwiftSetting] = [
     .unsafeFlags(
-      ["-Ounchecked", "-wmo", "-Xcc", "-march=x86-64-v4", "-Xcc", "-mprefer-vector-width=512"],
+      [
+        "-Ounchecked", "-wmo", "-Xcc", "-fno-math-errno", "-Xcc", "-march=x86-64-v4", "-Xcc",
+        "-mprefer-vector-width=512",
+      ],
       .when(configuration: .release))
   ]
 #else

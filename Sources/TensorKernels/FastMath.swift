@@ -157,13 +157,16 @@ public enum FastMath {
 
 /// Row reductions for the fused kernels (softmax, norms). A plain
 /// `for j in 0..<n { total += x[j] }` cannot vectorise: without fast-math the
-/// compiler must add in order, one add latency per element. These keep 16
-/// independent partial results in SIMD registers, so they run at load speed;
-/// results differ from a serial loop only by rounding order.
+/// compiler must add in order, one add latency per element. These keep 32
+/// independent partial results in two `SIMD16` registers (four SSE registers
+/// each on the baseline, one AVX-512 register each on the wide build: the same
+/// lanes, so both builds round alike), then fold the lanes in order and the
+/// tail one element at a time. Results differ from a serial loop only by
+/// rounding order.
 extension FastMath {
   /// `Σ x[j]`.
   @inlinable @inline(__always) public static func sum(_ x: UnsafePointer<Float>, count: Int) -> Float {
-    reduce(x, count: count, initial: 0, combine: +, merge: +, finish: { $0.sum() }, scalar: +)
+    reduce(x, count: count, initial: 0, combine: +, merge: +, finish: laneSum, scalar: +)
   }
 
   /// `Σ (x[j] − center)²`.
@@ -176,14 +179,14 @@ extension FastMath {
         let d = v - center
         return d * d + total
       },
-      merge: +, finish: { $0.sum() },
+      merge: +, finish: laneSum,
       scalar: { total, v in (v - center) * (v - center) + total })
   }
 
   /// `max x[j]`, or `-inf` when `count == 0` (NaN elements are skipped).
   @inlinable @inline(__always) public static func maximum(_ x: UnsafePointer<Float>, count: Int) -> Float {
     reduce(
-      x, count: count, initial: -.infinity, combine: larger, merge: larger, finish: { $0.max() },
+      x, count: count, initial: -.infinity, combine: larger, merge: larger, finish: largestLane,
       scalar: { $1 > $0 ? $1 : $0 })
   }
 
@@ -191,14 +194,14 @@ extension FastMath {
   @inlinable @inline(__always) public static func dot(
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int
   ) -> Float {
-    var first = SIMD8<Float>(), second = SIMD8<Float>()
+    var first = Vector(), second = Vector()
     var j = 0
-    while j + 16 <= count {
-      first = load8(a + j) * load8(b + j) + first
-      second = load8(a + j + 8) * load8(b + j + 8) + second
-      j += 16
+    while j + 32 <= count {
+      first = load(a + j) * load(b + j) + first
+      second = load(a + j + 16) * load(b + j + 16) + second
+      j += 32
     }
-    var total = (first + second).sum()
+    var total = laneSum(first + second)
     while j < count {
       total = a[j] * b[j] + total
       j += 1
@@ -206,30 +209,50 @@ extension FastMath {
     return total
   }
 
+  /// The accumulator type of the reductions.
+  public typealias Vector = SIMD16<Float>
+
+  // Lane folds and compares are written out: the standard library's `sum()`
+  // and `max()` are generic code that each module may emit under one shared
+  // symbol, so the linker could hand the baseline build the AVX-512 copy.
+
+  /// The lanes added in order (as the standard library's `sum()` does).
+  @inlinable @inline(__always) static func laneSum(_ v: Vector) -> Float {
+    var result = v[0]
+    for i in 1..<Vector.scalarCount { result += v[i] }
+    return result
+  }
+
+  /// The largest lane.
+  @inlinable @inline(__always) static func largestLane(_ v: Vector) -> Float {
+    var result = v[0]
+    for i in 1..<Vector.scalarCount { result = v[i] > result ? v[i] : result }
+    return result
+  }
+
   /// Lane-wise maximum as compare-and-blend (the standard library's
   /// `pointwiseMax` is an out-of-line call per vector here).
-  @inlinable @inline(__always) static func larger(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+  @inlinable @inline(__always) static func larger(_ a: Vector, _ b: Vector) -> Vector {
     a.replacing(with: b, where: b .> a)
   }
 
-  @inlinable @inline(__always) static func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+  @inlinable @inline(__always) static func load(_ p: UnsafePointer<Float>) -> Vector {
+    UnsafeRawPointer(p).loadUnaligned(as: Vector.self)
   }
 
-  /// Folds `x` into two `SIMD8` accumulators with `combine`, joins them with
-  /// `merge` and `finish`, then folds the tail one element at a time.
+  /// Folds `x` into two accumulators with `combine`, joins them with `merge`
+  /// and `finish`, then folds the tail one element at a time.
   @inlinable @inline(__always) static func reduce(
     _ x: UnsafePointer<Float>, count: Int, initial: Float,
-    combine: (SIMD8<Float>, SIMD8<Float>) -> SIMD8<Float>,
-    merge: (SIMD8<Float>, SIMD8<Float>) -> SIMD8<Float>,
-    finish: (SIMD8<Float>) -> Float, scalar: (Float, Float) -> Float
+    combine: (Vector, Vector) -> Vector, merge: (Vector, Vector) -> Vector,
+    finish: (Vector) -> Float, scalar: (Float, Float) -> Float
   ) -> Float {
-    var first = SIMD8<Float>(repeating: initial), second = first
+    var first = Vector(repeating: initial), second = first
     var j = 0
-    while j + 16 <= count {
-      first = combine(first, load8(x + j))
-      second = combine(second, load8(x + j + 8))
-      j += 16
+    while j + 32 <= count {
+      first = combine(first, load(x + j))
+      second = combine(second, load(x + j + 16))
+      j += 32
     }
     var total = finish(merge(first, second))
     while j < count {
@@ -241,36 +264,51 @@ extension FastMath {
 }
 
 extension FastMath {
-  /// ``sum(_:count:)`` over a row that arrives in blocks: the same 16-lane
-  /// partial sums, then the tail, so the result is bit-identical.
+  /// ``sum(_:count:)`` (or ``sumOfSquares(_:count:centeredOn:)``) over a row
+  /// that arrives in blocks: the same 32-lane partial results, then the tail,
+  /// so the result is bit-identical.
   public struct PartialSum {
-    @usableFromInline var first = SIMD8<Float>(), second = SIMD8<Float>()
+    @usableFromInline var first = Vector(), second = Vector()
+    @usableFromInline var total: Float = 0
+    @usableFromInline let center: Float, isSquares: Bool
     /// The sum, once ``finish(_:count:)`` has run.
-    @usableFromInline var _value: Float = 0
-    public var value: Float { _value }
+    public var value: Float { total }
 
-    @inlinable public init() {}
+    /// A sum of the elements, or of `(x − center)²` with `squaresAround`.
+    @inlinable public init(squaresAround center: Float? = nil) {
+      self.center = center ?? 0
+      isSquares = center != nil
+    }
 
-    /// Adds a block that is not the row's last; `count` must be a multiple of 16.
+    /// Adds a block that is not the row's last; `count` must be a multiple of 32.
     @inlinable @inline(__always) public mutating func add(_ x: UnsafePointer<Float>, count: Int) {
       var j = 0
-      while j + 16 <= count {
-        first = first + load8(x + j)
-        second = second + load8(x + j + 8)
-        j += 16
+      if isSquares {
+        while j + 32 <= count {
+          let d1 = load(x + j) - center, d2 = load(x + j + 16) - center
+          first = d1 * d1 + first
+          second = d2 * d2 + second
+          j += 32
+        }
+      } else {
+        while j + 32 <= count {
+          first = first + load(x + j)
+          second = second + load(x + j + 16)
+          j += 32
+        }
       }
     }
 
     /// Adds the row's last block and computes ``value``.
     @inlinable @inline(__always) public mutating func finish(_ x: UnsafePointer<Float>, count: Int) {
       add(x, count: count)
-      var total = (first + second).sum()
-      var j = count - count % 16
+      var result = laneSum(first + second)
+      var j = count - count % 32
       while j < count {
-        total = total + x[j]
+        result = isSquares ? (x[j] - center) * (x[j] - center) + result : result + x[j]
         j += 1
       }
-      _value = total
+      total = result
     }
   }
 }

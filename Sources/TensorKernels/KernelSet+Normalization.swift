@@ -5,21 +5,51 @@ extension KernelSet {
     centered: Bool, into y: UnsafeMutablePointer<Float>, means: UnsafeMutablePointer<Float>,
     inverseStd: UnsafeMutablePointer<Float>, rows: Int, width n: Int
   ) {
+    // A row's first pass (Σx, or Σx² without centring) reads it from memory; it
+    // runs block by block during the previous row's output loop (see expRow).
+    // SIMD reductions: serial accumulation would keep these loops scalar. (No
+    // closures or local functions in these generic kernels: see KernelSet.)
+    var nextFirstPass: Float = 0
+    if rows > 0 { nextFirstPass = centered ? FastMath.sum(x, count: n) : FastMath.sumOfSquares(x, count: n) }
     for r in 0..<rows {
       let x = x + r * n, y = y + r * n
-      // SIMD reductions: serial accumulation would keep these loops scalar.
-      let mean = centered ? FastMath.sum(x, count: n) / Float(n) : 0
-      let variance = FastMath.sumOfSquares(x, count: n, centeredOn: mean)
+      let mean = centered ? nextFirstPass / Float(n) : 0
+      let variance = centered ? FastMath.sumOfSquares(x, count: n, centeredOn: mean) : nextFirstPass
       let inv = 1 / (variance / Float(n) + epsilon).squareRoot()
       means[r] = mean
       inverseStd[r] = inv
-      // One loop per case: optional loads inside the loop would not vectorise.
-      switch (weight, bias) {
-      case let (w?, b?): for j in 0..<n { y[j] = (x[j] - mean) * inv * w[j] + b[j] }
-      case let (w?, nil): for j in 0..<n { y[j] = (x[j] - mean) * inv * w[j] }
-      case let (nil, b?): for j in 0..<n { y[j] = (x[j] - mean) * inv + b[j] }
-      case (nil, nil): for j in 0..<n { y[j] = (x[j] - mean) * inv }
+      var next = FastMath.PartialSum(squaresAround: centered ? nil : 0)
+      var start = 0
+      while start < n {
+        let length = Swift.min(rowBlock, n - start)
+        normalizeBlock(
+          x + start, weight: weight, bias: bias, offset: start, mean: mean, inverseStd: inv, into: y + start,
+          count: length)
+        if r + 1 < rows {
+          if start + length < n {
+            next.add(x + n + start, count: length)
+          } else {
+            next.finish(x + n + start, count: length)
+          }
+        }
+        start += length
       }
+      nextFirstPass = next.value
+    }
+  }
+
+  /// `y = (x − mean) · inverseStd · weight + bias` over one block of a row
+  /// (`weight` and `bias` from element `offset`).
+  @inlinable @inline(__always) static func normalizeBlock(
+    _ x: UnsafePointer<Float>, weight: UnsafePointer<Float>?, bias: UnsafePointer<Float>?, offset: Int, mean: Float,
+    inverseStd inv: Float, into y: UnsafeMutablePointer<Float>, count n: Int
+  ) {
+    // One loop per case: optional loads inside the loop would not vectorise.
+    switch (weight, bias) {
+    case let (w?, b?): for j in 0..<n { y[j] = (x[j] - mean) * inv * w[offset + j] + b[offset + j] }
+    case let (w?, nil): for j in 0..<n { y[j] = (x[j] - mean) * inv * w[offset + j] }
+    case let (nil, b?): for j in 0..<n { y[j] = (x[j] - mean) * inv + b[offset + j] }
+    case (nil, nil): for j in 0..<n { y[j] = (x[j] - mean) * inv }
     }
   }
 
@@ -32,20 +62,22 @@ extension KernelSet {
     for r in 0..<rows {
       let g = g + r * n, x = x + r * n, dx = dx + r * n
       let mean = means[r], inv = inverseStd[r]
-      // Σ dy and Σ dy·x̂ with dy = g·w, in 8-lane partials.
-      var sumDy = SIMD8<Float>(), sumDyXhat = SIMD8<Float>()
+      // Σ dy and Σ dy·x̂ with dy = g·w, in 16-lane partials.
+      var sumDy = FastMath.Vector(), sumDyXhat = FastMath.Vector()
       var j = 0
-      while j + 8 <= n {
-        let xhat = (FastMath.load8(x + j) - mean) * inv
-        let dy = weight.map { FastMath.load8(g + j) * FastMath.load8($0 + j) } ?? FastMath.load8(g + j)
+      while j + 16 <= n {
+        let xhat = (FastMath.load(x + j) - mean) * inv
+        var dy = FastMath.load(g + j)
+        if let weight { dy = dy * FastMath.load(weight + j) }
         sumDy = sumDy + dy
         sumDyXhat = sumDyXhat + dy * xhat
-        j += 8
+        j += 16
       }
-      var totalDy = sumDy.sum(), totalDyXhat = sumDyXhat.sum()
+      var totalDy = FastMath.laneSum(sumDy), totalDyXhat = FastMath.laneSum(sumDyXhat)
       while j < n {
         let xhat = (x[j] - mean) * inv
-        let dy = weight.map { g[j] * $0[j] } ?? g[j]
+        var dy = g[j]
+        if let weight { dy = dy * weight[j] }
         totalDy = totalDy + dy
         totalDyXhat = totalDyXhat + dy * xhat
         j += 1

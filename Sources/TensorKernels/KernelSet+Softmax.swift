@@ -2,14 +2,43 @@
 /// a vectorisable map between SIMD reductions: accumulating inside an `exp`
 /// loop would keep it scalar.
 extension KernelSet {
+  /// Rows are read in blocks of this many elements by the pipelined kernels.
+  @inlinable static var rowBlock: Int { 256 }
+
+  /// `y[j] = exp(x[j] − shift)` for one row, returning the maximum of `next`
+  /// (the following row, if any), read block by block in step with this row's
+  /// math. A separate pass over a row straight from memory would stall on
+  /// memory latency at the start of every row; this keeps loads in flight.
+  /// The maximum is the same value a whole-row pass gives.
+  @inlinable @inline(__always) static func expRow(
+    _ x: UnsafePointer<Float>, minus shift: Float, into y: UnsafeMutablePointer<Float>, width n: Int,
+    maximumOf next: UnsafePointer<Float>?
+  ) -> Float {
+    var nextMaximum = -Float.infinity
+    var start = 0
+    while start < n {
+      let length = Swift.min(rowBlock, n - start)
+      let source = x + start, target = y + start
+      for j in 0..<length { target[j] = FastMath.exp(source[j] - shift) }
+      if let next {
+        let blockMaximum = FastMath.maximum(next + start, count: length)
+        nextMaximum = blockMaximum > nextMaximum ? blockMaximum : nextMaximum
+      }
+      start += length
+    }
+    return nextMaximum
+  }
+
   @inlinable public static func softmax(
     _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, rows: Int, width n: Int
   ) {
+    var nextMaximum = rows > 0 ? FastMath.maximum(x, count: n) : 0
     for r in 0..<rows {
-      let x = x + r * n, y = y + r * n
-      var maximum = FastMath.maximum(x, count: n)
+      let y = y + r * n
+      var maximum = nextMaximum
       if maximum == -.infinity { maximum = 0 }  // a fully masked row
-      for j in 0..<n { y[j] = FastMath.exp(x[j] - maximum) }
+      nextMaximum = expRow(
+        x + r * n, minus: maximum, into: y, width: n, maximumOf: r + 1 < rows ? x + (r + 1) * n : nil)
       let total = FastMath.sum(UnsafePointer(y), count: n)
       let scale = total > 0 ? 1 / total : 0
       for j in 0..<n { y[j] *= scale }
@@ -30,10 +59,11 @@ extension KernelSet {
   @inlinable public static func logSoftmax(
     _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, rows: Int, width n: Int
   ) {
+    var nextMaximum = rows > 0 ? FastMath.maximum(x, count: n) : 0
     for r in 0..<rows {
       let x = x + r * n, y = y + r * n
-      let maximum = FastMath.maximum(x, count: n)
-      for j in 0..<n { y[j] = FastMath.exp(x[j] - maximum) }
+      let maximum = nextMaximum
+      nextMaximum = expRow(x, minus: maximum, into: y, width: n, maximumOf: r + 1 < rows ? x + n : nil)
       let logTotal = maximum + FastMath.log(FastMath.sum(UnsafePointer(y), count: n))
       for j in 0..<n { y[j] = x[j] - logTotal }
     }
@@ -54,28 +84,29 @@ extension KernelSet {
     _ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, rows: Int, width n: Int
   ) {
     // exp goes to a small scratch block that stays in L1; the running sum keeps
-    // FastMath.sum's order (16-lane partials, then the tail) across blocks.
+    // FastMath.sum's order (16-lane partials, then the tail) across blocks. (No
+    // closure here, e.g. withUnsafeTemporaryAllocation: a closure in this
+    // generic extension is emitted under one symbol by every KernelSet module.)
     let block = 1024
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: block) { scratch in
-      let e = scratch.baseAddress!
-      for r in 0..<rows {
-        let x = x + r * n
-        let maximum = FastMath.maximum(x, count: n)
-        var total = FastMath.PartialSum()
-        var start = 0
-        while start < n {
-          let length = Swift.min(block, n - start)
-          let source = x + start
-          for j in 0..<length { e[j] = FastMath.exp(source[j] - maximum) }
-          if start + length < n {
-            total.add(UnsafePointer(e), count: length)
-          } else {
-            total.finish(UnsafePointer(e), count: length)
-          }
-          start += length
+    let e = UnsafeMutablePointer<Float>.allocate(capacity: block)
+    defer { e.deallocate() }
+    for r in 0..<rows {
+      let x = x + r * n
+      let maximum = FastMath.maximum(x, count: n)
+      var total = FastMath.PartialSum()
+      var start = 0
+      while start < n {
+        let length = Swift.min(block, n - start)
+        let source = x + start
+        for j in 0..<length { e[j] = FastMath.exp(source[j] - maximum) }
+        if start + length < n {
+          total.add(UnsafePointer(e), count: length)
+        } else {
+          total.finish(UnsafePointer(e), count: length)
         }
-        out[r] = maximum + FastMath.log(total.value)
+        start += length
       }
+      out[r] = maximum + FastMath.log(total.value)
     }
   }
 

@@ -61,14 +61,31 @@ public enum GeluErfKernel: UnaryKernel {
     return cdf + x * pdf
   }
 }
-/// `0.5x(1 + tanh(√(2/π)(x + 0.044715x³)))`.
+/// `0.5x(1 + tanh(√(2/π)(x + 0.044715x³)))`, computed as `x · σ(2u)` with
+/// `u = √(2/π)(x + 0.044715x³)`, since `(1 + tanh u) / 2 = 1 / (1 + e^(−2u))`:
+/// one exponential and one division, and no cancellation for negative x.
 public enum GeluTanhKernel: UnaryKernel {
-  @inlinable @inline(__always) static var c: Float { 0.79788456080286536 }  // sqrt(2/pi)
+  /// `e^(−2u)`, clamped to [e^−87, e^88] so it stays a finite normal (the
+  /// quotient is then within 1e-36 of its limit) and no special cases are needed.
+  @inlinable @inline(__always) static func decay(_ x: Float) -> Float {
+    let u = 0.79788456080286536 * (x + 0.044715 * x * x * x)  // √(2/π)·(…)
+    return FastMath.expInRange(FastMath.clamp(-2 * u, -87, 88))
+  }
+  /// `x` limited to `-20...` (or `-20...20`): beyond ±20 the results below
+  /// are exact to Float precision anyway, and x³ or x² can no longer
+  /// overflow. NaN passes through.
+  @inlinable @inline(__always) static func limited(_ x: Float, upper: Float = .infinity) -> Float {
+    let low = x < -20 ? -20 : x
+    return low > upper ? upper : low
+  }
   @inlinable @inline(__always) public static func forward(_ x: Float) -> Float {
-    0.5 * x * (1 + FastMath.tanh(c * (x + 0.044715 * x * x * x)))
+    let x = limited(x)
+    return x / (1 + decay(x))
   }
   @inlinable @inline(__always) public static func derivative(x: Float, y: Float) -> Float {
-    let t = FastMath.tanh(c * (x + 0.044715 * x * x * x))
-    return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x)
+    // With s = σ(2u): d/dx = s + x · 2s(1 − s) · du/dx.
+    let x = limited(x, upper: 20)
+    let s = 1 / (1 + decay(x))
+    return s + x * (2 * s * (1 - s)) * (0.79788456080286536 * (1 + 3 * 0.044715 * x * x))
   }
 }
