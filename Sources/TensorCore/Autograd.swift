@@ -26,7 +26,23 @@ public final class AutogradNode: @unchecked Sendable {
 
   func accumulate(_ gradient: Tensor) {
     precondition(gradient.shape == shape, "gradient shape \(gradient.shape) != \(shape)")
-    if let existing = grad { grad = existing.adding(gradient) } else { grad = gradient }
+    guard var existing = grad else {
+      grad = gradient
+      return
+    }
+    grad = nil
+    // Add in place when nothing else shares the accumulated buffer (a gradient
+    // passed through unchanged may be shared with another node's): no new
+    // buffer for every extra use of a tensor (tied embeddings, residuals).
+    if isKnownUniquelyReferenced(&existing.storage) && existing.node == nil {
+      let target = existing.storage.pointer, source = gradient.storage.pointer
+      parallelChunks(existing.count) { range in
+        for i in range { target[i] += source[i] }
+      }
+      grad = existing
+    } else {
+      grad = existing.adding(gradient)
+    }
   }
 }
 

@@ -105,10 +105,24 @@ extension Tensor {
   public func dropout(rate: Float, using generator: inout SeededRandom) -> Tensor {
     precondition(rate >= 0 && rate < 1, "dropout rate \(rate) must be in [0, 1)")
     if rate == 0 { return self }
-    // The mask holds 1/(1 − rate) or 0 directly: one pass fewer than a 0/1
-    // mask scaled afterwards, with the same products.
-    let mask = Tensor.bernoulliMask(shape, keepProbability: 1 - rate, keptValue: 1 / (1 - rate), using: &generator)
-    var out = Tensor.broadcastBinary(self, mask, MulKernel.self)
+    // One pass draws the mask (1/(1 − rate) or 0, as a 0/1 mask scaled
+    // afterwards would hold) and writes the product; threads start from
+    // copies of the generator advanced to their first element, so the mask is
+    // the serial one.
+    let keep = 1 - rate, kept = 1 / (1 - rate)
+    let mask = Tensor(uninitializedShape: shape)
+    var out = Tensor(uninitializedShape: shape)
+    let px = storage.pointer, pm = mask.storage.pointer, po = out.storage.pointer
+    let start = generator
+    parallelChunks(count, grain: 1 << 15) { range in
+      var local = start.advanced(by: UInt64(range.lowerBound))
+      for i in range {
+        let m: Float = local.nextFloat() < keep ? kept : 0
+        pm[i] = m
+        po[i] = px[i] * m
+      }
+    }
+    generator.advance(by: UInt64(count))
     Tensor.record(&out, inputs: [self]) { g in [Tensor.broadcastBinary(g, mask, MulKernel.self)] }
     return out
   }

@@ -24,18 +24,10 @@ extension Tensor {
   public static func bernoulliMask(
     _ shape: [Int], keepProbability: Float, using rng: inout SeededRandom
   ) -> Tensor {
-    bernoulliMask(shape, keepProbability: keepProbability, keptValue: 1, using: &rng)
-  }
-
-  /// ``bernoulliMask(_:keepProbability:using:)`` with `keptValue` in place of
-  /// 1 (dropout's `1 / keepProbability`, saving a pass).
-  static func bernoulliMask(
-    _ shape: [Int], keepProbability: Float, keptValue: Float, using rng: inout SeededRandom
-  ) -> Tensor {
     precondition(
       (0...1).contains(keepProbability),
       "bernoulliMask needs keepProbability in [0, 1], got \(keepProbability)")
-    return filledOneDrawEach(shape, using: &rng) { $0.nextFloat() < keepProbability ? keptValue : 0 }
+    return filledOneDrawEach(shape, using: &rng) { $0.nextFloat() < keepProbability ? 1 : 0 }
   }
 
   /// A new tensor of `shape` whose elements, in row-major order, are `sample(&rng)`.

@@ -20,7 +20,11 @@ public final class TensorStorage: @unchecked Sendable {
   /// Allocates storage with every element set to `value`.
   public convenience init(count: Int, repeating value: Float) {
     self.init(uninitializedCount: count)
-    pointer.update(repeating: value, count: count)
+    let target = pointer
+    // Large fills (gradient buffers the size of an embedding table) in parallel.
+    parallelChunks(count, grain: 1 << 18) { range in
+      (target + range.lowerBound).update(repeating: value, count: range.count)
+    }
   }
 
   /// Makes an independent copy.

@@ -301,14 +301,17 @@ final class RandomJumpAheadTests: XCTestCase {
     let before = ThreadCount.current
     defer { ThreadCount.set(before) }
     ThreadCount.set(2)
-    let mask = Tensor.bernoulliMask(shape, keepProbability: 0.9, keptValue: 1 / 0.9, using: &generator)
-    let expected = (0..<mask.count).map { _ in serial.nextFloat() < 0.9 ? 1 / Float(0.9) : 0 }
+    let mask = Tensor.bernoulliMask(shape, keepProbability: 0.9, using: &generator)
+    let expected = (0..<mask.count).map { _ -> Float in serial.nextFloat() < 0.9 ? 1 : 0 }
     XCTAssertEqual(mask.scalars, expected)
     XCTAssertEqual(generator, serial, "the generator ends where serial draws leave it")
   }
 
   func testDropoutIsTheScaledMaskProduct() {
-    let x = testValues([5, 41], seed: 8)
+    let before = ThreadCount.current
+    defer { ThreadCount.set(before) }
+    ThreadCount.set(2)
+    let x = testValues([5, 41_001], seed: 8)
     var generator = SeededRandom(seed: 11)
     var copy = generator
     var leaf = x
@@ -316,6 +319,7 @@ final class RandomJumpAheadTests: XCTestCase {
     let out = leaf.dropout(rate: 0.25, using: &generator)
     let mask = Tensor.bernoulliMask(x.shape, keepProbability: 0.75, using: &copy).scaled(by: 1 / 0.75)
     XCTAssertEqual(out.scalars, (x * mask).scalars)
+    XCTAssertEqual(generator, copy, "dropout draws one value per element")
     out.sum().backward()
     XCTAssertEqual(leaf.grad?.scalars, mask.scalars)
   }
