@@ -38,6 +38,20 @@ public enum BLAS {
     b: UnsafePointer<Float>, ldb: Int,
     beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
   ) {
+    sgemm(
+      transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b,
+      ldb: ldb, beta: beta, c: c, ldc: ldc, threads: ThreadCount.current)
+  }
+
+  /// ``sgemm(transposeA:transposeB:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:)`` on at
+  /// most `threads` threads for the pure-Swift fallback (the library's count is
+  /// set with ``withSingleThreadedLibrary(_:)``).
+  static func sgemm(
+    transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+    alpha: Float, a: UnsafePointer<Float>, lda: Int,
+    b: UnsafePointer<Float>, ldb: Int,
+    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int
+  ) {
     assert(m >= 0 && n >= 0 && k >= 0, "negative GEMM size \(m)×\(n)×\(k)")
     guard m > 0, n > 0 else { return }
     assert(
@@ -55,8 +69,17 @@ public enum BLAS {
     } else {
       FallbackGEMM.sgemm(
         transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
-        a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, threads: threads)
     }
+  }
+
+  /// Runs `body` with the library on one thread, for callers that run several
+  /// small products side by side on their own threads; restores
+  /// ``ThreadCount/current`` afterwards. Call it from one thread at a time.
+  static func withSingleThreadedLibrary<R>(_ body: () -> R) -> R {
+    backend.library?.setThreadCount(1)
+    defer { backend.library?.setThreadCount(ThreadCount.current) }
+    return body()
   }
 
   /// The pure-Swift GEMM alone, whatever the backend (tests, benchmarks).

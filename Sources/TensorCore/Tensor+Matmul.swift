@@ -1,4 +1,8 @@
 extension Tensor {
+  /// Products up to this many multiply-adds run whole on one thread when a
+  /// batch has several.
+  static let smallProductLimit = 1 << 20
+
   /// Matrix product over the last two dimensions, broadcasting batch dimensions.
   ///
   /// `self` is `[…, M, K]` (`[…, K, M]` when `transposeA`) and `other` is
@@ -28,19 +32,31 @@ extension Tensor {
     let sizeA = m * k, sizeB = k * n
     let lda = transposeA ? m : k, ldb = transposeB ? k : n
     if k == 0 { pc.update(repeating: 0, count: out.count) }
-    var index = [Int](repeating: 0, count: batch.count)
-    for item in 0..<batchCount where k > 0 {
-      var offsetA = 0, offsetB = 0, rest = item
-      for axis in stride(from: batch.count - 1, through: 0, by: -1) {
-        index[axis] = rest % batch[axis]
-        rest /= batch[axis]
-        offsetA += index[axis] * stridesA[axis]
-        offsetB += index[axis] * stridesB[axis]
+    func multiply(_ items: Range<Int>, threads: Int) {
+      var index = [Int](repeating: 0, count: batch.count)
+      for item in items where k > 0 {
+        var offsetA = 0, offsetB = 0, rest = item
+        for axis in stride(from: batch.count - 1, through: 0, by: -1) {
+          index[axis] = rest % batch[axis]
+          rest /= batch[axis]
+          offsetA += index[axis] * stridesA[axis]
+          offsetB += index[axis] * stridesB[axis]
+        }
+        BLAS.sgemm(
+          transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+          alpha: 1, a: pa + offsetA * sizeA, lda: lda, b: pb + offsetB * sizeB, ldb: ldb,
+          beta: 0, c: pc + item * m * n, ldc: n, threads: threads)
       }
-      BLAS.sgemm(
-        transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
-        alpha: 1, a: pa + offsetA * sizeA, lda: lda, b: pb + offsetB * sizeB, ldb: ldb,
-        beta: 0, c: pc + item * m * n, ldc: n)
+    }
+    // Many small products (attention heads): whole products per thread, each on
+    // one thread, instead of every small GEMM split across threads (a
+    // synchronisation per product, and a stall whenever a core is busy).
+    if batchCount > 1 && ThreadCount.current > 1 && m * n * k <= Tensor.smallProductLimit {
+      BLAS.withSingleThreadedLibrary {
+        parallelChunks(batchCount, grain: 1) { items in multiply(items, threads: 1) }
+      }
+    } else {
+      multiply(0..<batchCount, threads: ThreadCount.current)
     }
     let a = detached(), b = other.detached()
     // Frozen operands (a teacher's weights) take part without a gradient: skip their product.

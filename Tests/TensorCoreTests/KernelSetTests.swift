@@ -283,6 +283,29 @@ final class KernelSetTests: XCTestCase {
   }
 }
 
+/// Batched small products run one whole product per thread.
+final class BatchedMatmulTests: XCTestCase {
+  func testBatchedSmallProductsMatchOneAtATime() {
+    let before = ThreadCount.current
+    defer { ThreadCount.set(before) }
+    ThreadCount.set(2)
+    let a = testValues([3, 5, 33, 17], seed: 1), b = testValues([5, 29, 17], seed: 2)
+    let product = a.matmul(b, transposeB: true)  // [3, 5, 33, 29], b broadcast over the first axis
+    for i in 0..<3 {
+      for h in 0..<5 {
+        let ai = a.slice(axis: 0, i..<(i + 1)).slice(axis: 1, h..<(h + 1)).reshaped([33, 17])
+        let bh = b.slice(axis: 0, h..<(h + 1)).reshaped([29, 17])
+        let expected = ai.matmul(bh, transposeB: true).scalars
+        let actual = product.slice(axis: 0, i..<(i + 1)).slice(axis: 1, h..<(h + 1)).scalars
+        for (x, y) in zip(actual, expected) { XCTAssertEqual(x, y, accuracy: 1e-5) }
+      }
+    }
+    // The library's thread count is restored.
+    let large = testValues([256, 256], seed: 3)
+    XCTAssertEqual(large.matmul(large).shape, [256, 256])
+  }
+}
+
 /// Jump-ahead and the parallel fills that rely on it.
 final class RandomJumpAheadTests: XCTestCase {
   func testAdvanceEqualsDrawingThatManyValues() {
