@@ -14,19 +14,32 @@ extension KernelSet {
     _ x: UnsafePointer<Float>, minus shift: Float, into y: UnsafeMutablePointer<Float>, width n: Int,
     maximumOf next: UnsafePointer<Float>?
   ) -> Float {
-    var nextMaximum = -Float.infinity
+    var nextMaximum = FastMath.PartialMaximum()
     var start = 0
     while start < n {
       let length = Swift.min(rowBlock, n - start)
       let source = x + start, target = y + start
-      for j in 0..<length { target[j] = FastMath.exp(source[j] - shift) }
-      if let next {
-        let blockMaximum = FastMath.maximum(next + start, count: length)
-        nextMaximum = blockMaximum > nextMaximum ? blockMaximum : nextMaximum
-      }
+      for j in 0..<length { target[j] = FastMath.exp(source[j] - shift, using: Arithmetic.self) }
+      if let next { addMaximum(next + start, count: length, to: &nextMaximum) }
       start += length
     }
-    return nextMaximum
+    return nextMaximum.value
+  }
+
+  /// Folds `count` elements (any count) into `partial`.
+  @inlinable @inline(__always) static func addMaximum(
+    _ x: UnsafePointer<Float>, count: Int, to partial: inout FastMath.PartialMaximum
+  ) {
+    var j = 0
+    while j + 32 <= count {
+      partial.first = FastMath.larger(partial.first, FastMath.load(x + j))
+      partial.second = FastMath.larger(partial.second, FastMath.load(x + j + 16))
+      j += 32
+    }
+    while j < count {
+      partial.tail = x[j] > partial.tail ? x[j] : partial.tail
+      j += 1
+    }
   }
 
   @inlinable public static func softmax(
@@ -64,7 +77,7 @@ extension KernelSet {
       let x = x + r * n, y = y + r * n
       let maximum = nextMaximum
       nextMaximum = expRow(x, minus: maximum, into: y, width: n, maximumOf: r + 1 < rows ? x + n : nil)
-      let logTotal = maximum + FastMath.log(FastMath.sum(UnsafePointer(y), count: n))
+      let logTotal = maximum + FastMath.log(FastMath.sum(UnsafePointer(y), count: n), using: Arithmetic.self)
       for j in 0..<n { y[j] = x[j] - logTotal }
     }
   }
@@ -76,7 +89,7 @@ extension KernelSet {
     for r in 0..<rows {
       let g = g + r * n, y = y + r * n, dx = dx + r * n
       let total = FastMath.sum(g, count: n)
-      for j in 0..<n { dx[j] = g[j] - FastMath.exp(y[j]) * total }
+      for j in 0..<n { dx[j] = g[j] - FastMath.exp(y[j], using: Arithmetic.self) * total }
     }
   }
 
@@ -98,7 +111,7 @@ extension KernelSet {
       while start < n {
         let length = Swift.min(block, n - start)
         let source = x + start
-        for j in 0..<length { e[j] = FastMath.exp(source[j] - maximum) }
+        for j in 0..<length { e[j] = FastMath.exp(source[j] - maximum, using: Arithmetic.self) }
         if start + length < n {
           total.add(UnsafePointer(e), count: length)
         } else {
@@ -106,7 +119,7 @@ extension KernelSet {
         }
         start += length
       }
-      out[r] = maximum + FastMath.log(total.value)
+      out[r] = maximum + FastMath.log(total.value, using: Arithmetic.self)
     }
   }
 
@@ -116,7 +129,7 @@ extension KernelSet {
   ) {
     for r in 0..<rows {
       let x = x + r * n, dx = dx + r * n, shift = logSumExp[r]
-      for j in 0..<n { dx[j] = (FastMath.exp(x[j] - shift) - offset) * scale }
+      for j in 0..<n { dx[j] = (FastMath.exp(x[j] - shift, using: Arithmetic.self) - offset) * scale }
     }
   }
 }

@@ -7,10 +7,14 @@
 /// wide-SIMD type of `TensorKernelsAVX512` for CPUs that report AVX-512 at
 /// run time. Helpers are static members of `Self`, so their specialisations
 /// are named after the conforming type and can never be shared (by the linker)
-/// between two builds with different instruction sets. Only exact IEEE
-/// operations are used and no operation is fused, so every conformance gives
-/// bit-identical results.
+/// between two builds with different instruction sets. (Nor do they use
+/// closures or local functions, which would be emitted unspecialised under one
+/// shared name.) Builds agree to float rounding: ``Arithmetic`` decides whether
+/// polynomial steps are fused multiply-adds.
 public protocol KernelSet: Sendable {
+  /// How polynomial steps `a · b + c` are computed in this build.
+  associatedtype Arithmetic: MultiplyAdd
+
   /// `y[i] = f(x[i])`.
   static func apply(
     _ function: UnaryFunction, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int)
@@ -77,7 +81,9 @@ public struct AdamWStep: Sendable {
 }
 
 /// The kernels compiled for the build's baseline CPU.
-public enum BaselineKernels: KernelSet {}
+public enum BaselineKernels: KernelSet {
+  public typealias Arithmetic = SeparateMultiplyAdd
+}
 
 extension KernelSet {
   @inlinable public static func apply(
@@ -119,13 +125,13 @@ extension KernelSet {
   @inlinable @inline(__always) static func map<Kernel: UnaryKernel>(
     _: Kernel.Type, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int
   ) {
-    for i in 0..<count { y[i] = Kernel.forward(x[i]) }
+    for i in 0..<count { y[i] = Kernel.forward(x[i], Arithmetic.self) }
   }
 
   @inlinable @inline(__always) static func mapGradient<Kernel: UnaryKernel>(
     _: Kernel.Type, _ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>,
     _ dx: UnsafeMutablePointer<Float>, _ count: Int
   ) {
-    for i in 0..<count { dx[i] = g[i] * Kernel.derivative(x: x[i], y: y[i]) }
+    for i in 0..<count { dx[i] = g[i] * Kernel.derivative(x: x[i], y: y[i], Arithmetic.self) }
   }
 }

@@ -1,8 +1,8 @@
 /// A unary elementwise function with its derivative, written in terms of the
-/// input `x` and the output `y` (whichever is cheaper).
+/// input `x` and the output `y` (whichever is cheaper), for a ``MultiplyAdd``.
 public protocol UnaryKernel {
-  static func forward(_ x: Float) -> Float
-  static func derivative(x: Float, y: Float) -> Float
+  static func forward<M: MultiplyAdd>(_ x: Float, _ m: M.Type) -> Float
+  static func derivative<M: MultiplyAdd>(x: Float, y: Float, _ m: M.Type) -> Float
 }
 
 /// The unary functions that have a kernel, named so a caller can pick the
@@ -16,48 +16,48 @@ public enum UnaryFunction: Sendable, CaseIterable {
 }
 
 public enum ExpKernel: UnaryKernel {
-  @inlinable @inline(__always) public static func forward(_ x: Float) -> Float { FastMath.exp(x) }
-  @inlinable @inline(__always) public static func derivative(x: Float, y: Float) -> Float { y }
+  @inlinable @inline(__always) public static func forward<M: MultiplyAdd>(_ x: Float, _ m: M.Type) -> Float { FastMath.exp(x, using: m) }
+  @inlinable @inline(__always) public static func derivative<M: MultiplyAdd>(x: Float, y: Float, _ m: M.Type) -> Float { y }
 }
 public enum LogKernel: UnaryKernel {
-  @inlinable @inline(__always) public static func forward(_ x: Float) -> Float { FastMath.log(x) }
-  @inlinable @inline(__always) public static func derivative(x: Float, y: Float) -> Float { 1 / x }
+  @inlinable @inline(__always) public static func forward<M: MultiplyAdd>(_ x: Float, _ m: M.Type) -> Float { FastMath.log(x, using: m) }
+  @inlinable @inline(__always) public static func derivative<M: MultiplyAdd>(x: Float, y: Float, _ m: M.Type) -> Float { 1 / x }
 }
 public enum SqrtKernel: UnaryKernel {
-  @inlinable @inline(__always) public static func forward(_ x: Float) -> Float { x.squareRoot() }
-  @inlinable @inline(__always) public static func derivative(x: Float, y: Float) -> Float { 0.5 / y }
+  @inlinable @inline(__always) public static func forward<M: MultiplyAdd>(_ x: Float, _ m: M.Type) -> Float { x.squareRoot() }
+  @inlinable @inline(__always) public static func derivative<M: MultiplyAdd>(x: Float, y: Float, _ m: M.Type) -> Float { 0.5 / y }
 }
 public enum RsqrtKernel: UnaryKernel {
-  @inlinable @inline(__always) public static func forward(_ x: Float) -> Float { 1 / x.squareRoot() }
-  @inlinable @inline(__always) public static func derivative(x: Float, y: Float) -> Float { -0.5 * y * y * y }
+  @inlinable @inline(__always) public static func forward<M: MultiplyAdd>(_ x: Float, _ m: M.Type) -> Float { 1 / x.squareRoot() }
+  @inlinable @inline(__always) public static func derivative<M: MultiplyAdd>(x: Float, y: Float, _ m: M.Type) -> Float { -0.5 * y * y * y }
 }
 public enum TanhKernel: UnaryKernel {
-  @inlinable @inline(__always) public static func forward(_ x: Float) -> Float { FastMath.tanh(x) }
-  @inlinable @inline(__always) public static func derivative(x: Float, y: Float) -> Float { 1 - y * y }
+  @inlinable @inline(__always) public static func forward<M: MultiplyAdd>(_ x: Float, _ m: M.Type) -> Float { FastMath.tanh(x, using: m) }
+  @inlinable @inline(__always) public static func derivative<M: MultiplyAdd>(x: Float, y: Float, _ m: M.Type) -> Float { 1 - y * y }
 }
 public enum SigmoidKernel: UnaryKernel {
-  @inlinable @inline(__always) public static func forward(_ x: Float) -> Float { 1 / (1 + FastMath.exp(-x)) }
-  @inlinable @inline(__always) public static func derivative(x: Float, y: Float) -> Float { y * (1 - y) }
+  @inlinable @inline(__always) public static func forward<M: MultiplyAdd>(_ x: Float, _ m: M.Type) -> Float { 1 / (1 + FastMath.exp(-x, using: m)) }
+  @inlinable @inline(__always) public static func derivative<M: MultiplyAdd>(x: Float, y: Float, _ m: M.Type) -> Float { y * (1 - y) }
 }
 public enum ReluKernel: UnaryKernel {
-  @inlinable @inline(__always) public static func forward(_ x: Float) -> Float { x > 0 ? x : 0 }
-  @inlinable @inline(__always) public static func derivative(x: Float, y: Float) -> Float { x > 0 ? 1 : 0 }
+  @inlinable @inline(__always) public static func forward<M: MultiplyAdd>(_ x: Float, _ m: M.Type) -> Float { x > 0 ? x : 0 }
+  @inlinable @inline(__always) public static func derivative<M: MultiplyAdd>(x: Float, y: Float, _ m: M.Type) -> Float { x > 0 ? 1 : 0 }
 }
 public enum SiluKernel: UnaryKernel {
-  @inlinable @inline(__always) public static func forward(_ x: Float) -> Float { x / (1 + FastMath.exp(-x)) }
-  @inlinable @inline(__always) public static func derivative(x: Float, y: Float) -> Float {
-    let s = 1 / (1 + FastMath.exp(-x))
+  @inlinable @inline(__always) public static func forward<M: MultiplyAdd>(_ x: Float, _ m: M.Type) -> Float { x / (1 + FastMath.exp(-x, using: m)) }
+  @inlinable @inline(__always) public static func derivative<M: MultiplyAdd>(x: Float, y: Float, _ m: M.Type) -> Float {
+    let s = 1 / (1 + FastMath.exp(-x, using: m))
     return s * (1 + x * (1 - s))
   }
 }
 /// `x · Φ(x) = 0.5x(1 + erf(x/√2))`.
 public enum GeluErfKernel: UnaryKernel {
-  @inlinable @inline(__always) public static func forward(_ x: Float) -> Float {
-    0.5 * x * (1 + FastMath.erf(x * 0.70710678118654752))
+  @inlinable @inline(__always) public static func forward<M: MultiplyAdd>(_ x: Float, _ m: M.Type) -> Float {
+    0.5 * x * (1 + FastMath.erf(x * 0.70710678118654752, using: m))
   }
-  @inlinable @inline(__always) public static func derivative(x: Float, y: Float) -> Float {
-    let cdf = 0.5 * (1 + FastMath.erf(x * 0.70710678118654752))
-    let pdf = 0.39894228040143268 * FastMath.exp(-0.5 * x * x)
+  @inlinable @inline(__always) public static func derivative<M: MultiplyAdd>(x: Float, y: Float, _ m: M.Type) -> Float {
+    let cdf = 0.5 * (1 + FastMath.erf(x * 0.70710678118654752, using: m))
+    let pdf = 0.39894228040143268 * FastMath.exp(-0.5 * x * x, using: m)
     return cdf + x * pdf
   }
 }
@@ -67,9 +67,9 @@ public enum GeluErfKernel: UnaryKernel {
 public enum GeluTanhKernel: UnaryKernel {
   /// `e^(−2u)`, clamped to [e^−87, e^88] so it stays a finite normal (the
   /// quotient is then within 1e-36 of its limit) and no special cases are needed.
-  @inlinable @inline(__always) static func decay(_ x: Float) -> Float {
+  @inlinable @inline(__always) static func decay<M: MultiplyAdd>(_ x: Float, _ m: M.Type) -> Float {
     let u = 0.79788456080286536 * (x + 0.044715 * x * x * x)  // √(2/π)·(…)
-    return FastMath.expInRange(FastMath.clamp(-2 * u, -87, 88))
+    return FastMath.expInRange(FastMath.clamp(-2 * u, -87, 88), m)
   }
   /// `x` limited to `-20...` (or `-20...20`): beyond ±20 the results below
   /// are exact to Float precision anyway, and x³ or x² can no longer
@@ -78,14 +78,14 @@ public enum GeluTanhKernel: UnaryKernel {
     let low = x < -20 ? -20 : x
     return low > upper ? upper : low
   }
-  @inlinable @inline(__always) public static func forward(_ x: Float) -> Float {
+  @inlinable @inline(__always) public static func forward<M: MultiplyAdd>(_ x: Float, _ m: M.Type) -> Float {
     let x = limited(x)
-    return x / (1 + decay(x))
+    return x / (1 + decay(x, m))
   }
-  @inlinable @inline(__always) public static func derivative(x: Float, y: Float) -> Float {
+  @inlinable @inline(__always) public static func derivative<M: MultiplyAdd>(x: Float, y: Float, _ m: M.Type) -> Float {
     // With s = σ(2u): d/dx = s + x · 2s(1 − s) · du/dx.
     let x = limited(x, upper: 20)
-    let s = 1 / (1 + decay(x))
+    let s = 1 / (1 + decay(x, m))
     return s + x * (2 * s * (1 - s)) * (0.79788456080286536 * (1 + 3 * 0.044715 * x * x))
   }
 }
