@@ -16,46 +16,94 @@ public enum UnaryFunction: Sendable, CaseIterable {
 }
 
 public enum ExpKernel: UnaryKernel {
-  @inlinable @inline(__always) public static func forward<M: MultiplyAdd>(_ x: Float, _ m: M.Type) -> Float { FastMath.exp(x, using: m) }
-  @inlinable @inline(__always) public static func derivative<M: MultiplyAdd>(x: Float, y: Float, _ m: M.Type) -> Float { y }
+  @inlinable @inline(__always)
+  public static func forward<M: MultiplyAdd>(_ x: Float, _ m: M.Type) -> Float {
+    FastMath.exp(x, using: m)
+  }
+  @inlinable @inline(__always)
+  public static func derivative<M: MultiplyAdd>(x: Float, y: Float, _ m: M.Type) -> Float {
+    y
+  }
 }
 public enum LogKernel: UnaryKernel {
-  @inlinable @inline(__always) public static func forward<M: MultiplyAdd>(_ x: Float, _ m: M.Type) -> Float { FastMath.log(x, using: m) }
-  @inlinable @inline(__always) public static func derivative<M: MultiplyAdd>(x: Float, y: Float, _ m: M.Type) -> Float { 1 / x }
+  @inlinable @inline(__always)
+  public static func forward<M: MultiplyAdd>(_ x: Float, _ m: M.Type) -> Float {
+    FastMath.log(x, using: m)
+  }
+  @inlinable @inline(__always)
+  public static func derivative<M: MultiplyAdd>(x: Float, y: Float, _ m: M.Type) -> Float {
+    1 / x
+  }
 }
 public enum SqrtKernel: UnaryKernel {
-  @inlinable @inline(__always) public static func forward<M: MultiplyAdd>(_ x: Float, _ m: M.Type) -> Float { x.squareRoot() }
-  @inlinable @inline(__always) public static func derivative<M: MultiplyAdd>(x: Float, y: Float, _ m: M.Type) -> Float { 0.5 / y }
+  @inlinable @inline(__always)
+  public static func forward<M: MultiplyAdd>(_ x: Float, _ m: M.Type) -> Float {
+    x.squareRoot()
+  }
+  @inlinable @inline(__always)
+  public static func derivative<M: MultiplyAdd>(x: Float, y: Float, _ m: M.Type) -> Float {
+    0.5 / y
+  }
 }
 public enum RsqrtKernel: UnaryKernel {
-  @inlinable @inline(__always) public static func forward<M: MultiplyAdd>(_ x: Float, _ m: M.Type) -> Float { 1 / x.squareRoot() }
-  @inlinable @inline(__always) public static func derivative<M: MultiplyAdd>(x: Float, y: Float, _ m: M.Type) -> Float { -0.5 * y * y * y }
+  @inlinable @inline(__always)
+  public static func forward<M: MultiplyAdd>(_ x: Float, _ m: M.Type) -> Float {
+    1 / x.squareRoot()
+  }
+  @inlinable @inline(__always)
+  public static func derivative<M: MultiplyAdd>(x: Float, y: Float, _ m: M.Type) -> Float {
+    -0.5 * y * y * y
+  }
 }
 public enum TanhKernel: UnaryKernel {
-  @inlinable @inline(__always) public static func forward<M: MultiplyAdd>(_ x: Float, _ m: M.Type) -> Float { FastMath.tanh(x, using: m) }
-  @inlinable @inline(__always) public static func derivative<M: MultiplyAdd>(x: Float, y: Float, _ m: M.Type) -> Float { 1 - y * y }
+  @inlinable @inline(__always)
+  public static func forward<M: MultiplyAdd>(_ x: Float, _ m: M.Type) -> Float {
+    FastMath.tanh(x, using: m)
+  }
+  @inlinable @inline(__always)
+  public static func derivative<M: MultiplyAdd>(x: Float, y: Float, _ m: M.Type) -> Float {
+    1 - y * y
+  }
 }
 public enum SigmoidKernel: UnaryKernel {
-  @inlinable @inline(__always) public static func forward<M: MultiplyAdd>(_ x: Float, _ m: M.Type) -> Float { 1 / (1 + FastMath.exp(-x, using: m)) }
-  @inlinable @inline(__always) public static func derivative<M: MultiplyAdd>(x: Float, y: Float, _ m: M.Type) -> Float { y * (1 - y) }
+  @inlinable @inline(__always)
+  public static func forward<M: MultiplyAdd>(_ x: Float, _ m: M.Type) -> Float {
+    1 / (1 + FastMath.exp(-x, using: m))
+  }
+  @inlinable @inline(__always)
+  public static func derivative<M: MultiplyAdd>(x: Float, y: Float, _ m: M.Type) -> Float {
+    y * (1 - y)
+  }
 }
 public enum ReluKernel: UnaryKernel {
-  @inlinable @inline(__always) public static func forward<M: MultiplyAdd>(_ x: Float, _ m: M.Type) -> Float { x > 0 ? x : 0 }
-  @inlinable @inline(__always) public static func derivative<M: MultiplyAdd>(x: Float, y: Float, _ m: M.Type) -> Float { x > 0 ? 1 : 0 }
+  @inlinable @inline(__always)
+  public static func forward<M: MultiplyAdd>(_ x: Float, _ m: M.Type) -> Float {
+    x > 0 ? x : 0
+  }
+  @inlinable @inline(__always)
+  public static func derivative<M: MultiplyAdd>(x: Float, y: Float, _ m: M.Type) -> Float {
+    x > 0 ? 1 : 0
+  }
 }
 public enum SiluKernel: UnaryKernel {
-  @inlinable @inline(__always) public static func forward<M: MultiplyAdd>(_ x: Float, _ m: M.Type) -> Float { x / (1 + FastMath.exp(-x, using: m)) }
-  @inlinable @inline(__always) public static func derivative<M: MultiplyAdd>(x: Float, y: Float, _ m: M.Type) -> Float {
+  @inlinable @inline(__always)
+  public static func forward<M: MultiplyAdd>(_ x: Float, _ m: M.Type) -> Float {
+    x / (1 + FastMath.exp(-x, using: m))
+  }
+  @inlinable @inline(__always)
+  public static func derivative<M: MultiplyAdd>(x: Float, y: Float, _ m: M.Type) -> Float {
     let s = 1 / (1 + FastMath.exp(-x, using: m))
     return s * (1 + x * (1 - s))
   }
 }
 /// `x · Φ(x) = 0.5x(1 + erf(x/√2))`.
 public enum GeluErfKernel: UnaryKernel {
-  @inlinable @inline(__always) public static func forward<M: MultiplyAdd>(_ x: Float, _ m: M.Type) -> Float {
+  @inlinable @inline(__always)
+  public static func forward<M: MultiplyAdd>(_ x: Float, _ m: M.Type) -> Float {
     0.5 * x * (1 + FastMath.erf(x * 0.70710678118654752, using: m))
   }
-  @inlinable @inline(__always) public static func derivative<M: MultiplyAdd>(x: Float, y: Float, _ m: M.Type) -> Float {
+  @inlinable @inline(__always)
+  public static func derivative<M: MultiplyAdd>(x: Float, y: Float, _ m: M.Type) -> Float {
     let cdf = 0.5 * (1 + FastMath.erf(x * 0.70710678118654752, using: m))
     let pdf = 0.39894228040143268 * FastMath.exp(-0.5 * x * x, using: m)
     return cdf + x * pdf
@@ -78,11 +126,13 @@ public enum GeluTanhKernel: UnaryKernel {
     let low = x < -20 ? -20 : x
     return low > upper ? upper : low
   }
-  @inlinable @inline(__always) public static func forward<M: MultiplyAdd>(_ x: Float, _ m: M.Type) -> Float {
+  @inlinable @inline(__always)
+  public static func forward<M: MultiplyAdd>(_ x: Float, _ m: M.Type) -> Float {
     let x = limited(x)
     return x / (1 + decay(x, m))
   }
-  @inlinable @inline(__always) public static func derivative<M: MultiplyAdd>(x: Float, y: Float, _ m: M.Type) -> Float {
+  @inlinable @inline(__always)
+  public static func derivative<M: MultiplyAdd>(x: Float, y: Float, _ m: M.Type) -> Float {
     // With s = σ(2u): d/dx = s + x · 2s(1 − s) · du/dx.
     let x = limited(x, upper: 20)
     let s = 1 / (1 + decay(x, m))

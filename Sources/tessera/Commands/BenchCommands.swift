@@ -38,6 +38,8 @@ enum BenchCommands {
       counts the bytes an op must read and write (add: 3 × 4 bytes per element,
       the others 2 × 4), against memcpy of a tensor into an existing buffer
       (split across the same threads). Outputs are fresh tensors, as in real use.
+      Kernels run in their AVX-512 build when the CPU has it; TESSERA_SIMD=baseline
+      times the baseline build instead.
 
       Example: tessera bench ops --elements 4194304 --threads 2
       """,
@@ -110,7 +112,9 @@ private struct BenchSettings {
 
   func header(_ title: String) {
     let env = ProcessInfo.processInfo.environment
-    print("\(title) — backend: \(BLAS.backendName) (TESSERA_BLAS=\(env["TESSERA_BLAS"] ?? "auto"))")
+    print(
+      "\(title) — backend: \(BLAS.backendName) (TESSERA_BLAS=\(env["TESSERA_BLAS"] ?? "auto")); "
+        + "kernels: \(KernelChoice.name) (TESSERA_SIMD=\(env["TESSERA_SIMD"] ?? "auto"))")
     print("\(showMedian ? "median" : "best") of \(repeats) samples after a warm-up; cores online: \(ProcessInfo.processInfo.activeProcessorCount)")
   }
 }

@@ -44,7 +44,7 @@ enum ModelBenchmark {
       try ModelExport.save(T5Model(config, using: &generator), to: folder)
     }
     let model = try ModelLoading.load(from: folder)
-    print("model: \(model.modelType) \(model.encoder.depth)+\(model.decoder.depth) layers, d_model \(model.modelWidth), \(model.parameterCount.formatted()) parameters; BLAS: \(BLAS.backendName); threads \(ThreadCount.current)")
+    print("model: \(model.modelType) \(model.encoder.depth)+\(model.decoder.depth) layers, d_model \(model.modelWidth), \(model.parameterCount.formatted()) parameters; BLAS: \(BLAS.backendName); kernels: \(KernelChoice.name); threads \(ThreadCount.current)")
 
     let tokensPerSecond = try measureTraining(model, steps: trainSteps)
     let latency = try measureDecoding(model, runs: decodeRuns)
