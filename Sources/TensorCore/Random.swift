@@ -51,8 +51,13 @@ public struct SeededRandom: RandomNumberGenerator, Sendable, Equatable {
   public mutating func nextUInt32() -> UInt32 {
     let old = state
     step()
-    let xorShifted = UInt32(truncatingIfNeeded: ((old >> 18) ^ old) >> 27)
-    let rotation = UInt32(truncatingIfNeeded: old >> 59)
+    return Self.output(old)
+  }
+
+  /// PCG's output permutation (XSH-RR) of a state.
+  @inline(__always) static func output(_ state: UInt64) -> UInt32 {
+    let xorShifted = UInt32(truncatingIfNeeded: ((state >> 18) ^ state) >> 27)
+    let rotation = UInt32(truncatingIfNeeded: state >> 59)
     return xorShifted.rotateRight(by: rotation)
   }
 
@@ -69,7 +74,12 @@ public struct SeededRandom: RandomNumberGenerator, Sendable, Equatable {
   /// A uniform `Float` in `[0, 1)`: the top 24 bits of one output times 2⁻²⁴,
   /// so every value is exactly representable and 1 is never returned.
   public mutating func nextFloat() -> Float {
-    Float(nextUInt32() >> 8) * 0x1p-24
+    Self.unitFloat(nextUInt32())
+  }
+
+  /// `bits`' top 24 bits times 2⁻²⁴ (see ``nextFloat()``).
+  @inline(__always) static func unitFloat(_ bits: UInt32) -> Float {
+    Float(bits >> 8) * 0x1p-24
   }
 
   /// A standard normal sample (mean 0, standard deviation 1).
@@ -132,9 +142,14 @@ public struct SeededRandom: RandomNumberGenerator, Sendable, Equatable {
   /// parts of one tensor start from copies advanced to their first element, so
   /// the values match a serial fill exactly.
   public mutating func advance(by steps: UInt64) {
-    // The LCG's n-step map is again affine, s ↦ A·s + C; square-and-multiply
-    // over the bits of `steps` (Brown, "Random number generation with
-    // arbitrary strides", 1994).
+    let (multiplier, increment) = jump(steps)
+    state = multiplier &* state &+ increment
+  }
+
+  /// The affine map `s ↦ A·s + C` of `steps` LCG steps: square-and-multiply
+  /// over the bits of `steps` (Brown, "Random number generation with
+  /// arbitrary strides", 1994).
+  private func jump(_ steps: UInt64) -> (multiplier: UInt64, increment: UInt64) {
     var (totalMultiplier, totalIncrement): (UInt64, UInt64) = (1, 0)
     var (multiplier, increment) = (Self.multiplier, self.increment)
     var remaining = steps
@@ -147,7 +162,37 @@ public struct SeededRandom: RandomNumberGenerator, Sendable, Equatable {
       multiplier = multiplier &* multiplier
       remaining >>= 1
     }
-    state = totalMultiplier &* state &+ totalIncrement
+    return (totalMultiplier, totalIncrement)
+  }
+
+  /// Calls `body(i, nextUInt32())` for `i` in `0..<count`, the values and the
+  /// final state exactly those of `count` serial calls. Four interleaved
+  /// streams, each stepping four draws at a time, break the chain of
+  /// dependent 64-bit multiplies that limits a serial loop.
+  @inline(__always)
+  mutating func forEachUInt32(_ count: Int, _ body: (Int, UInt32) -> Void) {
+    let (multiplier4, increment4) = jump(4)
+    var s0 = state
+    var s1 = s0 &* Self.multiplier &+ increment
+    var s2 = s1 &* Self.multiplier &+ increment
+    var s3 = s2 &* Self.multiplier &+ increment
+    var i = 0
+    while i + 4 <= count {
+      body(i, Self.output(s0))
+      body(i + 1, Self.output(s1))
+      body(i + 2, Self.output(s2))
+      body(i + 3, Self.output(s3))
+      s0 = multiplier4 &* s0 &+ increment4
+      s1 = multiplier4 &* s1 &+ increment4
+      s2 = multiplier4 &* s2 &+ increment4
+      s3 = multiplier4 &* s3 &+ increment4
+      i += 4
+    }
+    state = s0
+    while i < count {
+      body(i, nextUInt32())
+      i += 1
+    }
   }
 
   /// A copy advanced by `steps` (see ``advance(by:)``).

@@ -116,10 +116,11 @@ extension Tensor {
     let start = generator
     parallelChunks(count, grain: 1 << 15) { range in
       var local = start.advanced(by: UInt64(range.lowerBound))
-      for i in range {
-        let m: Float = local.nextFloat() < keep ? kept : 0
-        pm[i] = m
-        po[i] = px[i] * m
+      let (mask, input, output) = (pm + range.lowerBound, px + range.lowerBound, po + range.lowerBound)
+      local.forEachUInt32(range.count) { i, bits in
+        let m: Float = SeededRandom.unitFloat(bits) < keep ? kept : 0
+        mask[i] = m
+        output[i] = input[i] * m
       }
     }
     generator.advance(by: UInt64(count))

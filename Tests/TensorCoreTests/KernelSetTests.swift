@@ -352,6 +352,17 @@ final class RandomJumpAheadTests: XCTestCase {
     }
   }
 
+  func testInterleavedDrawsEqualSerialDraws() {
+    for count in [0, 1, 3, 4, 5, 8, 1001] {
+      var serial = SeededRandom(seed: 21, stream: 5), interleaved = serial
+      let expected = (0..<count).map { _ in serial.nextUInt32() }
+      var drawn = [UInt32](repeating: 0, count: count)
+      interleaved.forEachUInt32(count) { i, value in drawn[i] = value }
+      XCTAssertEqual(drawn, expected, "\(count) draws")
+      XCTAssertEqual(interleaved, serial, "state after \(count) draws")
+    }
+  }
+
   func testParallelMaskEqualsSerialDraws() {
     let shape = [3, 70_001]  // several chunks on two threads, odd length
     var generator = SeededRandom(seed: 4)
