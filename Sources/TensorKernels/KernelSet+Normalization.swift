@@ -22,9 +22,7 @@ extension KernelSet {
       var start = 0
       while start < n {
         let length = Swift.min(rowBlock, n - start)
-        normalizeBlock(
-          x + start, weight: weight, bias: bias, offset: start, mean: mean, inverseStd: inv, into: y + start,
-          count: length)
+        // The next row's loads go first, so their memory latency overlaps this block's math.
         if r + 1 < rows {
           if start + length < n {
             next.add(x + n + start, count: length)
@@ -32,6 +30,9 @@ extension KernelSet {
             next.finish(x + n + start, count: length)
           }
         }
+        normalizeBlock(
+          x + start, weight: weight, bias: bias, offset: start, mean: mean, inverseStd: inv, into: y + start,
+          count: length)
         start += length
       }
       nextFirstPass = next.value

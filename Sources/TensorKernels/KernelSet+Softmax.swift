@@ -19,8 +19,9 @@ extension KernelSet {
     while start < n {
       let length = Swift.min(rowBlock, n - start)
       let source = x + start, target = y + start
-      for j in 0..<length { target[j] = FastMath.exp(source[j] - shift, using: Arithmetic.self) }
+      // The next row's loads go first, so their memory latency overlaps this block's math.
       if let next { addMaximum(next + start, count: length, to: &nextMaximum) }
+      for j in 0..<length { target[j] = FastMath.exp(source[j] - shift, using: Arithmetic.self) }
       start += length
     }
     return nextMaximum.value

@@ -116,8 +116,9 @@ public enum GeluTanhKernel: UnaryKernel {
   /// `e^(−2u)`, clamped to [e^−87, e^88] so it stays a finite normal (the
   /// quotient is then within 1e-36 of its limit) and no special cases are needed.
   @inlinable @inline(__always) static func decay<M: MultiplyAdd>(_ x: Float, _ m: M.Type) -> Float {
-    let u = 0.79788456080286536 * (x + 0.044715 * x * x * x)  // √(2/π)·(…)
-    return FastMath.expInRange(FastMath.clamp(-2 * u, -87, 88), m)
+    // −2u = x · (−2√(2/π) − 2√(2/π)·0.044715 · x²): one multiply-add.
+    let minusTwoU = x * M.multiplyAdd(-0.071_354_816_272_600_25, x * x, -1.595_769_121_605_730_8)
+    return FastMath.expInRange(FastMath.clamp(minusTwoU, -87, 88), m)
   }
   /// `x` limited to `-20...` (or `-20...20`): beyond ±20 the results below
   /// are exact to Float precision anyway, and x³ or x² can no longer
