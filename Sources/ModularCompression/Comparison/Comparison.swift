@@ -67,12 +67,17 @@ public enum Comparison {
       ? BlockLatencyProfiler(sourceLength: sourceTokens, generatedTokens: targetTokens).profile(teacher)
       : LatencyModel(generatedTokens: Double(targetTokens))
     let planner = AssemblyPlanner(costs: costs, catalog: registry, latency: latency)
+    // Sizes with the registry's module sizes; FLOPs per generated token spread
+    // the encoder's pass over the median source across the median output.
+    func cost(of plan: AssemblyPlan) -> PlanCost {
+      planner.costs.cost(of: plan, sourceTokensPerGeneratedToken: Double(sourceTokens) / Double(max(targetTokens, 1)))
+    }
 
     // Rows and the distinct models behind them, in row order.
     let teacherPlan = AssemblyPlan.teacher(encoderDepth: costs.encoderDepth, decoderDepth: costs.decoderDepth)
     var teacherRow = ComparisonRow(kind: .teacher)
     teacherRow.plan = "all \(costs.encoderDepth)+\(costs.decoderDepth) teacher layers"
-    teacherRow.cost = costs.cost(of: teacherPlan)
+    teacherRow.cost = cost(of: teacherPlan)
     var rows = [teacherRow]
     var plans: [AssemblyPlan?] = [teacherPlan]
     for ratio in settings.ratios {
@@ -81,7 +86,7 @@ public enum Comparison {
         do {
           let planned = try planner.plan(strategy: strategy, ratio: ratio)
           row.plan = planned.plan.summary
-          row.cost = planned.cost
+          row.cost = cost(of: planned.plan)
           row.predictedLossIncrease = planned.predictedLossIncrease
           row.estimatedSpeedup = planned.estimatedSpeedup
           plans.append(planned.plan)
@@ -96,7 +101,7 @@ public enum Comparison {
         do {
           let kept = try LayerDropping.plan(costs: costs, ratio: ratio)
           row.plan = kept.summary
-          row.cost = costs.cost(of: kept)
+          row.cost = cost(of: kept)
           plans.append(kept)
         } catch {
           row.skipped = "\(error)"

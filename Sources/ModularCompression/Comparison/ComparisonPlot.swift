@@ -112,7 +112,9 @@ public enum ComparisonPlot {
     for (index, row) in rows.enumerated().sorted(by: { ($0.element.kind == .teacher ? 1 : 0) < ($1.element.kind == .teacher ? 1 : 0) }) {
       out.append(marker(series(of: row), at: (px(x[index]), py(y[index])), title: pointTitle(row)))
       if row.kind == .teacher {
-        out.append(##"<text x="\##(n(px(x[index]) + 9))" y="\##(n(py(y[index]) - 8))">teacher</text>"##)
+        // Left of the star near the right edge, so the label stays inside.
+        let (at, anchor) = px(x[index]) > plotRight - 60 ? (px(x[index]) - 9, "end") : (px(x[index]) + 9, "start")
+        out.append(##"<text x="\##(n(at))" y="\##(n(py(y[index]) - 8))" text-anchor="\##(anchor)">teacher</text>"##)
       }
     }
     out.append("</g>")
@@ -180,8 +182,9 @@ public enum ComparisonPlot {
     let finite = values.filter(\.isFinite)
     var low = finite.min() ?? 0, high = finite.max() ?? 1
     if high - low < 1e-12 * max(1, abs(high)) {
-      let pad = abs(low) > 0 ? abs(low) * 0.1 : 0.5
-      (low, high) = (low - pad, high + pad)
+      // One value: a range around it that stays non-negative when it is.
+      let pad = abs(low) > 0 ? abs(low) * 0.1 : 1
+      (low, high) = (low >= 0 ? max(0, low - pad) : low - pad, high + pad)
     }
     let raw = (high - low) / 5
     let power = pow(10, floor(log10(raw)))
@@ -192,8 +195,7 @@ public enum ComparisonPlot {
 
   /// A tick value without trailing zeros: `0.25`, `2`, `1.5`.
   static func formatTick(_ value: Double) -> String {
-    let text = String(format: "%.4g", abs(value) < 1e-12 ? 0 : value)
-    return text
+    String(format: "%.4g", abs(value) < 1e-12 ? 0 : value)
   }
 
   /// A coordinate with one decimal.

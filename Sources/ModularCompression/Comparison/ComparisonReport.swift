@@ -147,6 +147,9 @@ public enum ComparisonReport {
         + "per generated token and encoder layers once per source, so removing decoder layers buys more speed than "
         + "removing the same parameters from the encoder; fixed costs (embedding, output head) cap the speedup, and a "
         + "model that generates longer or shorter outputs than the teacher is slower or faster for that reason too.",
+      "- **Estimated FLOPs per generated token:** 2 × (decoder layer parameters + output head + encoder layer "
+        + "parameters × source tokens per generated token, here \(results.data.medianSourceTokens)/"
+        + "\(max(results.data.medianTargetTokens, 1))); attention scores are left out, so it is an estimate.",
       "", "## Plot", "", "![\(metric) against measured speedup and total parameters](\(plotFileName))", "",
     ]
     return lines.joined(separator: "\n")

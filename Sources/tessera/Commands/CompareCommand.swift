@@ -97,8 +97,10 @@ enum CompareCommand {
     }
     guard !settings.ratios.isEmpty, !settings.strategies.isEmpty else { throw UsageError("--ratios and --strategies need at least one value") }
     let primary: (name: String, metric: TextMetric)
-    do { primary = try ComparisonSettings.primaryMetric(parsing: arguments.string("--metric") ?? "em") } catch {
-      throw UsageError("--metric: \(error)")
+    do {
+      primary = try ComparisonSettings.primaryMetric(parsing: arguments.string("--metric") ?? "em")
+    } catch ComparisonError.invalidSetting(_, let reason) {
+      throw UsageError("--metric: \(reason)")
     }
     settings.primaryMetric = primary.name
     settings.metrics = [.em, .chrf] + (primary.metric == .em || primary.metric == .chrf ? [] : [primary.metric])
