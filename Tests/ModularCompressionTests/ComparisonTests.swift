@@ -189,6 +189,8 @@ final class ComparisonTests: XCTestCase {
       XCTAssertTrue(quality.loss.isFinite && quality.loss > 0)
       XCTAssertTrue(timing.latencyMilliseconds > 0 && timing.examplesPerSecond > 0 && timing.generatedTokensPerSecond > 0)
       XCTAssertEqual(timing.latencyExamples, 2)
+      XCTAssertGreaterThanOrEqual(timing.latencyGeneratedTokens, 1)
+      XCTAssertEqual(timing.millisecondsPerToken, timing.latencyMilliseconds / timing.latencyGeneratedTokens, accuracy: 1e-12)
       if let plan = measured.plan, measured.kind != .teacher {
         let halves = plan.split(separator: "|")
         XCTAssertEqual(halves[0].split(separator: " ").count - 1, cost.encoderDepth, plan)

@@ -74,42 +74,7 @@ public enum Comparison {
     }
 
     // Rows and the distinct models behind them, in row order.
-    let teacherPlan = AssemblyPlan.teacher(encoderDepth: costs.encoderDepth, decoderDepth: costs.decoderDepth)
-    var teacherRow = ComparisonRow(kind: .teacher)
-    teacherRow.plan = "all \(costs.encoderDepth)+\(costs.decoderDepth) teacher layers"
-    teacherRow.cost = cost(of: teacherPlan)
-    var rows = [teacherRow]
-    var plans: [AssemblyPlan?] = [teacherPlan]
-    for ratio in settings.ratios {
-      for strategy in settings.strategies {
-        var row = ComparisonRow(kind: .assembly, strategy: strategy, requestedRatio: ratio)
-        do {
-          let planned = try planner.plan(strategy: strategy, ratio: ratio)
-          row.plan = planned.plan.summary
-          row.cost = cost(of: planned.plan)
-          row.predictedLossIncrease = planned.predictedLossIncrease
-          row.estimatedSpeedup = planned.estimatedSpeedup
-          plans.append(planned.plan)
-        } catch {
-          row.skipped = "\(error)"
-          plans.append(nil)
-        }
-        rows.append(row)
-      }
-      if settings.includeLayerDropping {
-        var row = ComparisonRow(kind: .layerDropping, requestedRatio: ratio)
-        do {
-          let kept = try LayerDropping.plan(costs: costs, ratio: ratio)
-          row.plan = kept.summary
-          row.cost = cost(of: kept)
-          plans.append(kept)
-        } catch {
-          row.skipped = "\(error)"
-          plans.append(nil)
-        }
-        rows.append(row)
-      }
-    }
+    var (rows, plans) = planRows(settings: settings, planner: planner, size: cost)
     var firstRow: [AssemblyPlan: Int] = [:]
     for (index, plan) in plans.enumerated() {
       guard let plan else { continue }
@@ -135,16 +100,15 @@ public enum Comparison {
       case .layerDropping: model = try LayerDropping.apply(plan, to: teacher)
       case .assembly:
         let loadBlock = { (span: ModuleSpan) in try registry.loadBlock(span, for: teacher, teacherFingerprint: teacherFingerprint) }
-        if let saveModelsTo {
-          let folder = saveModelsTo.appendingPathComponent(folderName(label))
-          model = try Assembler.assemble(
-            planner.evaluate(plan).withStrategy(rows[index]), teacher: teacher, loadBlock: loadBlock, to: folder,
-            tokenizer: tokenizer, registryFingerprint: registryFingerprint, teacherFingerprint: teacherFingerprint
-          ).model
-          savedFolder = folder
-        } else {
+        guard let saveModelsTo else {
           model = try Assembler.assemble(teacher: teacher, plan: plan, loadBlock: loadBlock)
+          break
         }
+        savedFolder = saveModelsTo.appendingPathComponent(folderName(label))
+        model = try Assembler.assemble(
+          planner.evaluate(plan).withStrategy(rows[index]), teacher: teacher, loadBlock: loadBlock, to: savedFolder!,
+          tokenizer: tokenizer, registryFingerprint: registryFingerprint, teacherFingerprint: teacherFingerprint
+        ).model
       }
       let (quality, timing) = try measure(model, tokenizer: tokenizer, data: data, settings: settings, report: report)
       teacherTiming = teacherTiming ?? timing
@@ -185,6 +149,46 @@ public enum Comparison {
       rows: rows)
   }
 
+  /// The teacher's row, then per ratio one row per strategy and one for layer
+  /// dropping, each with its plan (nil when skipped) and `size`d cost.
+  static func planRows(
+    settings: ComparisonSettings, planner: AssemblyPlanner, size: (AssemblyPlan) -> PlanCost
+  ) -> (rows: [ComparisonRow], plans: [AssemblyPlan?]) {
+    let costs = planner.costs
+    let teacherPlan = AssemblyPlan.teacher(encoderDepth: costs.encoderDepth, decoderDepth: costs.decoderDepth)
+    var teacherRow = ComparisonRow(kind: .teacher)
+    teacherRow.plan = "all \(costs.encoderDepth)+\(costs.decoderDepth) teacher layers"
+    var rows = [teacherRow], plans: [AssemblyPlan?] = [teacherPlan]
+    /// Adds `row` with the plan `makePlan` returns (it may note predictions on the row).
+    func add(_ row: ComparisonRow, _ makePlan: (inout ComparisonRow) throws -> AssemblyPlan) {
+      var row = row
+      do {
+        let plan = try makePlan(&row)
+        row.plan = plan.summary
+        row.cost = size(plan)
+        plans.append(plan)
+      } catch {
+        row.skipped = "\(error)"
+        plans.append(nil)
+      }
+      rows.append(row)
+    }
+    rows[0].cost = size(teacherPlan)
+    for ratio in settings.ratios {
+      for strategy in settings.strategies {
+        add(ComparisonRow(kind: .assembly, strategy: strategy, requestedRatio: ratio)) { row in
+          let planned = try planner.plan(strategy: strategy, ratio: ratio)
+          (row.predictedLossIncrease, row.estimatedSpeedup) = (planned.predictedLossIncrease, planned.estimatedSpeedup)
+          return planned.plan
+        }
+      }
+      if settings.includeLayerDropping {
+        add(ComparisonRow(kind: .layerDropping, requestedRatio: ratio)) { _ in try LayerDropping.plan(costs: costs, ratio: ratio) }
+      }
+    }
+    return (rows, plans)
+  }
+
   /// Quality and batched throughput from one pass over all examples, then batch-1 latency.
   static func measure(
     _ model: any Seq2SeqModel, tokenizer: any TextTokenizer, data: TokenizedExamples, settings: ComparisonSettings,
@@ -205,16 +209,18 @@ public enum Comparison {
     let sources = Array(data.sources.prefix(settings.latencyExamples))
     report(.timing, 0, sources.count)
     _ = try generate(model, sources: [sources[0]], options: options)  // warm-up
-    var seconds = 0.0
+    var seconds = 0.0, tokens = 0
     for (done, source) in sources.enumerated() {
       let start = DispatchTime.now().uptimeNanoseconds
-      _ = try generate(model, sources: [source], options: options)
+      let output = try generate(model, sources: [source], options: options)
       seconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+      tokens += ModelEvaluation.generatedTokenCount(output, eos: model.specialTokens.eos)
       report(.timing, done + 1, sources.count)
     }
     let batchSeconds = max(result.generationSeconds, 1e-9)
     let timing = ComparisonRow.Timing(
       latencyMilliseconds: seconds / Double(sources.count) * 1000, latencyExamples: sources.count,
+      latencyGeneratedTokens: Double(tokens) / Double(sources.count),
       examplesPerSecond: Double(result.examples) / batchSeconds,
       generatedTokensPerSecond: Double(result.generatedTokens) / batchSeconds, batchSize: settings.throughputBatch)
     return (quality, timing)

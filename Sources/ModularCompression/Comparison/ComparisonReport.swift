@@ -24,7 +24,7 @@ public enum ComparisonReport {
   static func tableCells(_ results: ComparisonResults, markdown: Bool) -> (header: [String], rows: [[String]]) {
     let metric = results.settings.primaryMetric
     var header = ["model", "enc+dec", "layer×", "total×", "speedup", metric, "vs teacher", "loss", "latency ms", "tok/s", "params"]
-    if markdown { header += ["FLOPs/token", "ex/s", "plan"] }
+    if markdown { header += ["tokens", "ms/token", "FLOPs/token", "ex/s", "plan"] }
     header.append("note")
     let rows = results.rows.map { row -> [String] in
       var cells = [row.label]
@@ -47,6 +47,7 @@ public enum ComparisonReport {
       cells += row.timing.map { [format($0.latencyMilliseconds, "%.1f"), format($0.generatedTokensPerSecond, "%.0f")] } ?? ["—", "—"]
       cells.append(row.cost.map { compact(Double($0.totalParameters)) } ?? "—")
       if markdown {
+        cells += row.timing.map { [format($0.latencyGeneratedTokens, "%.1f"), format($0.millisecondsPerToken, "%.2f")] } ?? ["—", "—"]
         cells += [
           row.cost.map { compact($0.estimatedDecodingFLOPsPerToken) } ?? "—",
           row.timing.map { format($0.examplesPerSecond, "%.1f") } ?? "—",
@@ -114,7 +115,8 @@ public enum ComparisonReport {
         + (settings.includeLayerDropping ? "; layer dropping at every ratio." : "."),
       "- **Measured:** quality by \(metric) (all metrics: "
         + ComparisonSettings.metricNames(settings.metrics).joined(separator: ", ")
-        + ") and teacher-forced loss; latency = mean batch-1 greedy generation of \(settings.latencyExamples) examples; "
+        + ") and teacher-forced loss; latency = mean batch-1 greedy generation of \(settings.latencyExamples) examples "
+        + "(tokens: mean generated in those runs); "
         + "throughput = greedy generation in batches of \(settings.throughputBatch). BLAS \(results.environment.blas), "
         + "\(results.environment.threads) threads.",
       "- **Teacher:** \(teacher.modelType), \(teacher.encoderDepth)+\(teacher.decoderDepth) layers, "
@@ -214,7 +216,7 @@ public enum ComparisonReport {
         "decoder_depth", "layer_parameters", "total_parameters", "layer_parameter_ratio", "total_parameter_ratio",
         "latency_speedup", "estimated_flops_per_token", "metric", "relative_quality", "loss",
       ] + metricNames + [
-        "latency_ms", "examples_per_second", "generated_tokens_per_second", "predicted_loss_increase",
+        "latency_ms", "latency_generated_tokens", "examples_per_second", "generated_tokens_per_second", "predicted_loss_increase",
         "estimated_speedup", "on_speed_front", "on_size_front",
       ]
     func text(_ value: (some CustomStringConvertible)?) -> String { value.map { "\($0)" } ?? "" }
@@ -230,7 +232,7 @@ public enum ComparisonReport {
       ]
       cells += metricNames.map { name in text(quality?.metrics.first { $0.name == name }?.value) }
       cells += [
-        text(timing?.latencyMilliseconds), text(timing?.examplesPerSecond), text(timing?.generatedTokensPerSecond),
+        text(timing?.latencyMilliseconds), text(timing?.latencyGeneratedTokens), text(timing?.examplesPerSecond), text(timing?.generatedTokensPerSecond),
         text(row.predictedLossIncrease), text(row.estimatedSpeedup), text(row.onSpeedFront), text(row.onSizeFront),
       ]
       lines.append(cells.map(csvField).joined(separator: ","))

@@ -135,9 +135,15 @@ public struct ComparisonRow: Codable, Sendable, Equatable {
   }
 
   public struct Timing: Codable, Sendable, Equatable {
+    /// Milliseconds per generated token in the latency runs.
+    public var millisecondsPerToken: Double { latencyMilliseconds / max(latencyGeneratedTokens, 1) }
+
     /// Mean milliseconds of one batch-1 greedy generation, encoder included.
     public var latencyMilliseconds: Double
     public var latencyExamples: Int
+    /// Mean tokens generated in those runs: a model that stops earlier or
+    /// later than the teacher is faster or slower for that reason too.
+    public var latencyGeneratedTokens: Double
     /// Batched greedy generation over all examples.
     public var examplesPerSecond: Double
     public var generatedTokensPerSecond: Double
@@ -145,6 +151,7 @@ public struct ComparisonRow: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
       case latencyMilliseconds = "latency_ms", latencyExamples = "latency_examples"
+      case latencyGeneratedTokens = "latency_generated_tokens"
       case examplesPerSecond = "examples_per_second", generatedTokensPerSecond = "generated_tokens_per_second"
       case batchSize = "batch_size"
     }

@@ -44,10 +44,7 @@ public enum ModelEvaluation {
       let rows = Array(data.sources[first..<min(first + batchSize, data.count)])
       let outputs = try generate(model, sources: rows, options: options)
       predictions += outputs.map { tokenizer.decode(Array($0.dropFirst()), skipSpecialTokens: true) }
-      generatedTokens += outputs.reduce(0) { total, row in
-        let generated = row.dropFirst()
-        return total + (generated.firstIndex(of: model.specialTokens.eos).map { $0 - generated.startIndex + 1 } ?? generated.count)
-      }
+      generatedTokens += generatedTokenCount(outputs, eos: model.specialTokens.eos)
       progress(predictions.count)
     }
     let seconds = Date().timeIntervalSince(start)
@@ -61,4 +58,13 @@ public enum ModelEvaluation {
     let values = try Metrics.compute(metrics, hypotheses: predictions, references: examples.map(\.target))
     return (EvaluationResult(examples: examples.count, loss: loss.meanLoss, perplexity: loss.perplexity, metrics: values, generatedTokens: generatedTokens, generationSeconds: seconds), predictions)
   }
+  /// Tokens generated in `outputs` (rows from ``generate(_:sources:options:)``,
+  /// decoder start first): up to and including end of sequence, padding not.
+  public static func generatedTokenCount(_ outputs: [[Int]], eos: Int) -> Int {
+    outputs.reduce(0) { total, row in
+      let generated = row.dropFirst()
+      return total + (generated.firstIndex(of: eos).map { $0 - generated.startIndex + 1 } ?? generated.count)
+    }
+  }
+
 }
