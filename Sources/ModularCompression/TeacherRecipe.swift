@@ -26,26 +26,11 @@ public struct TeacherRecipe: Sendable {
 
   /// Reads a recipe file; errors name the file and the field.
   public static func load(from url: URL) throws -> TeacherRecipe {
-    let data: Data
-    do { data = try Data(contentsOf: url) } catch { throw RecipeError(file: url.path, reason: "cannot be read") }
-    guard let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-      throw RecipeError(file: url.path, reason: "is not a JSON object")
-    }
-    if let unknown = root.keys.sorted().first(where: { !["model", "training", "data", "description"].contains($0) }) {
-      throw RecipeError(file: url.path, reason: "unknown field '\(unknown)'; expected model, training, data")
-    }
+    let file = try RecipeFile(url: url, parts: ["model", "training", "data"])
     var recipe = TeacherRecipe()
-    func part<T: Decodable>(_ key: String, _ type: T.Type) throws -> T? {
-      guard let value = root[key] else { return nil }
-      do {
-        return try JSONDecoder().decode(T.self, from: JSONSerialization.data(withJSONObject: value))
-      } catch let error as DecodingError {
-        throw RecipeError(file: url.path, reason: "\(key): \(ModelLoading.describe(error))")
-      }
-    }
-    recipe.model = try part("model", [String: JSONValue].self) ?? [:]
-    recipe.training = try part("training", TrainingParameters.self) ?? recipe.training
-    recipe.data = try part("data", DatasetSpec.self) ?? recipe.data
+    recipe.model = try file.part("model", [String: JSONValue].self) ?? [:]
+    recipe.training = try file.part("training", TrainingParameters.self) ?? recipe.training
+    recipe.data = try file.part("data", DatasetSpec.self) ?? recipe.data
     return recipe
   }
 
@@ -75,6 +60,35 @@ public struct TeacherRecipe: Sendable {
     "dropout_rate": .number(0.1), "feed_forward_proj": .string("relu"), "tie_word_embeddings": .bool(true),
   ]
   static let t5OnlyKeys = Array(defaultModel.keys.filter { $0 != "model_type" })
+}
+
+/// A recipe file's top-level JSON object, read part by part; unknown parts are refused.
+struct RecipeFile {
+  let url: URL
+  let root: [String: Any]
+
+  init(url: URL, parts: [String]) throws {
+    self.url = url
+    let data: Data
+    do { data = try Data(contentsOf: url) } catch { throw RecipeError(file: url.path, reason: "cannot be read") }
+    guard let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+      throw RecipeError(file: url.path, reason: "is not a JSON object")
+    }
+    if let unknown = root.keys.sorted().first(where: { !(parts + ["description"]).contains($0) }) {
+      throw RecipeError(file: url.path, reason: "unknown field '\(unknown)'; expected \(parts.joined(separator: ", "))")
+    }
+    self.root = root
+  }
+
+  /// The part under `key` decoded as `T`, nil when absent; errors name the part and field.
+  func part<T: Decodable>(_ key: String, _ type: T.Type) throws -> T? {
+    guard let value = root[key] else { return nil }
+    do {
+      return try JSONDecoder().decode(T.self, from: JSONSerialization.data(withJSONObject: value, options: .fragmentsAllowed))
+    } catch let error as DecodingError {
+      throw RecipeError(file: url.path, reason: "\(key): \(ModelLoading.describe(error))")
+    }
+  }
 }
 
 /// A recipe file that cannot be used.

@@ -6,6 +6,8 @@ let allCommands: [Command] = [
   GenerateCommand.command,
   EvaluateCommand.command,
   ForwardCommand.command,
+  ModulesCommands.train,
+  ModulesCommands.probe,
   RegistryCommands.list,
   RegistryCommands.show,
   RegistryCommands.verify,

@@ -76,6 +76,60 @@ final class CommandLineTests: XCTestCase {
     XCTAssertTrue(again.error.contains("--resume"))
   }
 
+  /// `modules train` killed with SIGKILL and resumed writes exactly the modules of an uninterrupted run.
+  func testKilledModuleTrainingResumesExactly() throws {
+    let folder = CLI.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let teacher = folder.appendingPathComponent("teacher")
+    let trained = try CLI.run([
+      "teacher", "train", "--task", "dates", "--out", teacher.path, "--steps", "2", "--layers", "4", "--decoder-layers", "4",
+      "--d-model", "16", "--heads", "2", "--d-ff", "32", "--train-examples", "64", "--valid-examples", "8",
+      "--batch-tokens", "256",
+    ])
+    XCTAssertEqual(trained.status, 0, trained.error)
+    func arguments(_ registry: URL) -> [String] {
+      ["modules", "train", "--teacher", teacher.path, "--task", "dates", "--registry", registry.path, "--granularities", "2,4",
+       "--sampling", "mixed", "--steps", "60", "--checkpoint-every", "5", "--train-examples", "64", "--valid-examples", "8",
+       "--batch-tokens", "256", "--probe-examples", "4", "--seed", "2"]
+    }
+    let straight = folder.appendingPathComponent("straight")
+    let uninterrupted = try CLI.run(arguments(straight))
+    XCTAssertEqual(uninterrupted.status, 0, uninterrupted.error)
+
+    let killed = folder.appendingPathComponent("killed")
+    let checkpoint = killed.appendingPathComponent("training-checkpoint.safetensors")
+    let process = Process()
+    process.executableURL = CLI.binary
+    process.arguments = arguments(killed)
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let deadline = Date().addingTimeInterval(120)
+    while Date() < deadline, !FileManager.default.fileExists(atPath: checkpoint.path) { usleep(20_000) }
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+    XCTAssertEqual(process.terminationReason, .uncaughtSignal, "the run should have been killed mid-way")
+
+    let again = try CLI.run(arguments(killed))
+    XCTAssertEqual(again.status, 2, "an unfinished run must not be silently restarted")
+    XCTAssertTrue(again.error.contains("--resume"), again.error)
+    let resumed = try CLI.run(arguments(killed) + ["--resume"])
+    XCTAssertEqual(resumed.status, 0, resumed.error)
+    XCTAssertTrue(resumed.output.contains("resumed at step"), resumed.output)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: checkpoint.path), "the checkpoint is removed once the modules are saved")
+
+    // Same module files, byte for byte, and both registries probed.
+    func checksums(_ registry: URL) throws -> [String: String] {
+      let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: registry.appendingPathComponent("manifest.json"))) as? [String: Any]
+      let modules = try XCTUnwrap(manifest?["modules"] as? [[String: Any]])
+      XCTAssertTrue(modules.allSatisfy { ($0["validation"] as? [String: Any])?["loss"] != nil }, "every module is probed")
+      return Dictionary(uniqueKeysWithValues: modules.map { ($0["id"] as! String, $0["sha256"] as! String) })
+    }
+    let expected = try checksums(straight)
+    XCTAssertEqual(expected.count, 6)  // g2: 2 + 2, g4: 1 + 1
+    XCTAssertEqual(try checksums(killed), expected)
+  }
+
   /// A tiny teacher trained by `teacher train --task arithmetic` and scored by `evaluate`.
   func testTrainThenEvaluateOnArithmetic() throws {
     let folder = CLI.temporaryFolder()

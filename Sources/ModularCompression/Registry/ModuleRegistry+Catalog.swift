@@ -10,6 +10,9 @@ extension ModuleRegistry: ModuleCatalog {
     })
   }
 
+  /// The teacher's probed validation loss, when the quality probe has run.
+  public var teacherValidationLoss: Float? { manifest.teacherValidation?.loss }
+
   /// SHA-256 of the manifest: names exactly this set of modules.
   public func fingerprint() throws -> String { try SHA256.hexDigest(ofFile: manifestURL) }
 

@@ -137,6 +137,12 @@ public final class ModuleRegistry {
     }
   }
 
+  /// Sets (or clears) the teacher's probe results, the baseline of the modules'.
+  public func updateTeacherValidation(_ validation: ModuleValidation?) throws {
+    try Self.checkFinite(validation)
+    try modify { $0.teacherValidation = validation }
+  }
+
   /// Removes module `id` from the manifest and deletes its file.
   public func remove(id: String) throws {
     var removed: ModuleEntry?

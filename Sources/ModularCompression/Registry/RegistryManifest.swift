@@ -24,11 +24,16 @@ public struct RegistryManifest: Codable, Sendable, Equatable {
   public var teacher: TeacherSummary
   /// One entry per module, sorted by stack, granularity and index.
   public var modules: [ModuleEntry]
+  /// The teacher's own score on the quality probe's data: the baseline of the modules' scores.
+  public var teacherValidation: ModuleValidation?
 
-  public init(teacherFingerprint: String, teacher: TeacherSummary, modules: [ModuleEntry] = []) {
+  public init(
+    teacherFingerprint: String, teacher: TeacherSummary, modules: [ModuleEntry] = [], teacherValidation: ModuleValidation? = nil
+  ) {
     self.teacherFingerprint = teacherFingerprint
     self.teacher = teacher
     self.modules = modules
+    self.teacherValidation = teacherValidation
   }
 
   /// The entry with module id `id`.
@@ -36,6 +41,7 @@ public struct RegistryManifest: Codable, Sendable, Equatable {
 
   enum CodingKeys: String, CodingKey, CaseIterable {
     case formatVersion = "format_version", teacherFingerprint = "teacher_fingerprint", teacher, modules
+    case teacherValidation = "teacher_validation"
   }
 
   public init(from decoder: Decoder) throws {
@@ -52,6 +58,7 @@ public struct RegistryManifest: Codable, Sendable, Equatable {
     }
     teacher = try c.decode(TeacherSummary.self, forKey: .teacher)
     modules = try c.decode([ModuleEntry].self, forKey: .modules)
+    teacherValidation = try c.decodeIfPresent(ModuleValidation.self, forKey: .teacherValidation)
     var seen = Set<String>()
     for (index, module) in modules.enumerated() {
       let depth = module.stack == .encoder ? teacher.encoderLayers : teacher.decoderLayers
@@ -74,6 +81,7 @@ public struct RegistryManifest: Codable, Sendable, Equatable {
     try c.encode(teacherFingerprint, forKey: .teacherFingerprint)
     try c.encode(teacher, forKey: .teacher)
     try c.encode(modules, forKey: .modules)
+    try c.encodeIfPresent(teacherValidation, forKey: .teacherValidation)
   }
 
   /// Parses manifest bytes; `file` names the manifest in errors. A format

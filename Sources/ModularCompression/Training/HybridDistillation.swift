@@ -1,0 +1,135 @@
+import NeuralLayers
+import Seq2SeqModels
+import TensorCore
+
+/// The loss of one hybrid step and its parts (plain numbers, for progress and logs).
+struct HybridLoss {
+  var total: Tensor
+  var crossEntropy: Float
+  var logits: Float
+  /// Relative hidden-state error of each module in the hybrid.
+  var hiddenByModule: [ModuleSpan: Float]
+  var attention: Float
+}
+
+/// One distillation step's forward pass: the frozen teacher once without
+/// gradients (logits, hidden states at every layer boundary, attention at the
+/// spans' last layers), then the hybrid, which starts from the teacher's
+/// hidden state where the two first differ.
+struct HybridDistillation {
+  let teacher: any Seq2SeqModel
+  let modules: ModuleSet
+  let weights: DistillationWeights
+  let temperature: Float
+
+  func loss(_ batch: Seq2SeqBatch, plan: AssemblyPlan) -> HybridLoss {
+    let lastLayers = { (stack: StackRole) in Set(plan.pieces(stack).compactMap { piece -> Int? in
+      if case .module(let span) = piece { span.end - 1 } else { nil }
+    }) }
+    let encoderTaps = StackTaps(attentionBlocks: lastLayers(.encoder))
+    let decoderTaps = StackTaps(attentionBlocks: lastLayers(.decoder))
+    let teacherLogits = withoutGradient { teacher.forward(batch, encoderTaps: encoderTaps, decoderTaps: decoderTaps) }
+
+    var terms = Terms()
+    let (b, s, t) = (batch.batchSize, batch.sourceLength, batch.targetLength)
+    let encoderChanged = plan.encoder.contains { if case .module = $0 { true } else { false } }
+    let memory: Tensor
+    if encoderChanged {
+      let context = teacher.encoder.context(
+        batch: b, queries: s, pastLength: 0, keyKeep: batch.sourceKeep, memory: nil, memoryKeep: nil, dropout: nil)
+      let hidden = run(
+        teacher.encoder, plan.encoder, taps: encoderTaps, context: context, keep: batch.sourceKeep, terms: &terms,
+        embed: nil)
+      memory = teacher.encoder.finish(hidden, dropout: nil)
+    } else {
+      memory = encoderTaps.output!
+    }
+    let decoderKeep = batch.labels.map { $0 == -100 ? Float(0) : 1 }
+    let context = teacher.decoder.context(
+      batch: b, queries: t, pastLength: 0, keyKeep: batch.decoderKeep, memory: memory, memoryKeep: batch.sourceKeep,
+      dropout: nil)
+    // A changed encoder changes every decoder layer through cross-attention: run the decoder whole.
+    let embed: (() -> Tensor)? =
+      encoderChanged
+      ? { teacher.decoder.embed(batch.decoderInputIDs, batch: b, length: t, pastLength: 0, dropout: nil) } : nil
+    let hidden = run(teacher.decoder, plan.decoder, taps: decoderTaps, context: context, keep: decoderKeep, terms: &terms, embed: embed)
+    let logits = teacher.logits(teacher.decoder.finish(hidden, dropout: nil))
+
+    let crossEntropy = teacher.loss(logits: logits, batch: batch)
+    let rows = batch.labels.map { $0 != -100 }
+    let distillation = logits.reshaped([-1, teacher.vocabularySize]).klDivergence(
+      teacherLogits: teacherLogits.reshaped([-1, teacher.vocabularySize]), temperature: temperature, rowMask: rows)
+    var total = crossEntropy.scaled(by: weights.crossEntropy) + distillation.scaled(by: weights.logits)
+    if !terms.hidden.isEmpty {
+      let mean = terms.hidden.map(\.value).dropFirst().reduce(terms.hidden[0].value, +).scaled(by: 1 / Float(terms.hidden.count))
+      total = total + mean.scaled(by: weights.hidden)
+    }
+    var attentionValue: Float = 0
+    if !terms.attention.isEmpty {
+      let mean = terms.attention.dropFirst().reduce(terms.attention[0], +).scaled(by: 1 / Float(terms.attention.count))
+      attentionValue = mean.item()
+      total = total + mean.scaled(by: weights.attention)
+    }
+    return HybridLoss(
+      total: total, crossEntropy: crossEntropy.item(), logits: distillation.item(),
+      hiddenByModule: Dictionary(terms.hidden.map { ($0.span, $0.value.item()) }, uniquingKeysWith: { a, _ in a }),
+      attention: attentionValue)
+  }
+
+  /// Loss terms of the modules met in one pass.
+  private struct Terms {
+    var hidden: [(span: ModuleSpan, value: Tensor)] = []
+    var attention: [Tensor] = []
+  }
+
+  /// Keeps what a module's attention tap hands over.
+  private final class Captured { var value: Tensor? }
+
+  /// Runs `pieces` of `stack`. Without `embed`, the pieces before the first
+  /// module are skipped: their output is the teacher's recorded hidden state.
+  private func run(
+    _ stack: any LayerStack, _ pieces: [PlanPiece], taps: StackTaps, context: BlockContext, keep: [Float],
+    terms: inout Terms, embed: (() -> Tensor)?
+  ) -> Tensor {
+    let firstModule = pieces.firstIndex { if case .module = $0 { true } else { false } } ?? pieces.count
+    let startPiece = embed == nil ? firstModule : 0
+    guard startPiece < pieces.count else { return taps.hiddenStates[stack.depth] }
+    var hidden = embed?() ?? taps.hiddenStates[pieces[startPiece].layers.lowerBound]
+    let shape = hidden.shape
+    let rowMask = Tensor(keep, shape: [shape[0], shape[1], 1])
+    for piece in pieces[startPiece...] {
+      switch piece {
+      case .teacher(let layer):
+        hidden = stack.blocks[layer](hidden, context: context, cache: nil, taps: nil)
+      case .module(let span):
+        let captured = Captured()
+        let wantsAttention = weights.attention > 0
+        let attentionTaps = wantsAttention ? AttentionTaps(selfAttention: { captured.value = $0 }) : nil
+        hidden = modules.blocks[span]!(hidden, context: context, cache: nil, taps: attentionTaps)
+        terms.hidden.append((span, relativeError(hidden, taps.hiddenStates[span.end], mask: rowMask)))
+        if wantsAttention, let student = captured.value, let reference = taps.selfAttention[span.end - 1] {
+          terms.attention.append(attentionError(student, reference, keep: keep))
+        }
+      }
+    }
+    return hidden
+  }
+
+  /// `Σ((h − t)·m)² / Σ(t·m)²`: the hidden-state error relative to the
+  /// teacher's magnitude, over real tokens only.
+  private func relativeError(_ hidden: Tensor, _ target: Tensor, mask: Tensor) -> Tensor {
+    let difference = (hidden - target) * mask
+    let scale = withoutGradient { (target * mask).multiplying(target * mask).sum().item() }
+    return difference.multiplying(difference).sum().scaled(by: 1 / max(scale, 1e-12))
+  }
+
+  /// Squared error of attention rows `[B, H, T, L]`, summed over keys and
+  /// averaged over the heads and real query positions.
+  private func attentionError(_ student: Tensor, _ reference: Tensor, keep: [Float]) -> Tensor {
+    let (b, h, t) = (student.shape[0], student.shape[1], student.shape[2])
+    let rows = Tensor(keep, shape: [b, 1, t, 1])
+    let difference = (student - reference) * rows
+    let counted = max(1, keep.reduce(0, +)) * Float(h)
+    return difference.multiplying(difference).sum().scaled(by: 1 / counted)
+  }
+}

@@ -1,0 +1,85 @@
+import Seq2SeqModels
+import TensorCore
+
+/// Draws the hybrid model of each training step: a cover of each stack by
+/// teacher layers and modules. The draw depends only on (seed, step), so a
+/// resumed run trains exactly the hybrids an uninterrupted one would.
+struct HybridSampler {
+  let sampling: HybridSampling
+  let granularities: [Int]
+  let depths: [StackRole: Int]
+  let seed: UInt64
+
+  /// The plan of `step` with replacement probability `p`, and the granularity
+  /// it was drawn for (per-step sampling) or nil (mixed). At least one span is
+  /// replaced, so every step trains some module.
+  func plan(step: Int, probability p: Float) -> (plan: AssemblyPlan, granularity: Int?) {
+    var random = SeededRandom(seed: seed, stream: 11).split(UInt64(step))
+    switch sampling {
+    case .perStep:
+      let usable = granularities.filter { g in depths.values.contains { $0 >= g } }
+      let g = usable[random.nextInt(below: usable.count)]
+      var chosen: [StackRole: Set<Int>] = [:]
+      var all: [ModuleSpan] = []
+      for stack in StackRole.allCases {
+        for span in ModuleSpan.spans(stack: stack, depth: depths[stack]!, granularity: g) {
+          all.append(span)
+          if random.nextFloat() < p { chosen[stack, default: []].insert(span.index) }
+        }
+      }
+      if chosen.values.allSatisfy(\.isEmpty) {
+        let span = all[random.nextInt(below: all.count)]
+        chosen[span.stack, default: []].insert(span.index)
+      }
+      func pieces(_ stack: StackRole) -> [PlanPiece] {
+        var result: [PlanPiece] = []
+        var layer = 0
+        while layer < depths[stack]! {
+          if layer % g == 0, layer + g <= depths[stack]!, chosen[stack]?.contains(layer / g) == true {
+            result.append(.module(ModuleSpan(stack: stack, granularity: g, index: layer / g)))
+            layer += g
+          } else {
+            result.append(.teacher(layer: layer))
+            layer += 1
+          }
+        }
+        return result
+      }
+      return (AssemblyPlan(encoder: pieces(.encoder), decoder: pieces(.decoder)), g)
+    case .mixed:
+      var plan = AssemblyPlan(encoder: mixedCover(.encoder, p, &random), decoder: mixedCover(.decoder, p, &random))
+      if plan.modules.isEmpty {
+        // Force one module: the first granularity that fits, at a random aligned span.
+        let stack = StackRole.allCases[random.nextInt(below: 2)]
+        let depth = depths[stack]!
+        if let g = granularities.first(where: { $0 <= depth }) {
+          let span = ModuleSpan(stack: stack, granularity: g, index: random.nextInt(below: depth / g))
+          let pieces = (0..<span.start).map { PlanPiece.teacher(layer: $0) } + [.module(span)]
+            + (span.end..<depth).map { PlanPiece.teacher(layer: $0) }
+          if stack == .encoder { plan.encoder = pieces } else { plan.decoder = pieces }
+        }
+      }
+      return (plan, nil)
+    }
+  }
+
+  /// Walks the stack: at each layer where aligned spans start, a module of a
+  /// random fitting granularity with probability `p`, else the teacher layer.
+  private func mixedCover(_ stack: StackRole, _ p: Float, _ random: inout SeededRandom) -> [PlanPiece] {
+    let depth = depths[stack]!
+    var pieces: [PlanPiece] = []
+    var layer = 0
+    while layer < depth {
+      let fitting = granularities.filter { layer % $0 == 0 && layer + $0 <= depth }
+      if !fitting.isEmpty, random.nextFloat() < p {
+        let g = fitting[random.nextInt(below: fitting.count)]
+        pieces.append(.module(ModuleSpan(stack: stack, granularity: g, index: layer / g)))
+        layer += g
+      } else {
+        pieces.append(.teacher(layer: layer))
+        layer += 1
+      }
+    }
+    return pieces
+  }
+}

@@ -1,0 +1,161 @@
+import Foundation
+import NeuralLayers
+
+/// How one `modules train` run samples hybrids.
+public enum HybridSampling: String, Codable, Sendable, CaseIterable {
+  /// One granularity per step; each of its spans is replaced with the step's probability (the paper's).
+  case perStep = "per-step"
+  /// A random cover mixing granularities, so modules learn to sit next to each other.
+  case mixed
+}
+
+/// Which teacher layer of its span a module starts as, or random weights.
+public enum ModuleInitialisation: String, Codable, Sendable, CaseIterable {
+  case first, middle, last, random
+
+  /// The provenance text stored in the registry (`copy-first`, …, `random`).
+  public var provenanceName: String { self == .random ? "random" : "copy-\(rawValue)" }
+
+  /// The teacher layer to copy for `span`, nil for random weights.
+  func sourceLayer(of span: ModuleSpan) -> Int? {
+    switch self {
+    case .first: span.start
+    case .middle: span.start + (span.granularity - 1) / 2
+    case .last: span.end - 1
+    case .random: nil
+    }
+  }
+}
+
+/// Weights of the distillation loss terms.
+public struct DistillationWeights: Codable, Sendable, Equatable {
+  /// Task cross-entropy against the labels.
+  public var crossEntropy: Float = 1
+  /// `T²·KL` to the teacher's logits.
+  public var logits: Float = 1
+  /// MSE of hidden states at span boundaries, relative to the teacher's mean square.
+  public var hidden: Float = 1
+  /// MSE of a module's self-attention to the teacher's at the span's last layer (summed over keys).
+  public var attention: Float = 1
+
+  public init() {}
+
+  enum CodingKeys: String, CodingKey {
+    case crossEntropy = "cross_entropy", logits, hidden, attention
+  }
+
+  public init(from decoder: Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    let d = DistillationWeights()
+    crossEntropy = try c.decodeIfPresent(Float.self, forKey: .crossEntropy) ?? d.crossEntropy
+    logits = try c.decodeIfPresent(Float.self, forKey: .logits) ?? d.logits
+    hidden = try c.decodeIfPresent(Float.self, forKey: .hidden) ?? d.hidden
+    attention = try c.decodeIfPresent(Float.self, forKey: .attention) ?? d.attention
+    for (key, value) in [(CodingKeys.crossEntropy, crossEntropy), (.logits, logits), (.hidden, hidden), (.attention, attention)]
+    where !(value >= 0 && value.isFinite) {
+      throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "must be a non-negative number, got \(value)")
+    }
+  }
+}
+
+/// Settings of a module training run (the `modules` part of a recipe; snake_case keys).
+public struct ModuleTrainingSettings: Codable, Sendable, Equatable {
+  /// Granularities trained; each must be at least 2.
+  public var granularities = [2, 3, 4, 6]
+  public var sampling = HybridSampling.perStep
+  public var initialisation = ModuleInitialisation.first
+  public var steps = 1200
+  public var learningRate: Float = 1e-3
+  public var warmupSteps = 50
+  /// `linear` (warm-up then linear decay), `inverse_sqrt` or `constant`.
+  public var schedule = "linear"
+  public var weightDecay: Float = 0.01
+  public var clipNorm: Float = 1
+  /// BERT-of-Theseus' replacement probability `p = min(1, start + (1 − start)·t / (ramp·steps))`.
+  public var replaceStart: Float = 0.5
+  /// The fraction of the steps after which every span is replaced (`p` = 1).
+  public var replaceRamp: Float = 0.5
+  public var temperature: Float = 2
+  public var weights = DistillationWeights()
+  public var checkpointEvery = 100
+  public var seed: UInt64 = 0
+  /// Validation examples the quality probe generates for each module (the loss uses the whole split).
+  public var probeExamples = 200
+
+  public init() {}
+
+  enum CodingKeys: String, CodingKey {
+    case granularities, sampling, initialisation, steps, learningRate = "learning_rate", warmupSteps = "warmup_steps"
+    case schedule, weightDecay = "weight_decay", clipNorm = "clip_norm", replaceStart = "replace_start"
+    case replaceRamp = "replace_ramp", temperature, weights, checkpointEvery = "checkpoint_every", seed
+    case probeExamples = "probe_examples"
+  }
+
+  public init(from decoder: Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    let d = ModuleTrainingSettings()
+    granularities = try c.decodeIfPresent([Int].self, forKey: .granularities) ?? d.granularities
+    sampling = try c.decodeIfPresent(HybridSampling.self, forKey: .sampling) ?? d.sampling
+    initialisation = try c.decodeIfPresent(ModuleInitialisation.self, forKey: .initialisation) ?? d.initialisation
+    steps = try c.decodeIfPresent(Int.self, forKey: .steps) ?? d.steps
+    learningRate = try c.decodeIfPresent(Float.self, forKey: .learningRate) ?? d.learningRate
+    warmupSteps = try c.decodeIfPresent(Int.self, forKey: .warmupSteps) ?? d.warmupSteps
+    schedule = try c.decodeIfPresent(String.self, forKey: .schedule) ?? d.schedule
+    weightDecay = try c.decodeIfPresent(Float.self, forKey: .weightDecay) ?? d.weightDecay
+    clipNorm = try c.decodeIfPresent(Float.self, forKey: .clipNorm) ?? d.clipNorm
+    replaceStart = try c.decodeIfPresent(Float.self, forKey: .replaceStart) ?? d.replaceStart
+    replaceRamp = try c.decodeIfPresent(Float.self, forKey: .replaceRamp) ?? d.replaceRamp
+    temperature = try c.decodeIfPresent(Float.self, forKey: .temperature) ?? d.temperature
+    weights = try c.decodeIfPresent(DistillationWeights.self, forKey: .weights) ?? d.weights
+    checkpointEvery = try c.decodeIfPresent(Int.self, forKey: .checkpointEvery) ?? d.checkpointEvery
+    seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
+    probeExamples = try c.decodeIfPresent(Int.self, forKey: .probeExamples) ?? d.probeExamples
+    if let problem = validationProblem() {
+      let key = CodingKeys(stringValue: problem.key) ?? .steps
+      throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: problem.message)
+    }
+  }
+
+  /// The first invalid field (its recipe key) and why, if any.
+  public func validationProblem() -> (key: String, message: String)? {
+    if granularities.isEmpty { return ("granularities", "must name at least one granularity") }
+    if let bad = granularities.first(where: { $0 < 2 }) { return ("granularities", "each must be at least 2, got \(bad)") }
+    if Set(granularities).count != granularities.count { return ("granularities", "lists a granularity twice") }
+    if steps <= 0 { return ("steps", "must be positive, got \(steps)") }
+    if !(learningRate > 0) { return ("learning_rate", "must be positive, got \(learningRate)") }
+    if warmupSteps < 0 { return ("warmup_steps", "must not be negative") }
+    if !["linear", "inverse_sqrt", "constant"].contains(schedule) {
+      return ("schedule", "unknown schedule '\(schedule)'; expected linear, inverse_sqrt or constant")
+    }
+    if !(0...1).contains(replaceStart) { return ("replace_start", "must be in [0, 1], got \(replaceStart)") }
+    if !(replaceRamp > 0 && replaceRamp <= 1) { return ("replace_ramp", "must be in (0, 1], got \(replaceRamp)") }
+    if !(temperature > 0) { return ("temperature", "must be positive, got \(temperature)") }
+    if checkpointEvery <= 0 { return ("checkpoint_every", "must be positive") }
+    if probeExamples < 0 { return ("probe_examples", "must not be negative") }
+    return nil
+  }
+
+  /// The replacement probability at `step` (1-based).
+  public func replaceProbability(at step: Int) -> Float {
+    let rampSteps = max(1, replaceRamp * Float(steps))
+    return min(1, replaceStart + (1 - replaceStart) * Float(step - 1) / rampSteps)
+  }
+
+  public var learningRateSchedule: LearningRateSchedule {
+    switch schedule {
+    case "constant": .constant
+    case "inverse_sqrt": .inverseSquareRoot(warmup: warmupSteps)
+    default: .linearWarmupDecay(warmup: warmupSteps, total: steps)
+    }
+  }
+
+  /// A stable text of the settings that change the training (resume must match it).
+  var fingerprint: String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = .sortedKeys
+    var copy = self
+    copy.checkpointEvery = 1
+    copy.probeExamples = 0
+    return String(decoding: (try? encoder.encode(copy)) ?? Data(), as: UTF8.self)
+  }
+}
