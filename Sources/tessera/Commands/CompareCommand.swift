@@ -54,11 +54,20 @@ enum CompareCommand {
     guard let teacherFolder = arguments.string("--teacher").map({ URL(fileURLWithPath: $0) }) ?? registry.teacherFolder else {
       throw UsageError("the registry names no teacher folder; give --teacher DIR")
     }
-    let teacher = try ModelLoading.load(from: teacherFolder)
-    let tokenizer = try loadTokenizer(from: teacherFolder)
     let examples: [Example]
     (examples, settings.dataName) = try testExamples(arguments)
-    let out = URL(fileURLWithPath: arguments.string("--out") ?? "compare-report")
+    try compare(
+      registry: registry, teacherFolder: teacherFolder, examples: examples, settings: settings,
+      out: URL(fileURLWithPath: arguments.string("--out") ?? "compare-report"), saveModels: arguments.has("--save-models"))
+  }
+
+  /// Measures the sweep with a progress bar, writes the report into `out` and prints the table; shared with `tessera demo`.
+  static func compare(
+    registry: ModuleRegistry, teacherFolder: URL, examples: [Example], settings: ComparisonSettings, out: URL,
+    saveModels: Bool
+  ) throws {
+    let teacher = try ModelLoading.load(from: teacherFolder)
+    let tokenizer = try loadTokenizer(from: teacherFolder)
     print("""
       teacher: \(teacher.modelType) \(teacher.encoder.depth)+\(teacher.decoder.depth) layers, \
       \(teacher.parameterCount.formatted()) parameters; registry: \(registry.entries.count) modules
@@ -68,7 +77,7 @@ enum CompareCommand {
     var bar: ProgressBar?
     let results = try Comparison.run(
       teacher: teacher, teacherFolder: teacherFolder, registry: registry, tokenizer: tokenizer, examples: examples,
-      settings: settings, saveModelsTo: arguments.has("--save-models") ? out.appendingPathComponent("models") : nil
+      settings: settings, saveModelsTo: saveModels ? out.appendingPathComponent("models") : nil
     ) { progress in
       guard progress.models > 0 else { return }
       if bar == nil { bar = ProgressBar(total: progress.models, label: "compare") }
