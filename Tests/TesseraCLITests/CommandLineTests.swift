@@ -36,6 +36,28 @@ final class CommandLineTests: XCTestCase {
     XCTAssertTrue(badRecipe.error.contains("r.json: training: field 'steps'"), badRecipe.error)
   }
 
+  func testModuleCompareAndDemoUsageErrorsNameTheArgument() throws {
+    let folder = CLI.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let registry = folder.appendingPathComponent("registry").path
+    let cases: [([String], String)] = [
+      (["modules", "train", "--teacher", folder.path, "--task", "dates", "--registry", registry, "--sampling", "sometimes"], "--sampling"),
+      (["modules", "train", "--teacher", folder.path, "--task", "dates", "--registry", registry, "--granularities", "1,2"], "granularities"),
+      (["modules", "train", "--teacher", folder.path, "--task", "dates", "--registry", registry, "--weights", "style=2"], "unknown loss 'style'"),
+      (["compare", "--registry", registry, "--task", "dates", "--ratios", "0.5"], "--ratios"),
+      (["compare", "--registry", registry, "--task", "dates", "--strategies", "fastest"], "unknown strategy 'fastest'"),
+    ]
+    for (arguments, expected) in cases {
+      let result = try CLI.run(arguments)
+      XCTAssertEqual(result.status, 2, "\(arguments): \(result.error)")
+      XCTAssertTrue(result.error.contains(expected), "\(arguments): \(result.error)")
+    }
+    let noRegistry = try CLI.run(["demo", "--checkpoints", folder.path, "--out", folder.appendingPathComponent("out").path])
+    XCTAssertEqual(noRegistry.status, 2)
+    XCTAssertTrue(noRegistry.error.contains("holds no registry"), noRegistry.error)
+    XCTAssertTrue(noRegistry.error.contains("--retrain"), noRegistry.error)
+  }
+
   /// `teacher train` killed with SIGKILL and resumed has exactly the losses of an uninterrupted run.
   func testKilledTeacherTrainingResumesExactly() throws {
     let folder = CLI.temporaryFolder()
