@@ -71,18 +71,8 @@ final class CommandLineTests: XCTestCase {
     XCTAssertEqual(try CLI.run(arguments(straight)).status, 0)
 
     let killed = folder.appendingPathComponent("killed")
-    let process = Process()
-    process.executableURL = CLI.binary
-    process.arguments = arguments(killed)
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    try process.run()
     let state = killed.appendingPathComponent("trainer_state.json")
-    let deadline = Date().addingTimeInterval(120)
-    while Date() < deadline, (try? steps(in: state)) ?? 0 < 4 { usleep(20_000) }
-    kill(process.processIdentifier, SIGKILL)
-    process.waitUntilExit()
-    XCTAssertEqual(process.terminationReason, .uncaughtSignal, "the run should have been killed mid-way")
+    try CLI.runAndKill(arguments(killed)) { (try? self.steps(in: state)) ?? 0 >= 4 }
     let atKill = try steps(in: state)
     XCTAssertLessThan(atKill, 16)
 
@@ -120,17 +110,7 @@ final class CommandLineTests: XCTestCase {
 
     let killed = folder.appendingPathComponent("killed")
     let checkpoint = killed.appendingPathComponent("training-checkpoint.safetensors")
-    let process = Process()
-    process.executableURL = CLI.binary
-    process.arguments = arguments(killed)
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let deadline = Date().addingTimeInterval(120)
-    while Date() < deadline, !FileManager.default.fileExists(atPath: checkpoint.path) { usleep(20_000) }
-    kill(process.processIdentifier, SIGKILL)
-    process.waitUntilExit()
-    XCTAssertEqual(process.terminationReason, .uncaughtSignal, "the run should have been killed mid-way")
+    try CLI.runAndKill(arguments(killed)) { FileManager.default.fileExists(atPath: checkpoint.path) }
 
     let again = try CLI.run(arguments(killed))
     XCTAssertEqual(again.status, 2, "an unfinished run must not be silently restarted")

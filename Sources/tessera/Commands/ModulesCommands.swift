@@ -107,9 +107,7 @@ enum ModulesCommands {
     let train = TokenizedExamples(try recipe.data.examples(.train), tokenizer: tokenizer)
     let schedule = try TokenBudgetSchedule(
       train, tokenBudget: recipe.data.batchTokens, seed: recipe.data.seed, tokens: teacher.specialTokens)
-    let sorted = JSONEncoder()
-    sorted.outputFormatting = .sortedKeys  // a stable text across processes
-    let dataContext = try String(decoding: sorted.encode(recipe.data), as: UTF8.self)
+    let dataContext = stableJSONText(recipe.data)
     let trainer = ModuleTrainer(
       teacher: teacher, settings: recipe.modules, schedule: schedule, checkpointFile: checkpoint,
       context: fingerprint + "|" + dataContext)
