@@ -44,10 +44,11 @@ public enum Comparison {
   ///   carrying the measured speedup.
   /// - Quality comes from greedy generation in batches of
   ///   `settings.throughputBatch` (which also gives throughput); latency is the
-  ///   mean (each example's fastest of ``latencyRepeats`` runs) of batch-1 greedy
-  ///   generations of the first `settings.latencyExamples`
-  ///   examples after one untimed warm-up. Every model generates until its own
-  ///   end of sequence, so latency includes its own output lengths.
+  ///   mean of batch-1 greedy generations of the first `settings.latencyExamples`
+  ///   examples, timed in ``latencyRounds`` rounds over all models after their
+  ///   quality passes, each example's fastest round counting. Every model
+  ///   generates until its own end of sequence, so latency includes its own
+  ///   output lengths.
   public static func run(
     teacher: any Seq2SeqModel, teacherFolder: URL?, registry: ModuleRegistry, tokenizer: any TextTokenizer,
     examples: [Example], settings: ComparisonSettings, saveModelsTo: URL? = nil,
@@ -83,9 +84,9 @@ public enum Comparison {
     }
 
     // Measure each distinct model; the teacher (row 0) first, for the speedups.
-    let measuredRows = firstRow.values.sorted()
-    var teacherTiming: ComparisonRow.Timing?
+    let measuredRows = firstRow.values.sorted()  // the teacher's row first
     var teacherMetric: Double?
+    var measured: [(index: Int, model: any Seq2SeqModel, throughput: ComparisonRow.Timing, savedFolder: URL?)] = []
     for (done, index) in measuredRows.enumerated() {
       let label = rows[index].label
       func report(_ stage: ComparisonProgress.Stage, _ examplesDone: Int, _ examples: Int) {
@@ -111,19 +112,31 @@ public enum Comparison {
           tokenizer: tokenizer, registryFingerprint: registryFingerprint, teacherFingerprint: teacherFingerprint
         ).model
       }
-      let (quality, timing) = try measure(model, tokenizer: tokenizer, data: data, settings: settings, report: report)
-      teacherTiming = teacherTiming ?? timing
+      let (quality, throughput) = try measureQuality(model, tokenizer: tokenizer, data: data, settings: settings, report: report)
       teacherMetric = teacherMetric ?? quality.metric
       rows[index].quality = quality
       rows[index].quality?.relativeToTeacher = teacherMetric.flatMap { $0 != 0 ? quality.metric / $0 : nil }
+      measured.append((index, model, throughput, savedFolder))
+      report(.measured, data.count, data.count)
+    }
+    // Latency after every quality pass, in rounds over all models, so that
+    // other work on the machine falls on all of them alike.
+    let latencies = try measureLatency(measured.map(\.model), data: data, settings: settings) { done, total in
+      progress(ComparisonProgress(
+        stage: .timing, modelsDone: measuredRows.count, models: measuredRows.count, label: "all models",
+        examplesDone: done, examples: total))
+    }
+    for ((index, _, throughput, savedFolder), latency) in zip(measured, latencies) {
+      var timing = throughput
+      (timing.latencyMilliseconds, timing.latencyGeneratedTokens) = (latency.milliseconds, latency.tokens)
+      timing.latencyExamples = latency.examples
       rows[index].timing = timing
-      rows[index].cost?.latencySpeedup = teacherTiming.map { $0.latencyMilliseconds / timing.latencyMilliseconds }
+      rows[index].cost?.latencySpeedup = latencies.first.map { $0.milliseconds / latency.milliseconds }
       if let savedFolder, let cost = rows[index].cost {
         var saved = try AssemblyReport.load(from: savedFolder)
         saved.cost = cost
         try AtomicFile.write(try saved.jsonData(), to: savedFolder.appendingPathComponent(AssemblyReport.fileName))
       }
-      report(.measured, data.count, data.count)
     }
     for index in rows.indices {
       guard let name = rows[index].sameModelAs, let source = rows.first(where: { $0.label == name }) else { continue }
@@ -190,11 +203,12 @@ public enum Comparison {
     return (rows, plans)
   }
 
-  /// Timed runs of each latency example; the fastest counts.
-  static let latencyRepeats = 3
+  /// Rounds of batch-1 timing over all models; each example's fastest round counts.
+  static let latencyRounds = 3
 
-  /// Quality and batched throughput from one pass over all examples, then batch-1 latency.
-  static func measure(
+  /// Quality and batched throughput from one pass over all examples (the
+  /// returned timing's latency fields are filled by ``measureLatency``).
+  static func measureQuality(
     _ model: any Seq2SeqModel, tokenizer: any TextTokenizer, data: TokenizedExamples, settings: ComparisonSettings,
     report: (ComparisonProgress.Stage, Int, Int) -> Void
   ) throws -> (ComparisonRow.Quality, ComparisonRow.Timing) {
@@ -207,33 +221,44 @@ public enum Comparison {
       throw ComparisonError.invalidSetting("primary_metric", "'\(settings.primaryMetric)' was not computed")
     }
     let quality = ComparisonRow.Quality(metric: metric, relativeToTeacher: nil, loss: result.loss, metrics: result.metrics)
+    let batchSeconds = max(result.generationSeconds, 1e-9)
+    let throughput = ComparisonRow.Timing(
+      latencyMilliseconds: 0, latencyExamples: 0, latencyGeneratedTokens: 0,
+      examplesPerSecond: Double(result.examples) / batchSeconds,
+      generatedTokensPerSecond: Double(result.generatedTokens) / batchSeconds, batchSize: settings.throughputBatch)
+    return (quality, throughput)
+  }
 
+  /// Mean batch-1 greedy latency (ms) and generated tokens of the first
+  /// `settings.latencyExamples` examples, per model. Every round times every
+  /// model after an untimed warm-up; an example's fastest round counts, since
+  /// other work on a shared machine only ever adds time.
+  static func measureLatency(
+    _ models: [any Seq2SeqModel], data: TokenizedExamples, settings: ComparisonSettings,
+    progress: (Int, Int) -> Void
+  ) throws -> [(milliseconds: Double, tokens: Double, examples: Int)] {
     // The same generation length limit as the quality pass.
     let options = GenerationOptions(maxNewTokens: (data.targets.map(\.count).max() ?? 1) + 8)
     let sources = Array(data.sources.prefix(settings.latencyExamples))
-    report(.timing, 0, sources.count)
-    _ = try generate(model, sources: [sources[0]], options: options)  // warm-up
-    var seconds = 0.0, tokens = 0
-    for (done, source) in sources.enumerated() {
-      // The fastest of a few runs: other work on a shared machine only ever adds time.
-      var fastest = Double.infinity
-      var output: [[Int]] = []
-      for _ in 0..<latencyRepeats {
-        let start = DispatchTime.now().uptimeNanoseconds
-        output = try generate(model, sources: [source], options: options)
-        fastest = min(fastest, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    var fastest = [[Double]](repeating: [Double](repeating: .infinity, count: sources.count), count: models.count)
+    var tokens = [Int](repeating: 0, count: models.count)
+    let total = latencyRounds * models.count
+    for round in 0..<latencyRounds {
+      for (m, model) in models.enumerated() {
+        _ = try generate(model, sources: [sources[0]], options: options)  // warm-up
+        for (e, source) in sources.enumerated() {
+          let start = DispatchTime.now().uptimeNanoseconds
+          let output = try generate(model, sources: [source], options: options)
+          fastest[m][e] = min(fastest[m][e], Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+          if round == 0 { tokens[m] += ModelEvaluation.generatedTokenCount(output, eos: model.specialTokens.eos) }
+        }
+        progress(round * models.count + m + 1, total)
       }
-      seconds += fastest
-      tokens += ModelEvaluation.generatedTokenCount(output, eos: model.specialTokens.eos)
-      report(.timing, done + 1, sources.count)
     }
-    let batchSeconds = max(result.generationSeconds, 1e-9)
-    let timing = ComparisonRow.Timing(
-      latencyMilliseconds: seconds / Double(sources.count) * 1000, latencyExamples: sources.count,
-      latencyGeneratedTokens: Double(tokens) / Double(sources.count),
-      examplesPerSecond: Double(result.examples) / batchSeconds,
-      generatedTokensPerSecond: Double(result.generatedTokens) / batchSeconds, batchSize: settings.throughputBatch)
-    return (quality, timing)
+    let count = Double(max(sources.count, 1))
+    return (0..<models.count).map { m in
+      (fastest[m].reduce(0, +) / count * 1000, Double(tokens[m]) / count, sources.count)
+    }
   }
 
   /// Marks the rows on each Pareto front: higher quality against higher

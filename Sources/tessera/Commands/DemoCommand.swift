@@ -40,7 +40,8 @@ enum DemoCommand {
   ) { arguments in
     let out = URL(fileURLWithPath: arguments.string("--out") ?? "demo-output")
     let recipes = URL(fileURLWithPath: arguments.string("--recipes") ?? "Recipes")
-    let modulesRecipeURL = recipes.appendingPathComponent("demo-modules.json")
+    let modulesRecipePath = (arguments.string("--recipes") ?? "Recipes") + "/demo-modules.json"  // as given, for provenance
+    let modulesRecipeURL = URL(fileURLWithPath: modulesRecipePath)
     let modulesRecipe = try ModulesRecipe.load(from: modulesRecipeURL)
     var phases: [(String, Double)] = []
     func timed(_ name: String, _ body: () throws -> Void) rethrows {
@@ -70,7 +71,7 @@ enum DemoCommand {
         } else {
           try ModulesCommands.trainModules(
             teacherFolder: teacherFolder, registryFolder: registryFolder, recipe: modulesRecipe, resume: resume,
-            recipePath: modulesRecipeURL.path)
+            recipePath: modulesRecipePath)
         }
       }
     } else {
