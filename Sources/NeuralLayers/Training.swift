@@ -25,6 +25,19 @@ public enum LearningRateSchedule: Codable, Sendable, Equatable {
   /// Linear rise over `warmup` steps, then `√(warmup / step)`.
   case inverseSquareRoot(warmup: Int)
 
+  /// The recipe names of the schedules.
+  public static let names = ["linear", "inverse_sqrt", "constant"]
+
+  /// The schedule a recipe names (`linear`, `inverse_sqrt`, `constant`); nil for an unknown name.
+  public static func named(_ name: String, warmup: Int, total: Int) -> LearningRateSchedule? {
+    switch name {
+    case "constant": .constant
+    case "inverse_sqrt": .inverseSquareRoot(warmup: warmup)
+    case "linear": .linearWarmupDecay(warmup: warmup, total: total)
+    default: nil
+    }
+  }
+
   /// The rate at `step` for a peak rate `base`.
   public func rate(at step: Int, base: Float) -> Float {
     let s = Float(Swift.max(step, 1))

@@ -55,7 +55,7 @@ public struct TrainingParameters: Codable, Sendable, Equatable {
     if steps <= 0 { return (.steps, "must be positive, got \(steps)") }
     if !(learningRate > 0) { return (.learningRate, "must be positive, got \(learningRate)") }
     if warmupSteps < 0 { return (.warmupSteps, "must not be negative") }
-    if !["linear", "inverse_sqrt", "constant"].contains(schedule) {
+    if !LearningRateSchedule.names.contains(schedule) {
       return (.schedule, "unknown schedule '\(schedule)'; expected linear, inverse_sqrt or constant")
     }
     if !(0..<1).contains(labelSmoothing) { return (.labelSmoothing, "must be in [0, 1), got \(labelSmoothing)") }
@@ -65,22 +65,17 @@ public struct TrainingParameters: Codable, Sendable, Equatable {
     return nil
   }
 
+  /// Validated on decoding, so the name is known.
   public var learningRateSchedule: LearningRateSchedule {
-    switch schedule {
-    case "constant": .constant
-    case "inverse_sqrt": .inverseSquareRoot(warmup: warmupSteps)
-    default: .linearWarmupDecay(warmup: warmupSteps, total: steps)
-    }
+    LearningRateSchedule.named(schedule, warmup: warmupSteps, total: steps) ?? .constant
   }
 
   /// A stable text of the settings that change the losses (resume must match it).
   var fingerprint: String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = .sortedKeys
     var copy = self
     copy.validateEvery = 1
     copy.checkpointEvery = 1
-    return String(decoding: (try? encoder.encode(copy)) ?? Data(), as: UTF8.self)
+    return stableJSONText(copy)
   }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 /// JSON text helpers shared by every writer of JSON by hand.
 public enum JSONString {
   /// `text` as a JSON string literal, escaped as serde_json (the safetensors
@@ -21,4 +22,12 @@ public enum JSONString {
     }
     return result + "\""
   }
+}
+
+/// `value` as JSON with sorted keys: a text that is the same in every process,
+/// for fingerprints of settings (dictionary order varies between runs).
+public func stableJSONText(_ value: some Encodable) -> String {
+  let encoder = JSONEncoder()
+  encoder.outputFormatting = .sortedKeys
+  return String(decoding: (try? encoder.encode(value)) ?? Data(), as: UTF8.self)
 }

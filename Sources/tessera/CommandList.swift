@@ -1,6 +1,7 @@
 /// Every subcommand, in the order `tessera --help` lists them.
 /// Each command file adds one entry here.
 let allCommands: [Command] = [
+  DemoCommand.command,
   TeacherCommands.train,
   TeacherCommands.importModel,
   GenerateCommand.command,
@@ -13,6 +14,7 @@ let allCommands: [Command] = [
   RegistryCommands.verify,
   RegistryCommands.remove,
   AssembleCommand.command,
+  CompareCommand.command,
   BenchCommands.gemm,
   BenchCommands.ops,
   ModelBenchmark.command,

@@ -78,14 +78,14 @@ final class RegistryTests: XCTestCase {
         ModuleEntry(
           span: ModuleSpan(stack: .encoder, granularity: 2, index: 0), parameters: 99, file: "encoder.g2.0.safetensors",
           sha256: Self.fingerprint, provenance: Self.provenance(steps: 0)),
-      ])
+      ], teacherValidation: ModuleValidation(loss: 0.125, metric: 1, metricName: "EM"))
     let data = try manifest.encoded()
     let decoded = try RegistryManifest.decode(data, file: "manifest.json")
     XCTAssertEqual(decoded, manifest)
     XCTAssertEqual(decoded.modules[0].moduleSpan, span)
     XCTAssertEqual(decoded.modules[0].provenance.created, "2023-11-14T22:13:20Z")
     let text = String(decoding: data, as: UTF8.self)
-    for key in ["\"format_version\" : 1", "\"teacher_fingerprint\"", "\"metric_name\"", "\"span\" : [", "\"d_model\""] {
+    for key in ["\"format_version\" : 1", "\"teacher_fingerprint\"", "\"teacher_validation\"", "\"metric_name\"", "\"span\" : [", "\"d_model\""] {
       XCTAssertTrue(text.contains(key), "manifest lacks \(key)")
     }
     XCTAssertFalse(text.contains("null"), "absent optionals are left out, not null")

@@ -3,9 +3,9 @@ import TensorCore
 
 /// Tiny teachers for registry and assembly tests: 16 wide, 2 heads, seeded.
 enum TinyTeachers {
-  static func t5(encoderLayers: Int, decoderLayers: Int, seed: UInt64) -> T5Model {
+  static func t5(encoderLayers: Int, decoderLayers: Int, seed: UInt64, vocabularySize: Int = 24) -> T5Model {
     var config = T5Configuration()
-    config.vocabSize = 24
+    config.vocabSize = vocabularySize
     config.dModel = 16
     config.dKv = 4
     config.dFf = 32

@@ -38,6 +38,25 @@ enum CLI {
     return Result(status: process.terminationStatus, output: String(decoding: outData, as: UTF8.self), error: String(decoding: errData, as: UTF8.self))
   }
 
+  /// Starts the command, kills it with SIGKILL as soon as `ready` holds (or
+  /// after two minutes) and checks that it was killed, not finished.
+  static func runAndKill(
+    _ arguments: [String], file: StaticString = #filePath, line: UInt = #line, when ready: () -> Bool
+  ) throws {
+    let process = Process()
+    process.executableURL = binary
+    process.arguments = arguments
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let deadline = Date().addingTimeInterval(120)
+    while Date() < deadline, !ready() { usleep(20_000) }
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+    XCTAssertEqual(
+      process.terminationReason, .uncaughtSignal, "the run should have been killed mid-way", file: file, line: line)
+  }
+
   static func temporaryFolder() -> URL {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-cli-\(UUID().uuidString)")
     try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)

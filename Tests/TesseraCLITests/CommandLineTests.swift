@@ -36,6 +36,28 @@ final class CommandLineTests: XCTestCase {
     XCTAssertTrue(badRecipe.error.contains("r.json: training: field 'steps'"), badRecipe.error)
   }
 
+  func testModuleCompareAndDemoUsageErrorsNameTheArgument() throws {
+    let folder = CLI.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let registry = folder.appendingPathComponent("registry").path
+    let cases: [([String], String)] = [
+      (["modules", "train", "--teacher", folder.path, "--task", "dates", "--registry", registry, "--sampling", "sometimes"], "--sampling"),
+      (["modules", "train", "--teacher", folder.path, "--task", "dates", "--registry", registry, "--granularities", "1,2"], "granularities"),
+      (["modules", "train", "--teacher", folder.path, "--task", "dates", "--registry", registry, "--weights", "style=2"], "unknown loss 'style'"),
+      (["compare", "--registry", registry, "--task", "dates", "--ratios", "0.5"], "--ratios"),
+      (["compare", "--registry", registry, "--task", "dates", "--strategies", "fastest"], "unknown strategy 'fastest'"),
+    ]
+    for (arguments, expected) in cases {
+      let result = try CLI.run(arguments)
+      XCTAssertEqual(result.status, 2, "\(arguments): \(result.error)")
+      XCTAssertTrue(result.error.contains(expected), "\(arguments): \(result.error)")
+    }
+    let noRegistry = try CLI.run(["demo", "--checkpoints", folder.path, "--out", folder.appendingPathComponent("out").path])
+    XCTAssertEqual(noRegistry.status, 2)
+    XCTAssertTrue(noRegistry.error.contains("holds no registry"), noRegistry.error)
+    XCTAssertTrue(noRegistry.error.contains("--retrain"), noRegistry.error)
+  }
+
   /// `teacher train` killed with SIGKILL and resumed has exactly the losses of an uninterrupted run.
   func testKilledTeacherTrainingResumesExactly() throws {
     let folder = CLI.temporaryFolder()
@@ -49,18 +71,8 @@ final class CommandLineTests: XCTestCase {
     XCTAssertEqual(try CLI.run(arguments(straight)).status, 0)
 
     let killed = folder.appendingPathComponent("killed")
-    let process = Process()
-    process.executableURL = CLI.binary
-    process.arguments = arguments(killed)
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    try process.run()
     let state = killed.appendingPathComponent("trainer_state.json")
-    let deadline = Date().addingTimeInterval(120)
-    while Date() < deadline, (try? steps(in: state)) ?? 0 < 4 { usleep(20_000) }
-    kill(process.processIdentifier, SIGKILL)
-    process.waitUntilExit()
-    XCTAssertEqual(process.terminationReason, .uncaughtSignal, "the run should have been killed mid-way")
+    try CLI.runAndKill(arguments(killed)) { (try? self.steps(in: state)) ?? 0 >= 4 }
     let atKill = try steps(in: state)
     XCTAssertLessThan(atKill, 16)
 
@@ -98,17 +110,7 @@ final class CommandLineTests: XCTestCase {
 
     let killed = folder.appendingPathComponent("killed")
     let checkpoint = killed.appendingPathComponent("training-checkpoint.safetensors")
-    let process = Process()
-    process.executableURL = CLI.binary
-    process.arguments = arguments(killed)
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let deadline = Date().addingTimeInterval(120)
-    while Date() < deadline, !FileManager.default.fileExists(atPath: checkpoint.path) { usleep(20_000) }
-    kill(process.processIdentifier, SIGKILL)
-    process.waitUntilExit()
-    XCTAssertEqual(process.terminationReason, .uncaughtSignal, "the run should have been killed mid-way")
+    try CLI.runAndKill(arguments(killed)) { FileManager.default.fileExists(atPath: checkpoint.path) }
 
     let again = try CLI.run(arguments(killed))
     XCTAssertEqual(again.status, 2, "an unfinished run must not be silently restarted")

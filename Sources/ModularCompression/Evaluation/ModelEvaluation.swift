@@ -12,6 +12,8 @@ public struct EvaluationResult: Codable, Sendable {
   public var loss: Double
   public var perplexity: Double
   public var metrics: [MetricValue]
+  /// Tokens generated over all examples, end of sequence included, padding not.
+  public var generatedTokens: Int
   /// Seconds spent generating.
   public var generationSeconds: Double
 
@@ -19,7 +21,7 @@ public struct EvaluationResult: Codable, Sendable {
   public func metric(_ name: String) -> Double? { metrics.first { $0.name == name }?.value }
 
   enum CodingKeys: String, CodingKey {
-    case examples, loss, perplexity, metrics, generationSeconds = "generation_seconds"
+    case examples, loss, perplexity, metrics, generatedTokens = "generated_tokens", generationSeconds = "generation_seconds"
   }
 }
 
@@ -36,11 +38,13 @@ public enum ModelEvaluation {
     let longestTarget = data.targets.map(\.count).max() ?? 1
     let options = GenerationOptions(maxNewTokens: maxNewTokens ?? longestTarget + 8, numBeams: numBeams)
     var predictions: [String] = []
+    var generatedTokens = 0
     let start = Date()
     for first in stride(from: 0, to: data.count, by: batchSize) {
       let rows = Array(data.sources[first..<min(first + batchSize, data.count)])
       let outputs = try generate(model, sources: rows, options: options)
       predictions += outputs.map { tokenizer.decode(Array($0.dropFirst()), skipSpecialTokens: true) }
+      generatedTokens += generatedTokenCount(outputs, eos: model.specialTokens.eos)
       progress(predictions.count)
     }
     let seconds = Date().timeIntervalSince(start)
@@ -52,6 +56,15 @@ public enum ModelEvaluation {
       }
     }
     let values = try Metrics.compute(metrics, hypotheses: predictions, references: examples.map(\.target))
-    return (EvaluationResult(examples: examples.count, loss: loss.meanLoss, perplexity: loss.perplexity, metrics: values, generationSeconds: seconds), predictions)
+    return (EvaluationResult(examples: examples.count, loss: loss.meanLoss, perplexity: loss.perplexity, metrics: values, generatedTokens: generatedTokens, generationSeconds: seconds), predictions)
   }
+  /// Tokens generated in `outputs` (rows from ``generate(_:sources:options:)``,
+  /// decoder start first): up to and including end of sequence, padding not.
+  public static func generatedTokenCount(_ outputs: [[Int]], eos: Int) -> Int {
+    outputs.reduce(0) { total, row in
+      let generated = row.dropFirst()
+      return total + (generated.firstIndex(of: eos).map { $0 - generated.startIndex + 1 } ?? generated.count)
+    }
+  }
+
 }

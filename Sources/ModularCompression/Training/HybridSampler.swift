@@ -32,18 +32,9 @@ struct HybridSampler {
         chosen[span.stack, default: []].insert(span.index)
       }
       func pieces(_ stack: StackRole) -> [PlanPiece] {
-        var result: [PlanPiece] = []
-        var layer = 0
-        while layer < depths[stack]! {
-          if layer % g == 0, layer + g <= depths[stack]!, chosen[stack]?.contains(layer / g) == true {
-            result.append(.module(ModuleSpan(stack: stack, granularity: g, index: layer / g)))
-            layer += g
-          } else {
-            result.append(.teacher(layer: layer))
-            layer += 1
-          }
+        cover(stack) { layer in
+          layer % g == 0 && chosen[stack]?.contains(layer / g) == true ? ModuleSpan(stack: stack, granularity: g, index: layer / g) : nil
         }
-        return result
       }
       return (AssemblyPlan(encoder: pieces(.encoder), decoder: pieces(.decoder)), g)
     case .mixed:
@@ -54,8 +45,7 @@ struct HybridSampler {
         let depth = depths[stack]!
         if let g = granularities.first(where: { $0 <= depth }) {
           let span = ModuleSpan(stack: stack, granularity: g, index: random.nextInt(below: depth / g))
-          let pieces = (0..<span.start).map { PlanPiece.teacher(layer: $0) } + [.module(span)]
-            + (span.end..<depth).map { PlanPiece.teacher(layer: $0) }
+          let pieces = cover(stack) { $0 == span.start ? span : nil }
           if stack == .encoder { plan.encoder = pieces } else { plan.decoder = pieces }
         }
       }
@@ -66,15 +56,23 @@ struct HybridSampler {
   /// Walks the stack: at each layer where aligned spans start, a module of a
   /// random fitting granularity with probability `p`, else the teacher layer.
   private func mixedCover(_ stack: StackRole, _ p: Float, _ random: inout SeededRandom) -> [PlanPiece] {
-    let depth = depths[stack]!
+    cover(stack) { layer in
+      let fitting = granularities.filter { layer % $0 == 0 && layer + $0 <= depths[stack]! }
+      guard !fitting.isEmpty, random.nextFloat() < p else { return nil }
+      let g = fitting[random.nextInt(below: fitting.count)]
+      return ModuleSpan(stack: stack, granularity: g, index: layer / g)
+    }
+  }
+
+  /// The cover that takes, at each layer in turn, the module `moduleAt` gives
+  /// (which must fit) or else the teacher layer.
+  private func cover(_ stack: StackRole, moduleAt: (Int) -> ModuleSpan?) -> [PlanPiece] {
     var pieces: [PlanPiece] = []
     var layer = 0
-    while layer < depth {
-      let fitting = granularities.filter { layer % $0 == 0 && layer + $0 <= depth }
-      if !fitting.isEmpty, random.nextFloat() < p {
-        let g = fitting[random.nextInt(below: fitting.count)]
-        pieces.append(.module(ModuleSpan(stack: stack, granularity: g, index: layer / g)))
-        layer += g
+    while layer < depths[stack]! {
+      if let span = moduleAt(layer), span.end <= depths[stack]! {
+        pieces.append(.module(span))
+        layer = span.end
       } else {
         pieces.append(.teacher(layer: layer))
         layer += 1

@@ -1,5 +1,6 @@
 import Foundation
 import NeuralLayers
+import TensorCore
 
 /// How one `modules train` run samples hybrids.
 public enum HybridSampling: String, Codable, Sendable, CaseIterable {
@@ -124,7 +125,7 @@ public struct ModuleTrainingSettings: Codable, Sendable, Equatable {
     if steps <= 0 { return ("steps", "must be positive, got \(steps)") }
     if !(learningRate > 0) { return ("learning_rate", "must be positive, got \(learningRate)") }
     if warmupSteps < 0 { return ("warmup_steps", "must not be negative") }
-    if !["linear", "inverse_sqrt", "constant"].contains(schedule) {
+    if !LearningRateSchedule.names.contains(schedule) {
       return ("schedule", "unknown schedule '\(schedule)'; expected linear, inverse_sqrt or constant")
     }
     if !(0...1).contains(replaceStart) { return ("replace_start", "must be in [0, 1], got \(replaceStart)") }
@@ -141,21 +142,16 @@ public struct ModuleTrainingSettings: Codable, Sendable, Equatable {
     return min(1, replaceStart + (1 - replaceStart) * Float(step - 1) / rampSteps)
   }
 
+  /// Validated on decoding, so the name is known.
   public var learningRateSchedule: LearningRateSchedule {
-    switch schedule {
-    case "constant": .constant
-    case "inverse_sqrt": .inverseSquareRoot(warmup: warmupSteps)
-    default: .linearWarmupDecay(warmup: warmupSteps, total: steps)
-    }
+    LearningRateSchedule.named(schedule, warmup: warmupSteps, total: steps) ?? .constant
   }
 
   /// A stable text of the settings that change the training (resume must match it).
   var fingerprint: String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = .sortedKeys
     var copy = self
     copy.checkpointEvery = 1
     copy.probeExamples = 0
-    return String(decoding: (try? encoder.encode(copy)) ?? Data(), as: UTF8.self)
+    return stableJSONText(copy)
   }
 }

@@ -90,6 +90,9 @@ enum ModulesCommands {
     try probeModules(registry: registry, teacherFolder: teacherFolder, data: data, count: count)
   }
 
+  /// The unfinished run's checkpoint inside the registry folder.
+  static let checkpointFileName = "training-checkpoint.safetensors"
+
   /// Trains, registers and probes the modules of `recipe`; shared with `tessera demo`.
   static func trainModules(
     teacherFolder: URL, registryFolder: URL, recipe: ModulesRecipe, resume: Bool, recipePath: String?
@@ -100,13 +103,11 @@ enum ModulesCommands {
     let registry = try ModuleRegistry.openOrCreate(
       at: registryFolder, teacherFingerprint: fingerprint,
       teacher: TeacherSummary(model: teacher, path: relativePath(of: teacherFolder, from: registryFolder)))
-    let checkpoint = registryFolder.appendingPathComponent("training-checkpoint.safetensors")
+    let checkpoint = registryFolder.appendingPathComponent(checkpointFileName)
     let train = TokenizedExamples(try recipe.data.examples(.train), tokenizer: tokenizer)
     let schedule = try TokenBudgetSchedule(
       train, tokenBudget: recipe.data.batchTokens, seed: recipe.data.seed, tokens: teacher.specialTokens)
-    let sorted = JSONEncoder()
-    sorted.outputFormatting = .sortedKeys  // a stable text across processes
-    let dataContext = try String(decoding: sorted.encode(recipe.data), as: UTF8.self)
+    let dataContext = stableJSONText(recipe.data)
     let trainer = ModuleTrainer(
       teacher: teacher, settings: recipe.modules, schedule: schedule, checkpointFile: checkpoint,
       context: fingerprint + "|" + dataContext)

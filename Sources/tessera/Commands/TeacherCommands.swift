@@ -51,6 +51,11 @@ enum TeacherCommands {
     try applyTrainingFlags(arguments, to: &recipe.training)
     let out = URL(fileURLWithPath: try arguments.require("--out"))
     let tokenizer: any TextTokenizer = try arguments.string("--tokenizer").map { try loadTokenizer(from: URL(fileURLWithPath: $0)) } ?? ByteTokenizer()
+    try trainTeacher(recipe: recipe, out: out, tokenizer: tokenizer, resume: arguments.has("--resume"))
+  }
+
+  /// Trains (or resumes) the teacher of `recipe` into `out` with a progress bar; shared with `tessera demo`.
+  static func trainTeacher(recipe: TeacherRecipe, out: URL, tokenizer: any TextTokenizer, resume: Bool) throws {
     let model = try recipe.makeModel(tokenizer: tokenizer, seed: recipe.training.seed)
     let train = TokenizedExamples(try recipe.data.examples(.train), tokenizer: tokenizer)
     let valid = TokenizedExamples(try recipe.data.examples(.valid), tokenizer: tokenizer)
@@ -59,7 +64,7 @@ enum TeacherCommands {
       model: model, parameters: recipe.training, schedule: schedule,
       validation: valid.orderedBatches(tokenBudget: recipe.data.batchTokens, tokens: model.specialTokens), checkpointFolder: out)
     trainer.tokenizer = tokenizer
-    if arguments.has("--resume") {
+    if resume {
       try trainer.resume()
       print("resumed at step \(trainer.state.step) from \(out.path)")
     } else if TrainingCheckpoint.exists(at: out) {

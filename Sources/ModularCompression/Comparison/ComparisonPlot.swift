@@ -1,0 +1,208 @@
+import Foundation
+
+/// `plot.svg`: quality against measured speedup (left) and against total
+/// parameters (right). One colour and marker per strategy, layer dropping as
+/// its own series, the teacher a labelled star, and each panel's Pareto front
+/// (higher quality with higher speedup / fewer parameters) as a dashed step line.
+public enum ComparisonPlot {
+  struct Series {
+    let name: String
+    let colour: String
+    let marker: Marker
+  }
+
+  enum Marker { case circle, square, triangle, diamond, cross, star }
+
+  static let width = 1000.0, height = 470.0
+  /// Plot-area margins inside each panel.
+  static let left = 70.0, right = 25.0, top = 60.0, bottom = 60.0
+
+  static let teacherSeries = Series(name: "teacher", colour: "#000000", marker: .star)
+  static let droppingSeries = Series(name: "layer dropping", colour: "#7f7f7f", marker: .cross)
+
+  static func series(_ strategy: AssemblyStrategy) -> Series {
+    switch strategy {
+    case .sizeFirst: Series(name: strategy.rawValue, colour: "#1f77b4", marker: .circle)
+    case .speedFirst: Series(name: strategy.rawValue, colour: "#ff7f0e", marker: .square)
+    case .pareto: Series(name: strategy.rawValue, colour: "#2ca02c", marker: .triangle)
+    }
+  }
+
+  static func series(of row: ComparisonRow) -> Series {
+    switch row.kind {
+    case .teacher: teacherSeries
+    case .layerDropping: droppingSeries
+    case .assembly: row.strategy.map(series) ?? Series(name: "assembly", colour: "#9467bd", marker: .diamond)
+    }
+  }
+
+  /// The whole SVG document.
+  public static func svg(_ results: ComparisonResults) -> String {
+    let metric = results.settings.primaryMetric
+    let rows = results.rows.filter(\.isMeasured)
+    let quality = rows.map { $0.quality!.metric }
+    var out = [
+      ##"<?xml version="1.0" encoding="UTF-8"?>"##,
+      ##"<svg xmlns="http://www.w3.org/2000/svg" width="\##(n(width))" height="\##(n(height))" viewBox="0 0 \##(n(width)) \##(n(height))" font-family="sans-serif" font-size="12">"##,
+      ##"<rect x="0" y="0" width="\##(n(width))" height="\##(n(height))" fill="#ffffff"/>"##,
+      ##"<text x="\##(n(width / 2))" y="22" text-anchor="middle" font-size="15">\##(escape("\(results.teacher.modelType) teacher on \(results.data.name): \(metric) of assemblies and layer dropping"))</text>"##,
+    ]
+    let panelWidth = width / 2
+    out += panel(
+      rows: rows, x: rows.map { $0.cost!.latencySpeedup ?? 1 }, y: quality, originX: 0, width: panelWidth,
+      title: "\(metric) against measured speedup", xLabel: "measured decoding speedup (teacher latency / model latency)",
+      yLabel: metric, higherXIsBetter: true, includeX: 1, xTickText: { formatTick($0) + "×" })
+    out += panel(
+      rows: rows, x: rows.map { Double($0.cost!.totalParameters) }, y: quality, originX: panelWidth, width: panelWidth,
+      title: "\(metric) against total parameters", xLabel: "total parameters", yLabel: metric, higherXIsBetter: false,
+      includeX: nil, xTickText: { ComparisonReport.compact($0) })
+    out += legend(rows: rows)
+    out.append("</svg>")
+    return out.joined(separator: "\n") + "\n"
+  }
+
+  // MARK: Panels
+
+  static func panel(
+    rows: [ComparisonRow], x: [Double], y: [Double], originX: Double, width: Double, title: String, xLabel: String,
+    yLabel: String, higherXIsBetter: Bool, includeX: Double?, xTickText: (Double) -> String
+  ) -> [String] {
+    let plotLeft = originX + left, plotRight = originX + width - right
+    let plotTop = top, plotBottom = height - bottom - 30  // room for the legend below
+    let xTicks = ticks(x + (includeX.map { [$0] } ?? [])), yTicks = ticks(y)
+    let (xMin, xMax) = (xTicks.first!, xTicks.last!), (yMin, yMax) = (yTicks.first!, yTicks.last!)
+    func px(_ value: Double) -> Double { plotLeft + (value - xMin) / (xMax - xMin) * (plotRight - plotLeft) }
+    func py(_ value: Double) -> Double { plotBottom - (value - yMin) / (yMax - yMin) * (plotBottom - plotTop) }
+
+    var out = [
+      "<g>",
+      ##"<text x="\##(n((plotLeft + plotRight) / 2))" y="\##(n(plotTop - 12))" text-anchor="middle" font-size="13">\##(escape(title))</text>"##,
+      ##"<rect x="\##(n(plotLeft))" y="\##(n(plotTop))" width="\##(n(plotRight - plotLeft))" height="\##(n(plotBottom - plotTop))" fill="none" stroke="#333333"/>"##,
+    ]
+    for tick in xTicks {
+      let at = px(tick)
+      out.append(##"<line x1="\##(n(at))" y1="\##(n(plotTop))" x2="\##(n(at))" y2="\##(n(plotBottom))" stroke="#e5e5e5"/>"##)
+      out.append(##"<line x1="\##(n(at))" y1="\##(n(plotBottom))" x2="\##(n(at))" y2="\##(n(plotBottom + 5))" stroke="#333333"/>"##)
+      out.append(##"<text x="\##(n(at))" y="\##(n(plotBottom + 18))" text-anchor="middle">\##(escape(xTickText(tick)))</text>"##)
+    }
+    for tick in yTicks {
+      let at = py(tick)
+      out.append(##"<line x1="\##(n(plotLeft))" y1="\##(n(at))" x2="\##(n(plotRight))" y2="\##(n(at))" stroke="#e5e5e5"/>"##)
+      out.append(##"<line x1="\##(n(plotLeft - 5))" y1="\##(n(at))" x2="\##(n(plotLeft))" y2="\##(n(at))" stroke="#333333"/>"##)
+      out.append(##"<text x="\##(n(plotLeft - 8))" y="\##(n(at + 4))" text-anchor="end">\##(escape(formatTick(tick)))</text>"##)
+    }
+    out.append(##"<text x="\##(n((plotLeft + plotRight) / 2))" y="\##(n(plotBottom + 38))" text-anchor="middle">\##(escape(xLabel))</text>"##)
+    let yMid = (plotTop + plotBottom) / 2
+    out.append(##"<text x="\##(n(plotLeft - 50))" y="\##(n(yMid))" text-anchor="middle" transform="rotate(-90 \##(n(plotLeft - 50)) \##(n(yMid)))">\##(escape(yLabel))</text>"##)
+
+    // The Pareto front as a step line through its points, left to right; each
+    // corner takes the worse coordinate of its two neighbours.
+    let points = zip(x, y).map { (x: $0, y: $1) }
+    let front = ParetoFront.members(points, higherXIsBetter: higherXIsBetter).map { points[$0] }
+      .sorted { $0.x != $1.x ? $0.x < $1.x : $0.y < $1.y }
+    if front.count > 1 {
+      var path = "M \(n(px(front[0].x))) \(n(py(front[0].y)))"
+      for (a, b) in zip(front, front.dropFirst()) {
+        let cornerX = higherXIsBetter ? a.x : b.x
+        path += " L \(n(px(cornerX))) \(n(py(min(a.y, b.y)))) L \(n(px(b.x))) \(n(py(b.y)))"
+      }
+      out.append(##"<path d="\##(path)" fill="none" stroke="#d62728" stroke-width="1.5" stroke-dasharray="5 3"/>"##)
+    }
+    // Layer dropping and assemblies first, the teacher on top.
+    for (index, row) in rows.enumerated().sorted(by: { ($0.element.kind == .teacher ? 1 : 0) < ($1.element.kind == .teacher ? 1 : 0) }) {
+      out.append(marker(series(of: row), at: (px(x[index]), py(y[index])), title: pointTitle(row)))
+      if row.kind == .teacher {
+        // Left of the star near the right edge, so the label stays inside.
+        let (at, anchor) = px(x[index]) > plotRight - 60 ? (px(x[index]) - 9, "end") : (px(x[index]) + 9, "start")
+        out.append(##"<text x="\##(n(at))" y="\##(n(py(y[index]) - 8))" text-anchor="\##(anchor)">teacher</text>"##)
+      }
+    }
+    out.append("</g>")
+    return out
+  }
+
+  static func pointTitle(_ row: ComparisonRow) -> String {
+    let quality = row.quality.map { ComparisonReport.formatMetric($0.metric, name: "") } ?? "?"
+    let speedup = row.cost?.latencySpeedup.map { ComparisonReport.format($0, "%.2f×") } ?? "?"
+    return "\(row.label): quality \(quality), speedup \(speedup), \(row.plan ?? "")"
+  }
+
+  static func legend(rows: [ComparisonRow]) -> [String] {
+    var shown: [Series] = [teacherSeries]
+    for strategy in AssemblyStrategy.allCases where rows.contains(where: { $0.strategy == strategy }) {
+      shown.append(series(strategy))
+    }
+    if rows.contains(where: { $0.kind == .layerDropping }) { shown.append(droppingSeries) }
+    var out = ["<g>"]
+    var cursor = left
+    let y = height - 22
+    for item in shown {
+      out.append(marker(item, at: (cursor, y - 4), title: item.name))
+      out.append(##"<text x="\##(n(cursor + 10))" y="\##(n(y))">\##(escape(item.name))</text>"##)
+      cursor += 30 + Double(item.name.count) * 7
+    }
+    out.append(##"<line x1="\##(n(cursor))" y1="\##(n(y - 4))" x2="\##(n(cursor + 26))" y2="\##(n(y - 4))" stroke="#d62728" stroke-width="1.5" stroke-dasharray="5 3"/>"##)
+    out.append(##"<text x="\##(n(cursor + 32))" y="\##(n(y))">Pareto front (higher quality, faster / smaller)</text>"##)
+    out.append("</g>")
+    return out
+  }
+
+  /// One marker centred on `point`, with a tooltip.
+  static func marker(_ series: Series, at point: (x: Double, y: Double), title: String) -> String {
+    let (x, y) = point, r = 5.0, colour = series.colour
+    let tooltip = "<title>\(escape(title))</title>"
+    func polygon(_ corners: [(Double, Double)]) -> String {
+      let list = corners.map { "\(n(x + $0.0)) \(n(y + $0.1))" }.joined(separator: " ")
+      return ##"<polygon points="\##(list)" fill="\##(colour)" stroke="#ffffff" stroke-width="0.8">\##(tooltip)</polygon>"##
+    }
+    switch series.marker {
+    case .circle:
+      return ##"<circle cx="\##(n(x))" cy="\##(n(y))" r="\##(n(r))" fill="\##(colour)" stroke="#ffffff" stroke-width="0.8">\##(tooltip)</circle>"##
+    case .square:
+      return ##"<rect x="\##(n(x - r))" y="\##(n(y - r))" width="\##(n(2 * r))" height="\##(n(2 * r))" fill="\##(colour)" stroke="#ffffff" stroke-width="0.8">\##(tooltip)</rect>"##
+    case .triangle: return polygon([(0, -r * 1.2), (r * 1.1, r * 0.8), (-r * 1.1, r * 0.8)])
+    case .diamond: return polygon([(0, -r * 1.3), (r * 1.1, 0), (0, r * 1.3), (-r * 1.1, 0)])
+    case .star:
+      let corners = (0..<10).map { k -> (Double, Double) in
+        let angle = Double(k) * Double.pi / 5 - Double.pi / 2, radius = k % 2 == 0 ? r * 1.7 : r * 0.7
+        return (radius * cos(angle), radius * sin(angle))
+      }
+      return polygon(corners)
+    case .cross:
+      let path = "M \(n(x - r)) \(n(y - r)) L \(n(x + r)) \(n(y + r)) M \(n(x - r)) \(n(y + r)) L \(n(x + r)) \(n(y - r))"
+      return ##"<path d="\##(path)" stroke="\##(colour)" stroke-width="2.2" fill="none">\##(tooltip)</path>"##
+    }
+  }
+
+  // MARK: Axes
+
+  /// About five round ticks (1, 2 or 5 × 10ᵏ apart) covering `values`; the
+  /// first and last bound the axis. A single value gets a unit-wide range.
+  static func ticks(_ values: [Double]) -> [Double] {
+    let finite = values.filter(\.isFinite)
+    var low = finite.min() ?? 0, high = finite.max() ?? 1
+    if high - low < 1e-12 * max(1, abs(high)) {
+      // One value: a range around it that stays non-negative when it is.
+      let pad = abs(low) > 0 ? abs(low) * 0.1 : 1
+      (low, high) = (low >= 0 ? max(0, low - pad) : low - pad, high + pad)
+    }
+    let raw = (high - low) / 5
+    let power = pow(10, floor(log10(raw)))
+    let step = [1.0, 2, 5, 10].map { $0 * power }.first { $0 >= raw } ?? 10 * power
+    let first = floor(low / step + 1e-9), last = ceil(high / step - 1e-9)
+    return stride(from: first, through: last, by: 1).map { $0 * step }
+  }
+
+  /// A tick value without trailing zeros: `0.25`, `2`, `1.5`.
+  static func formatTick(_ value: Double) -> String {
+    String(format: "%.4g", abs(value) < 1e-12 ? 0 : value)
+  }
+
+  /// A coordinate with one decimal.
+  static func n(_ value: Double) -> String { String(format: "%.1f", value) }
+
+  static func escape(_ text: String) -> String {
+    text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+      .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+  }
+}

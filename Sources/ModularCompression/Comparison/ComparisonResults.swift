@@ -1,0 +1,184 @@
+import Foundation
+import TextTasks
+
+/// Everything `tessera compare` measured: `results.json` (snake_case keys).
+public struct ComparisonResults: Codable, Sendable, Equatable {
+  public static let currentFormatVersion = 1
+
+  public var formatVersion: Int
+  public var settings: ComparisonSettings
+  public var teacher: Teacher
+  public var registry: Registry
+  public var data: DataSummary
+  public var latencyProfile: LatencyProfile
+  public var environment: Environment
+  /// The teacher first, then per ratio each strategy and layer dropping.
+  public var rows: [ComparisonRow]
+
+  public struct Teacher: Codable, Sendable, Equatable {
+    public var modelType: String
+    @NullEncoded public var path: String?
+    @NullEncoded public var fingerprint: String?
+    public var encoderDepth: Int
+    public var decoderDepth: Int
+    public var parameters: Int
+    public var layerParameters: Int
+
+    enum CodingKeys: String, CodingKey {
+      case modelType = "model_type", path, fingerprint, encoderDepth = "encoder_depth", decoderDepth = "decoder_depth"
+      case parameters, layerParameters = "layer_parameters"
+    }
+  }
+
+  public struct Registry: Codable, Sendable, Equatable {
+    public var path: String
+    @NullEncoded public var fingerprint: String?
+    public var modules: Int
+    /// Layer-parameter ratios the registry's modules can reach.
+    public var reachableRatios: [Double]
+
+    enum CodingKeys: String, CodingKey { case path, fingerprint, modules, reachableRatios = "reachable_ratios" }
+  }
+
+  public struct DataSummary: Codable, Sendable, Equatable {
+    public var name: String
+    public var examples: Int
+    public var medianSourceTokens: Int
+    public var medianTargetTokens: Int
+
+    enum CodingKeys: String, CodingKey {
+      case name, examples, medianSourceTokens = "median_source_tokens", medianTargetTokens = "median_target_tokens"
+    }
+  }
+
+  /// The per-layer seconds the planner used (null: estimated from parameters).
+  public struct LatencyProfile: Codable, Sendable, Equatable {
+    public var sourceTokens: Int
+    public var generatedTokens: Int
+    @NullEncoded public var encoderLayerSeconds: Double?
+    @NullEncoded public var decoderLayerSeconds: Double?
+
+    enum CodingKeys: String, CodingKey {
+      case sourceTokens = "source_tokens", generatedTokens = "generated_tokens"
+      case encoderLayerSeconds = "encoder_layer_seconds", decoderLayerSeconds = "decoder_layer_seconds"
+    }
+  }
+
+  public struct Environment: Codable, Sendable, Equatable {
+    public var blas: String
+    public var threads: Int
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case formatVersion = "format_version", settings, teacher, registry, data, latencyProfile = "latency_profile"
+    case environment, rows
+  }
+
+  /// The measured row for the teacher.
+  public var teacherRow: ComparisonRow? { rows.first { $0.kind == .teacher } }
+
+  /// Pretty, key-sorted JSON; non-finite numbers (a loss can overflow) as strings.
+  public func jsonData() throws -> Data {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    return try encoder.encode(self)
+  }
+
+  /// Reads what ``jsonData()`` wrote.
+  public static func decode(_ data: Data) throws -> ComparisonResults {
+    let decoder = JSONDecoder()
+    decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    return try decoder.decode(ComparisonResults.self, from: data)
+  }
+}
+
+/// One line of the comparison: the teacher, an assembly or a layer-dropped model.
+public struct ComparisonRow: Codable, Sendable, Equatable {
+  public enum Kind: String, Codable, Sendable {
+    case teacher, assembly
+    case layerDropping = "layer-dropping"
+  }
+
+  public var kind: Kind
+  /// The assembly strategy; nil for the teacher and layer dropping.
+  @NullEncoded public var strategy: AssemblyStrategy?
+  @NullEncoded public var requestedRatio: Double?
+  /// Why there is no model for this row (the planner's message); nil when measured.
+  @NullEncoded public var skipped: String?
+  /// The label of an earlier row with the same model, whose measurements this row repeats.
+  @NullEncoded public var sameModelAs: String?
+  /// The plan's compact form (`enc L0 M2[1-2] | dec …`); for layer dropping the kept layers.
+  @NullEncoded public var plan: String?
+  /// Depths, sizes and the three ratios (`latency_speedup` is the measured speedup).
+  @NullEncoded public var cost: PlanCost?
+  @NullEncoded public var quality: Quality?
+  @NullEncoded public var timing: Timing?
+  /// The planner's predictions (assemblies only).
+  @NullEncoded public var predictedLossIncrease: Double?
+  @NullEncoded public var estimatedSpeedup: Double?
+  /// No other measured model has both higher quality and a higher speedup.
+  public var onSpeedFront = false
+  /// No other measured model has both higher quality and fewer total parameters.
+  public var onSizeFront = false
+
+  public struct Quality: Codable, Sendable, Equatable {
+    /// The settings' primary metric.
+    public var metric: Double
+    /// `metric` / the teacher's; nil when the teacher scores 0.
+    @NullEncoded public var relativeToTeacher: Double?
+    /// Mean teacher-forced cross-entropy per target token (nats).
+    public var loss: Double
+    public var metrics: [MetricValue]
+
+    enum CodingKeys: String, CodingKey { case metric, relativeToTeacher = "relative_to_teacher", loss, metrics }
+  }
+
+  public struct Timing: Codable, Sendable, Equatable {
+    /// Milliseconds per generated token in the latency runs.
+    public var millisecondsPerToken: Double { latencyMilliseconds / max(latencyGeneratedTokens, 1) }
+
+    /// Mean milliseconds of one batch-1 greedy generation, encoder included.
+    public var latencyMilliseconds: Double
+    public var latencyExamples: Int
+    /// Mean tokens generated in those runs: a model that stops earlier or
+    /// later than the teacher is faster or slower for that reason too.
+    public var latencyGeneratedTokens: Double
+    /// Batched greedy generation over all examples.
+    public var examplesPerSecond: Double
+    public var generatedTokensPerSecond: Double
+    public var batchSize: Int
+
+    enum CodingKeys: String, CodingKey {
+      case latencyMilliseconds = "latency_ms", latencyExamples = "latency_examples"
+      case latencyGeneratedTokens = "latency_generated_tokens"
+      case examplesPerSecond = "examples_per_second", generatedTokensPerSecond = "generated_tokens_per_second"
+      case batchSize = "batch_size"
+    }
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case kind, strategy, requestedRatio = "requested_ratio", skipped, sameModelAs = "same_model_as", plan, cost
+    case quality, timing, predictedLossIncrease = "predicted_loss_increase", estimatedSpeedup = "estimated_speedup"
+    case onSpeedFront = "on_speed_front", onSizeFront = "on_size_front"
+  }
+
+  public init(kind: Kind, strategy: AssemblyStrategy? = nil, requestedRatio: Double? = nil) {
+    self.kind = kind
+    self.strategy = strategy
+    self.requestedRatio = requestedRatio
+  }
+
+  /// `teacher`, `size-first 2×`, `layer-drop 2×`.
+  public var label: String {
+    let ratio = requestedRatio.map { " \(formatRatio($0))×" } ?? ""
+    switch kind {
+    case .teacher: return "teacher"
+    case .assembly: return (strategy?.rawValue ?? "assembly") + ratio
+    case .layerDropping: return "layer-drop" + ratio
+    }
+  }
+
+  /// Whether the row has measurements.
+  public var isMeasured: Bool { quality != nil && timing != nil && cost != nil }
+}

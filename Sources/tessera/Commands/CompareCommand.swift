@@ -1,0 +1,136 @@
+import Foundation
+import ModularCompression
+import Seq2SeqModels
+import TextTasks
+import Tokenizers
+
+/// `tessera compare`: the teacher, its assemblies and layer dropping, measured side by side.
+enum CompareCommand {
+  static let command = Command(
+    path: ["compare"],
+    summary: "Measure quality, size and speed of assemblies at many ratios against the teacher and layer dropping",
+    discussion: """
+      EXAMPLES:
+        tessera compare --registry Checkpoints/demo/registry --task arithmetic
+        tessera compare --registry reg --data pairs.jsonl --test test.jsonl --ratios 1.5,2,3 \\
+          --strategies speed-first,pareto --metric chrf --out reports/pairs --save-models
+
+      For the teacher, each (ratio, strategy) assembly and, at each ratio, plain
+      layer dropping (evenly spaced teacher layers kept, no training: the floor
+      modules must beat), on the TEST split: quality (--metric, EM and chrF, and
+      the teacher-forced loss), encoder/decoder depth, parameters, estimated
+      FLOPs per generated token, batch-1 greedy latency (mean over
+      --latency-examples), batched throughput and the measured speedup.
+
+      The compression ratio is reported three ways together: Transformer-layer
+      parameters (the headline, what --ratios budgets), total parameters, and
+      measured decoding speedup. A ratio the registry cannot reach is listed as
+      skipped with the reachable ratios; strategies that pick the same plan are
+      measured once. Before planning, one teacher layer per stack is timed so
+      that pareto plans with measured latency.
+
+      Writes OUT/report.md, OUT/results.json, OUT/results.csv and OUT/plot.svg
+      (quality against speedup and against parameters, Pareto fronts marked);
+      --save-models also writes each assembly to OUT/models/<strategy>-<ratio>x.
+      Timings are real: run a release build on an otherwise idle machine.
+      """,
+    options: [
+      .value("--registry", "DIR", "Module registry (required)"),
+      .value("--teacher", "DIR", "Teacher model folder (default: the one the registry names)"),
+      .value("--ratios", "LIST", "Layer-parameter ratios, each ≥ 1", default: "1.1,1.5,2,3,4,6"),
+      .value("--strategies", "LIST", "Strategies: size-first, speed-first, pareto", default: "size-first,speed-first,pareto"),
+    ] + DatasetOptions.options + [
+      .value("--count", "N", "Test examples to evaluate on", default: "200"),
+      .value("--metric", "NAME", "Quality metric that ranks models: em, chrf, bleu, rouge-1, rouge-2, rouge-l", default: "em"),
+      .value("--latency-examples", "N", "Examples timed one at a time (batch 1) for latency", default: "20"),
+      .value("--batch", "N", "Batch size of the quality pass, which gives throughput", default: "64"),
+      .flag("--no-layer-dropping", "Leave out the layer-dropping baseline"),
+      .value("--out", "DIR", "Report folder", default: "compare-report"),
+      .flag("--save-models", "Also save each assembly under OUT/models"),
+    ]
+  ) { arguments in
+    var settings = try settings(from: arguments)
+    let registry = try ModuleRegistry.open(at: URL(fileURLWithPath: try arguments.require("--registry")))
+    guard let teacherFolder = arguments.string("--teacher").map({ URL(fileURLWithPath: $0) }) ?? registry.teacherFolder else {
+      throw UsageError("the registry names no teacher folder; give --teacher DIR")
+    }
+    let examples: [Example]
+    (examples, settings.dataName) = try testExamples(arguments)
+    try compare(
+      registry: registry, teacherFolder: teacherFolder, examples: examples, settings: settings,
+      out: URL(fileURLWithPath: arguments.string("--out") ?? "compare-report"), saveModels: arguments.has("--save-models"))
+  }
+
+  /// Measures the sweep with a progress bar, writes the report into `out` and prints the table; shared with `tessera demo`.
+  static func compare(
+    registry: ModuleRegistry, teacherFolder: URL, examples: [Example], settings: ComparisonSettings, out: URL,
+    saveModels: Bool
+  ) throws {
+    let teacher = try ModelLoading.load(from: teacherFolder)
+    let tokenizer = try loadTokenizer(from: teacherFolder)
+    print("""
+      teacher: \(teacher.modelType) \(teacher.encoder.depth)+\(teacher.decoder.depth) layers, \
+      \(teacher.parameterCount.formatted()) parameters; registry: \(registry.entries.count) modules
+      data: \(settings.dataName), \(examples.count) examples
+      """)
+
+    var bar: ProgressBar?
+    let results = try Comparison.run(
+      teacher: teacher, teacherFolder: teacherFolder, registry: registry, tokenizer: tokenizer, examples: examples,
+      settings: settings, saveModelsTo: saveModels ? out.appendingPathComponent("models") : nil
+    ) { progress in
+      guard progress.models > 0 else { return }
+      if bar == nil { bar = ProgressBar(total: progress.models, label: "compare") }
+      bar?.update(progress.modelsDone, detail: "\(progress.label): \(progress.stage.rawValue) \(progress.examplesDone)/\(progress.examples)")
+    }
+    bar?.finish()
+    try ComparisonReport.write(results, to: out)
+    print(ComparisonReport.table(results))
+    print("wrote \(out.path)/{\(ComparisonReport.markdownFileName),\(ComparisonReport.jsonFileName),\(ComparisonReport.csvFileName),\(ComparisonReport.plotFileName)}")
+  }
+
+  /// The sweep the flags ask for; a bad ratio, strategy or metric names its flag.
+  static func settings(from arguments: ParsedArguments) throws -> ComparisonSettings {
+    var settings = ComparisonSettings()
+    settings.ratios = try (arguments.list("--ratios") ?? []).map { text in
+      guard let ratio = Double(text), ratio.isFinite, ratio >= 1 else {
+        throw UsageError("--ratios: '\(text)' is not a ratio; each must be a number ≥ 1 (e.g. 1.5,2,3)")
+      }
+      return ratio
+    }
+    settings.strategies = try (arguments.list("--strategies") ?? []).map { name in
+      guard let strategy = AssemblyStrategy(rawValue: name) else {
+        throw UsageError("--strategies: unknown strategy '\(name)'; one of \(AssemblyStrategy.allCases.map(\.rawValue).joined(separator: ", "))")
+      }
+      return strategy
+    }
+    guard !settings.ratios.isEmpty, !settings.strategies.isEmpty else { throw UsageError("--ratios and --strategies need at least one value") }
+    let primary: (name: String, metric: TextMetric)
+    do {
+      primary = try ComparisonSettings.primaryMetric(parsing: arguments.string("--metric") ?? "em")
+    } catch ComparisonError.invalidSetting(_, let reason) {
+      throw UsageError("--metric: \(reason)")
+    }
+    settings.primaryMetric = primary.name
+    settings.metrics = [.em, .chrf] + (primary.metric == .em || primary.metric == .chrf ? [] : [primary.metric])
+    for (flag, keyPath) in [("--latency-examples", \ComparisonSettings.latencyExamples), ("--batch", \.throughputBatch)] {
+      guard let value = try arguments.int(flag) else { continue }
+      guard value >= 1 else { throw UsageError("\(flag) must be at least 1, got \(value)") }
+      settings[keyPath: keyPath] = value
+    }
+    settings.includeLayerDropping = !arguments.has("--no-layer-dropping")
+    return settings
+  }
+
+  /// The first --count examples of the test split of --task or the data files.
+  static func testExamples(_ arguments: ParsedArguments) throws -> (examples: [Example], name: String) {
+    var data = DatasetSpec()
+    try DatasetOptions.apply(arguments, to: &data)
+    let count = try arguments.int("--count") ?? 200
+    guard count >= 1 else { throw UsageError("--count must be at least 1, got \(count)") }
+    if arguments.string("--test-examples") == nil { data.testExamples = count }
+    let examples = Array(try data.examples(.test).prefix(count))
+    guard !examples.isEmpty else { throw UsageError("the test split of \(data.displayName) has no examples") }
+    return (examples, "\(data.displayName), test split")
+  }
+}
