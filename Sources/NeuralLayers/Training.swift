@@ -17,6 +17,20 @@ public func clipGradientNorm(_ parameters: [Parameter], maxNorm: Float) -> Float
   return norm
 }
 
+/// Training settings that name their learning-rate schedule as recipes do.
+public protocol NamedLearningRateSchedule {
+  /// `linear`, `inverse_sqrt` or `constant` (validated when the settings are read).
+  var schedule: String { get }
+  var warmupSteps: Int { get }
+  var steps: Int { get }
+}
+
+extension NamedLearningRateSchedule {
+  public var learningRateSchedule: LearningRateSchedule {
+    LearningRateSchedule.named(schedule, warmup: warmupSteps, total: steps) ?? .constant
+  }
+}
+
 /// How the learning rate changes with the step (1-based).
 public enum LearningRateSchedule: Codable, Sendable, Equatable {
   case constant

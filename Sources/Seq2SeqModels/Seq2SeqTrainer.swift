@@ -4,7 +4,7 @@ import TensorCore
 import Tokenizers
 
 /// Settings of a training run; Codable with snake_case keys for recipes.
-public struct TrainingParameters: Codable, Sendable, Equatable {
+public struct TrainingParameters: Codable, Sendable, Equatable, NamedLearningRateSchedule {
   public var steps = 1000
   public var learningRate: Float = 1e-3
   public var warmupSteps = 100
@@ -63,11 +63,6 @@ public struct TrainingParameters: Codable, Sendable, Equatable {
     if validateEvery <= 0 { return (.validateEvery, "must be positive") }
     if checkpointEvery <= 0 { return (.checkpointEvery, "must be positive") }
     return nil
-  }
-
-  /// Validated on decoding, so the name is known.
-  public var learningRateSchedule: LearningRateSchedule {
-    LearningRateSchedule.named(schedule, warmup: warmupSteps, total: steps) ?? .constant
   }
 
   /// A stable text of the settings that change the losses (resume must match it).

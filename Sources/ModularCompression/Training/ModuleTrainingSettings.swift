@@ -60,7 +60,7 @@ public struct DistillationWeights: Codable, Sendable, Equatable {
 }
 
 /// Settings of a module training run (the `modules` part of a recipe; snake_case keys).
-public struct ModuleTrainingSettings: Codable, Sendable, Equatable {
+public struct ModuleTrainingSettings: Codable, Sendable, Equatable, NamedLearningRateSchedule {
   /// Granularities trained; each must be at least 2.
   public var granularities = [2, 3, 4, 6]
   public var sampling = HybridSampling.perStep
@@ -140,11 +140,6 @@ public struct ModuleTrainingSettings: Codable, Sendable, Equatable {
   public func replaceProbability(at step: Int) -> Float {
     let rampSteps = max(1, replaceRamp * Float(steps))
     return min(1, replaceStart + (1 - replaceStart) * Float(step - 1) / rampSteps)
-  }
-
-  /// Validated on decoding, so the name is known.
-  public var learningRateSchedule: LearningRateSchedule {
-    LearningRateSchedule.named(schedule, warmup: warmupSteps, total: steps) ?? .constant
   }
 
   /// A stable text of the settings that change the training (resume must match it).
