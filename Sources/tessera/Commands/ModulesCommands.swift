@@ -87,7 +87,11 @@ enum ModulesCommands {
     }
     let count = try arguments.int("--probe-examples") ?? 200
     guard count > 0 else { throw UsageError("--probe-examples must be positive") }
-    try probeModules(registry: registry, teacherFolder: teacherFolder, data: data, count: count)
+    let fingerprint = try TeacherFingerprint.of(modelFolder: teacherFolder)
+    try registry.checkTeacher(fingerprint)
+    try probeModules(
+      registry: registry, teacher: try ModelLoading.load(from: teacherFolder), tokenizer: try loadTokenizer(from: teacherFolder),
+      teacherFingerprint: fingerprint, data: data, count: count)
   }
 
   /// The unfinished run's checkpoint inside the registry folder.
@@ -145,16 +149,18 @@ enum ModulesCommands {
     try FileManager.default.removeItem(at: checkpoint)
     print("saved \(trainer.modules.spans.count) modules in \(registryFolder.path)")
     if settings.probeExamples > 0 {
-      try probeModules(registry: registry, teacherFolder: teacherFolder, data: recipe.data, count: settings.probeExamples)
+      try probeModules(
+        registry: registry, teacher: teacher, tokenizer: tokenizer, teacherFingerprint: fingerprint, data: recipe.data,
+        count: settings.probeExamples)
     }
   }
 
-  /// Runs ``ModuleProbe`` on the first `count` validation examples with a progress bar.
-  static func probeModules(registry: ModuleRegistry, teacherFolder: URL, data: DatasetSpec, count: Int) throws {
-    let teacher = try ModelLoading.load(from: teacherFolder)
-    let tokenizer = try loadTokenizer(from: teacherFolder)
-    let fingerprint = try TeacherFingerprint.of(modelFolder: teacherFolder)
-    try registry.checkTeacher(fingerprint)
+  /// Runs ``ModuleProbe`` on the first `count` validation examples with a progress bar;
+  /// `teacher` is the registry's (its fingerprint already checked).
+  static func probeModules(
+    registry: ModuleRegistry, teacher: any Seq2SeqModel, tokenizer: any TextTokenizer, teacherFingerprint fingerprint: String,
+    data: DatasetSpec, count: Int
+  ) throws {
     let examples = Array(try data.examples(.valid).prefix(count))
     let bar = ProgressBar(total: registry.entries.count + 1, label: "probe")
     try ModuleProbe.run(
