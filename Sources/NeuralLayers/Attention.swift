@@ -15,8 +15,9 @@ public final class AttentionCache {
 /// T5 flavour: no biases, unscaled scores, a relative position bias passed in
 /// through `bias`. BART flavour: biases, scores scaled by `D^-0.5`.
 /// `bias` is additive and broadcasts to `[B, H, T, L]` (masks are folded in).
-public final class MultiHeadAttention: ParameterContainer {
-  public let query: Linear, key: Linear, value: Linear, output: Linear
+public final class MultiHeadAttention: LayerTree {
+  /// The projections; any ``LinearLayer`` of the same sizes can replace one.
+  public var query: any LinearLayer, key: any LinearLayer, value: any LinearLayer, output: any LinearLayer
   public let heads: Int
   public let headWidth: Int
   public let scale: Float
@@ -83,7 +84,18 @@ public final class MultiHeadAttention: ParameterContainer {
     return output(context)
   }
 
-  public func namedParameters() -> [(key: String, parameter: Parameter)] {
-    zip(projectionNames, [query, key, value, output]).flatMap { name, layer in joinKeys(name, layer.namedParameters()) }
+  public var sublayers: [(key: String, layer: any ParameterContainer)] {
+    zip(projectionNames, [query, key, value, output] as [any ParameterContainer]).map { ($0, $1) }
+  }
+
+  public func replaceSublayer(_ name: String, with layer: any LinearLayer) -> Bool {
+    switch projectionNames.firstIndex(of: name) {
+    case 0: query = layer
+    case 1: key = layer
+    case 2: value = layer
+    case 3: output = layer
+    default: return false
+    }
+    return true
   }
 }

@@ -20,10 +20,11 @@ public enum FeedForwardActivation: String, Codable, Sendable {
 
 /// Position-wise feed-forward: `out(act(in(x)))`, or the gated form
 /// `out(act(gate(x)) ⊙ in(x))` (T5 v1.1).
-public final class FeedForward: ParameterContainer {
-  public let input: Linear
-  public let gate: Linear?
-  public let output: Linear
+public final class FeedForward: LayerTree {
+  /// The projections; any ``LinearLayer`` of the same sizes can replace one.
+  public var input: any LinearLayer
+  public var gate: (any LinearLayer)?
+  public var output: any LinearLayer
   public let activation: FeedForwardActivation
   /// Checkpoint names: `[in, out]` or `[gate, in, out]` when gated.
   public let names: [String]
@@ -55,8 +56,19 @@ public final class FeedForward: ParameterContainer {
     return output(inner)
   }
 
-  public func namedParameters() -> [(key: String, parameter: Parameter)] {
-    let layers = (gate.map { [$0] } ?? []) + [input, output]
-    return zip(names, layers).flatMap { name, layer in joinKeys(name, layer.namedParameters()) }
+  public var sublayers: [(key: String, layer: any ParameterContainer)] {
+    let layers: [any ParameterContainer] = (gate.map { [$0] } ?? []) + [input, output]
+    return zip(names, layers).map { ($0, $1) }
+  }
+
+  public func replaceSublayer(_ name: String, with layer: any LinearLayer) -> Bool {
+    guard let index = names.firstIndex(of: name) else { return false }
+    // Without a gate the names start at the input projection.
+    switch index + (gate == nil ? 1 : 0) {
+    case 0: gate = layer
+    case 1: input = layer
+    default: output = layer
+    }
+    return true
   }
 }

@@ -38,19 +38,35 @@ public final class Embedding: ParameterContainer {
   public let paddingIndex: Int?
 
   /// Normal(0, `std`) initialisation.
-  public init(count: Int, width: Int, std: Float = 1, paddingIndex: Int? = nil, using generator: inout SeededRandom) {
-    weight = Parameter(Initializers.normal([count, width], std: std, using: &generator))
-    self.paddingIndex = paddingIndex
+  public convenience init(count: Int, width: Int, std: Float = 1, paddingIndex: Int? = nil, using generator: inout SeededRandom) {
+    self.init(weight: Parameter(Initializers.normal([count, width], std: std, using: &generator)), paddingIndex: paddingIndex)
   }
 
   public init(weight: Parameter, paddingIndex: Int? = nil) {
+    if let paddingIndex, paddingIndex < 0 || paddingIndex >= weight.shape[0] {
+      fatalError("padding index \(paddingIndex) is outside the \(weight.shape[0])-row embedding table")
+    }
     self.weight = weight
     self.paddingIndex = paddingIndex
   }
 
+  /// The number of rows (token ids `0..<count` can be looked up).
+  public var count: Int { weight.shape[0] }
+
   /// Token ids shaped `shape` → `shape + [C]`.
+  ///
+  /// Callers check ids before they get here (the models throw a clear
+  /// error); this check is the last line of defence, kept in unchecked
+  /// builds, because an id outside the table would read outside its buffer.
   public func callAsFunction(_ ids: [Int], shape: [Int]) -> Tensor {
-    weight.value.gatherRows(ids, indexShape: shape, frozenRow: paddingIndex)
+    let rows = count
+    for id in ids where id < 0 || id >= rows {
+      fatalError("token id \(id) is outside the embedding table 0..<\(rows)")
+    }
+    if shape.reduce(1, *) != ids.count {
+      fatalError("\(ids.count) token ids cannot have the shape \(shape)")
+    }
+    return weight.value.gatherRows(ids, indexShape: shape, frozenRow: paddingIndex)
   }
 
   public func namedParameters() -> [(key: String, parameter: Parameter)] { [("weight", weight)] }

@@ -67,19 +67,58 @@ public struct BartConfiguration: Codable, Sendable, Equatable {
     forcedEosTokenId = try c.decodeIfPresent(Int.self, forKey: .forcedEosTokenId)
     tieWordEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings) ?? d.tieWordEmbeddings
     modelType = try c.decodeIfPresent(String.self, forKey: .modelType) ?? d.modelType
-    for (value, key) in [(vocabSize, CodingKeys.vocabSize), (dModel, .dModel), (encoderAttentionHeads, .encoderAttentionHeads),
-                         (decoderAttentionHeads, .decoderAttentionHeads), (maxPositionEmbeddings, .maxPositionEmbeddings)] where value <= 0 {
-      throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "must be positive, got \(value)")
-    }
-    for (heads, key) in [(encoderAttentionHeads, CodingKeys.encoderAttentionHeads), (decoderAttentionHeads, .decoderAttentionHeads)]
-    where dModel % heads != 0 {
-      throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "d_model \(dModel) is not divisible by \(heads) heads")
-    }
     guard modelType == "bart" else {
       throw DecodingError.dataCorruptedError(forKey: .modelType, in: c, debugDescription: "expected 'bart', got '\(modelType)'")
     }
     guard tieWordEmbeddings else {
       throw DecodingError.dataCorruptedError(forKey: .tieWordEmbeddings, in: c, debugDescription: "untied BART heads are not supported")
     }
+    do { try validate() } catch let error as ConfigurationError { throw error.decodingError(codingPath: c.codingPath) }
+  }
+
+  /// Checks every value a model is built from: sizes positive and small
+  /// enough for this machine's memory, heads dividing `d_model`, and token ids
+  /// inside the vocabulary.
+  public func validate() throws {
+    typealias Check = ConfigurationChecks
+    for (value, key) in [(vocabSize, CodingKeys.vocabSize), (dModel, .dModel), (encoderAttentionHeads, .encoderAttentionHeads),
+                         (decoderAttentionHeads, .decoderAttentionHeads), (encoderFfnDim, .encoderFfnDim),
+                         (decoderFfnDim, .decoderFfnDim), (maxPositionEmbeddings, .maxPositionEmbeddings)] {
+      try Check.positive(value, key.rawValue)
+    }
+    try Check.nonNegative(encoderLayers, CodingKeys.encoderLayers.rawValue)
+    try Check.nonNegative(decoderLayers, CodingKeys.decoderLayers.rawValue)
+    for (heads, key) in [(encoderAttentionHeads, CodingKeys.encoderAttentionHeads), (decoderAttentionHeads, .decoderAttentionHeads)]
+    where dModel % heads != 0 {
+      throw ConfigurationError(field: key.rawValue, reason: "d_model \(dModel) is not divisible by \(heads) heads")
+    }
+    try Check.probability(dropout, CodingKeys.dropout.rawValue)
+    try Check.finiteNonNegative(initStd, CodingKeys.initStd.rawValue)
+    for (id, key) in [(padTokenId, CodingKeys.padTokenId), (bosTokenId, .bosTokenId), (eosTokenId, .eosTokenId),
+                      (decoderStartTokenId, .decoderStartTokenId), (forcedBosTokenId, .forcedBosTokenId),
+                      (forcedEosTokenId, .forcedEosTokenId)] {
+      try Check.tokenID(id, key.rawValue, vocabularySize: vocabSize)
+    }
+    let usual = BartConfiguration()
+    try Check.fitsInMemory(parameterCount: parameterCount, sizes: [
+      (CodingKeys.vocabSize.rawValue, vocabSize, usual.vocabSize), (CodingKeys.dModel.rawValue, dModel, usual.dModel),
+      (CodingKeys.maxPositionEmbeddings.rawValue, maxPositionEmbeddings, usual.maxPositionEmbeddings),
+      (CodingKeys.encoderLayers.rawValue, encoderLayers, usual.encoderLayers),
+      (CodingKeys.decoderLayers.rawValue, decoderLayers, usual.decoderLayers),
+      (CodingKeys.encoderFfnDim.rawValue, encoderFfnDim, usual.encoderFfnDim),
+      (CodingKeys.decoderFfnDim.rawValue, decoderFfnDim, usual.decoderFfnDim),
+    ])
+  }
+
+  /// The number of weights a model with this configuration has (as a
+  /// `Double`, so that absurd sizes cannot overflow).
+  public var parameterCount: Double {
+    let width = Double(dModel)
+    let attention = 4 * width * width + 4 * width
+    func feedForward(_ hidden: Int) -> Double { 2 * width * Double(hidden) + Double(hidden) + width }
+    let encoderLayer = attention + feedForward(encoderFfnDim) + 4 * width
+    let decoderLayer = 2 * attention + feedForward(decoderFfnDim) + 6 * width
+    let positions = 2 * Double(maxPositionEmbeddings + BartStack.positionOffset) * width + 4 * width
+    return Double(vocabSize) * (width + 1) + Double(encoderLayers) * encoderLayer + Double(decoderLayers) * decoderLayer + positions
   }
 }

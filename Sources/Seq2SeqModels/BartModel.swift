@@ -3,7 +3,7 @@ import NeuralLayers
 import TensorCore
 
 /// One BART layer: post-norm self-attention, cross-attention (decoder) and feed-forward.
-final class BartBlock: TransformerBlock {
+final class BartBlock: TransformerBlock, LayerTree {
   let selfAttention: MultiHeadAttention
   let selfNorm: LayerNorm
   let crossAttention: MultiHeadAttention?
@@ -49,20 +49,21 @@ final class BartBlock: TransformerBlock {
     return copyWeights(into: BartBlock(configuration, isDecoder: isDecoder, using: &generator))
   }
 
-  func namedParameters() -> [(key: String, parameter: Parameter)] {
-    var keys = joinKeys("self_attn", selfAttention.namedParameters()) + joinKeys("self_attn_layer_norm", selfNorm.namedParameters())
+  var sublayers: [(key: String, layer: any ParameterContainer)] {
+    var layers: [(key: String, layer: any ParameterContainer)] = [("self_attn", selfAttention), ("self_attn_layer_norm", selfNorm)]
     if let crossAttention, let crossNorm {
-      keys += joinKeys("encoder_attn", crossAttention.namedParameters())
-        + joinKeys("encoder_attn_layer_norm", crossNorm.namedParameters())
+      layers += [("encoder_attn", crossAttention), ("encoder_attn_layer_norm", crossNorm)]
     }
-    return keys + joinKeys("fc1", feedForward.input.namedParameters()) + joinKeys("fc2", feedForward.output.namedParameters())
-      + joinKeys("final_layer_norm", finalNorm.namedParameters())
+    // The feed-forward's own names (fc1, fc2) sit directly in the layer.
+    return layers + [("", feedForward), ("final_layer_norm", finalNorm)]
   }
+
+  func replaceSublayer(_ key: String, with layer: any LinearLayer) -> Bool { false }
 }
 
 /// A BART encoder or decoder: scaled token embedding plus learned positions
 /// (offset by 2, as in the reference), an embedding layer norm, then blocks.
-final class BartStack: LayerStack {
+final class BartStack: LayerStack, LayerTree {
   static let positionOffset = 2
   let role: StackRole
   var blocks: [any TransformerBlock]
@@ -105,19 +106,30 @@ final class BartStack: LayerStack {
     BartBlock(configuration, isDecoder: role == .decoder, using: &generator)
   }
 
-  func namedParameters() -> [(key: String, parameter: Parameter)] {
-    joinKeys("embed_positions", positions.namedParameters()) + joinKeys("layernorm_embedding", embeddingNorm.namedParameters())
-      + blocks.enumerated().flatMap { joinKeys("layers.\($0.offset)", $0.element.namedParameters()) }
+  /// The reference checkpoint's key of the stack's tied copy of the shared embedding.
+  static let embeddingCopyKey = "embed_tokens"
+
+  var sublayers: [(key: String, layer: any ParameterContainer)] {
+    [("embed_positions", positions), ("layernorm_embedding", embeddingNorm)]
+      + blocks.enumerated().map { ("layers.\($0.offset)", $0.element as any ParameterContainer) }
   }
+
+  func replaceSublayer(_ key: String, with layer: any LinearLayer) -> Bool { false }
 }
 
 /// BART for conditional generation: tied head plus `final_logits_bias`.
-public final class BartModel: Seq2SeqModel {
+public final class BartModel: Seq2SeqModel, LayerTree {
   public private(set) var configuration: BartConfiguration
+  static let sharedKey = "model.shared"
   let shared: Embedding
+  static let encoderKey = "model.encoder"
   let bartEncoder: BartStack
+  static let decoderKey = "model.decoder"
   let bartDecoder: BartStack
+  static let finalLogitsBiasKey = "final_logits_bias"
   let finalLogitsBias: Parameter
+  /// The reference checkpoint's head, a tied copy of the shared embedding.
+  static let headKey = "lm_head"
 
   public init(_ config: BartConfiguration, using generator: inout SeededRandom) {
     configuration = config
@@ -141,10 +153,19 @@ public final class BartModel: Seq2SeqModel {
     decoderOutput.matmul(shared.weight.value, transposeB: true) + finalLogitsBias.value
   }
 
-  public func namedParameters() -> [(key: String, parameter: Parameter)] {
-    joinKeys("model.shared", shared.namedParameters()) + joinKeys("model.encoder", bartEncoder.namedParameters())
-      + joinKeys("model.decoder", bartDecoder.namedParameters()) + [("final_logits_bias", finalLogitsBias)]
+  public var sublayers: [(key: String, layer: any ParameterContainer)] {
+    [(BartModel.sharedKey, shared), (BartModel.encoderKey, bartEncoder), (BartModel.decoderKey, bartDecoder)]
   }
+
+  public func namedParameters() -> [(key: String, parameter: Parameter)] {
+    sublayers.flatMap { joinKeys($0.key, $0.layer.namedParameters()) } + [(BartModel.finalLogitsBiasKey, finalLogitsBias)]
+  }
+
+  public func replaceSublayer(_ key: String, with layer: any LinearLayer) -> Bool { false }
+
+  /// Learned positions: sources and outputs can be at most `max_position_embeddings` long.
+  public var positionLimit: Int? { configuration.maxPositionEmbeddings }
+  public var forcedTokenIDs: (bos: Int?, eos: Int?) { (configuration.forcedBosTokenId, configuration.forcedEosTokenId) }
 
   public func configurationJSON() throws -> Data {
     var config = configuration
@@ -153,19 +174,22 @@ public final class BartModel: Seq2SeqModel {
     return try ModelConfigurationWriter.json(config, architecture: "BartForConditionalGeneration", floatKeys: ["dropout", "init_std"])
   }
 
+  /// The checkpoint keys of the shared embedding's tied copies.
+  private static var tiedCopyKeys: [String] {
+    ["\(encoderKey).\(BartStack.embeddingCopyKey).weight", "\(decoderKey).\(BartStack.embeddingCopyKey).weight", "\(headKey).weight"]
+  }
+
   public func checkpointTensors() -> [String: Tensor] {
-    var tensors = stateDictionary()
-    tensors["model.encoder.embed_tokens.weight"] = tensors["model.shared.weight"]
-    tensors["model.decoder.embed_tokens.weight"] = tensors["model.shared.weight"]
-    tensors["lm_head.weight"] = tensors["model.shared.weight"]
+    var tensors = LinearLayers.denseStateDictionary(of: self)
+    for key in BartModel.tiedCopyKeys { tensors[key] = tensors["\(BartModel.sharedKey).weight"] }
     return tensors
   }
 
   /// Drops the tied copies of the shared embedding after checking them.
-  static func sanitize(_ weights: [String: Tensor], source: String) throws -> [String: Tensor] {
+  public func sanitize(weights: [String: Tensor], source: String) throws -> [String: Tensor] {
     var result = weights
-    for key in ["model.encoder.embed_tokens.weight", "model.decoder.embed_tokens.weight", "lm_head.weight"] {
-      try ModelLoading.dropTiedCopy(&result, key: key, of: "model.shared.weight", source: source)
+    for key in BartModel.tiedCopyKeys {
+      try ModelLoading.dropTiedCopy(&result, key: key, of: "\(BartModel.sharedKey).weight", source: source)
     }
     return result
   }

@@ -231,19 +231,6 @@ struct LogitRules {
   }
 }
 
-extension Seq2SeqModel {
-  /// The forced first and last tokens of the model's configuration.
-  var forcedTokenIDs: (bos: Int?, eos: Int?) {
-    guard let bart = self as? BartModel else { return (nil, nil) }
-    return (bart.configuration.forcedBosTokenId, bart.configuration.forcedEosTokenId)
-  }
-
-  /// How many positions a model with learned positions can embed (nil: unbounded).
-  var positionLimit: Int? {
-    (self as? BartModel)?.configuration.maxPositionEmbeddings
-  }
-}
-
 extension Tensor {
   /// Rows `rows` of the first axis, in that order (repeats allowed).
   func selectingRows(_ rows: [Int]) -> Tensor {

@@ -33,8 +33,8 @@ public enum ModelLoading {
     }
     let configData = try Data(contentsOf: configURL)
     let model = try makeModel(configuration: configData, source: configURL.path)
-    let weights = try SafeTensorsFile.read(from: weightsURL).tensors
-    try load(weights, into: model, source: weightsURL.path)
+    let weights = try SafeTensorsFile.readWeights(from: weightsURL).tensors
+    try model.loadStateDictionary(model.sanitize(weights: weights, source: weightsURL.path), source: weightsURL.path)
     return model
   }
 
@@ -60,15 +60,11 @@ public enum ModelLoading {
     }
   }
 
-  /// Sets `model`'s weights from checkpoint tensors with reference key names.
+  /// Sets `model`'s weights from checkpoint tensors with reference key names;
+  /// a NaN or infinite value is refused naming its tensor.
   public static func load(_ weights: [String: Tensor], into model: any Seq2SeqModel, source: String) throws {
-    let sanitized: [String: Tensor]
-    switch model {
-    case let t5 as T5Model: sanitized = try T5Model.sanitize(weights, configuration: t5.configuration, source: source)
-    case is BartModel: sanitized = try BartModel.sanitize(weights, source: source)
-    default: sanitized = weights
-    }
-    try model.loadStateDictionary(sanitized, source: source)
+    try SafeTensorsFile.requireFinite(weights, source: source)
+    try model.loadStateDictionary(model.sanitize(weights: weights, source: source), source: source)
   }
 
   /// Removes `key` when it is a tied copy of `sharedKey`; a copy that differs is an error.

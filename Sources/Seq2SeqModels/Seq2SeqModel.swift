@@ -62,8 +62,16 @@ public protocol Seq2SeqModel: ParameterContainer {
   func logits(_ decoderOutput: Tensor) -> Tensor
   /// `config.json` for the model as it is now (depths follow the blocks).
   func configurationJSON() throws -> Data
-  /// Weights under the reference checkpoint's key names (the inverse of loading's sanitize).
+  /// Weights under the reference checkpoint's key names (the inverse of ``sanitize(weights:source:)``).
   func checkpointTensors() -> [String: Tensor]
+  /// Maps checkpoint tensors with the reference's key names onto this
+  /// model's keys (the family's renames and tied copies); `source` names the
+  /// file in errors.
+  func sanitize(weights: [String: Tensor], source: String) throws -> [String: Tensor]
+  /// How many positions each stack can embed (learned positions); nil when unbounded.
+  var positionLimit: Int? { get }
+  /// The tokens the configuration forces at the first and the last generation step.
+  var forcedTokenIDs: (bos: Int?, eos: Int?) { get }
 }
 
 extension Seq2SeqModel {

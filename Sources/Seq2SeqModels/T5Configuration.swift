@@ -72,17 +72,64 @@ public struct T5Configuration: Codable, Sendable, Equatable {
   }
 
   private func validate(_ c: KeyedDecodingContainer<CodingKeys>) throws {
-    for (value, key) in [(vocabSize, CodingKeys.vocabSize), (dModel, .dModel), (dKv, .dKv), (dFf, .dFf), (numHeads, .numHeads),
-                         (relativeAttentionNumBuckets, .relativeAttentionNumBuckets)] where value <= 0 {
-      throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "must be positive, got \(value)")
-    }
-    if numLayers < 0 || decoderDepth < 0 {
-      throw DecodingError.dataCorruptedError(forKey: .numLayers, in: c, debugDescription: "layer counts must not be negative")
-    }
     guard modelType == "t5" else {
       throw DecodingError.dataCorruptedError(forKey: .modelType, in: c, debugDescription: "expected 't5', got '\(modelType)'")
     }
     _ = try feedForward(codingPath: c.codingPath)
+    do { try validate() } catch let error as ConfigurationError { throw error.decodingError(codingPath: c.codingPath) }
+  }
+
+  /// Checks every value a model is built from: sizes positive and small
+  /// enough for this machine's memory, token ids inside the vocabulary, a
+  /// positive epsilon, and relative-position buckets the bucketing can use.
+  public func validate() throws {
+    typealias Check = ConfigurationChecks
+    for (value, key) in [(vocabSize, CodingKeys.vocabSize), (dModel, .dModel), (dKv, .dKv), (dFf, .dFf), (numHeads, .numHeads),
+                         (relativeAttentionNumBuckets, .relativeAttentionNumBuckets),
+                         (relativeAttentionMaxDistance, .relativeAttentionMaxDistance)] {
+      try Check.positive(value, key.rawValue)
+    }
+    try Check.nonNegative(numLayers, CodingKeys.numLayers.rawValue)
+    try Check.nonNegative(decoderDepth, CodingKeys.numDecoderLayers.rawValue)
+    // The encoder's buckets split by sign and then into exact and logarithmic
+    // halves; each part needs a bucket, and the logarithmic range must grow.
+    guard relativeAttentionNumBuckets >= 4 else {
+      throw ConfigurationError(field: CodingKeys.relativeAttentionNumBuckets.rawValue, reason: "must be at least 4, got \(relativeAttentionNumBuckets)")
+    }
+    guard relativeAttentionMaxDistance > relativeAttentionNumBuckets / 2 else {
+      throw ConfigurationError(
+        field: CodingKeys.relativeAttentionMaxDistance.rawValue,
+        reason: "must exceed half of relative_attention_num_buckets (\(relativeAttentionNumBuckets)), got \(relativeAttentionMaxDistance)")
+    }
+    try Check.positive(layerNormEpsilon, CodingKeys.layerNormEpsilon.rawValue)
+    try Check.probability(dropoutRate, CodingKeys.dropoutRate.rawValue)
+    try Check.finiteNonNegative(initializerFactor, CodingKeys.initializerFactor.rawValue)
+    for (id, key) in [(padTokenId, CodingKeys.padTokenId), (eosTokenId, .eosTokenId), (decoderStartTokenId, .decoderStartTokenId)] {
+      try Check.tokenID(id, key.rawValue, vocabularySize: vocabSize)
+    }
+    let usual = T5Configuration.defaults
+    try Check.fitsInMemory(parameterCount: parameterCount, sizes: [
+      (CodingKeys.vocabSize.rawValue, vocabSize, usual.vocabSize), (CodingKeys.dModel.rawValue, dModel, usual.dModel),
+      (CodingKeys.dKv.rawValue, dKv, usual.dKv), (CodingKeys.dFf.rawValue, dFf, usual.dFf),
+      (CodingKeys.numHeads.rawValue, numHeads, usual.numHeads), (CodingKeys.numLayers.rawValue, numLayers, usual.numLayers),
+      (CodingKeys.numDecoderLayers.rawValue, decoderDepth, usual.numLayers),
+      (CodingKeys.relativeAttentionNumBuckets.rawValue, relativeAttentionNumBuckets, usual.relativeAttentionNumBuckets),
+    ])
+  }
+
+  /// The number of weights a model with this configuration has (as a
+  /// `Double`, so that absurd sizes cannot overflow).
+  public var parameterCount: Double {
+    let (width, inner, hidden) = (Double(dModel), Double(numHeads) * Double(dKv), Double(dFf))
+    let isGated = (try? feedForward())?.isGated ?? false
+    let attention = 4 * width * inner
+    let feedForward = (isGated ? 3 : 2) * width * hidden
+    let encoderLayer = attention + feedForward + 2 * width
+    let decoderLayer = 2 * attention + feedForward + 3 * width
+    let embedding = Double(vocabSize) * width
+    let positionBias = 2 * Double(relativeAttentionNumBuckets) * Double(numHeads)
+    return embedding * (tieWordEmbeddings ? 1 : 2) + Double(numLayers) * encoderLayer + Double(decoderDepth) * decoderLayer
+      + positionBias + 2 * width
   }
 
   /// Whether logits come from `d_model^-0.5 ·` the decoder output.

@@ -3,7 +3,7 @@ import NeuralLayers
 import TensorCore
 
 /// One T5 layer: pre-norm self-attention, cross-attention (decoder) and feed-forward.
-final class T5Block: TransformerBlock {
+final class T5Block: TransformerBlock, LayerTree {
   let selfAttention: MultiHeadAttention
   let selfNorm: RMSNorm
   let crossAttention: MultiHeadAttention?
@@ -47,26 +47,31 @@ final class T5Block: TransformerBlock {
     return copyWeights(into: T5Block(configuration, isDecoder: crossAttention != nil, using: &generator))
   }
 
-  func namedParameters() -> [(key: String, parameter: Parameter)] {
-    var keys = joinKeys("layer.0.SelfAttention", selfAttention.namedParameters())
-      + joinKeys("layer.0.layer_norm", selfNorm.namedParameters())
-    var next = 1
+  /// Checkpoint key of the self-attention, which holds the relative position bias in block 0.
+  static let selfAttentionKey = "layer.0.SelfAttention"
+
+  var sublayers: [(key: String, layer: any ParameterContainer)] {
+    var layers: [(key: String, layer: any ParameterContainer)] = [
+      (T5Block.selfAttentionKey, selfAttention), ("layer.0.layer_norm", selfNorm),
+    ]
     if let crossAttention, let crossNorm {
-      keys += joinKeys("layer.1.EncDecAttention", crossAttention.namedParameters())
-        + joinKeys("layer.1.layer_norm", crossNorm.namedParameters())
-      next = 2
+      layers += [("layer.1.EncDecAttention", crossAttention), ("layer.1.layer_norm", crossNorm)]
     }
-    return keys + joinKeys("layer.\(next).DenseReluDense", feedForward.namedParameters())
-      + joinKeys("layer.\(next).layer_norm", feedForwardNorm.namedParameters())
+    let next = layers.count / 2
+    return layers + [("layer.\(next).DenseReluDense", feedForward), ("layer.\(next).layer_norm", feedForwardNorm)]
   }
+
+  func replaceSublayer(_ key: String, with layer: any LinearLayer) -> Bool { false }
 }
 
 /// A T5 encoder or decoder: shared embedding, blocks, one relative position
 /// bias for the whole stack (a checkpoint keeps it in block 0), final norm.
-final class T5Stack: LayerStack {
+final class T5Stack: LayerStack, LayerTree {
   let role: StackRole
   var blocks: [any TransformerBlock]
   let embedding: Embedding
+  /// Where this model keeps the bias; a reference checkpoint keeps it in block 0 (``checkpointPositionBiasKey``).
+  static let positionBiasKey = "relative_attention_bias"
   let positionBias: RelativePositionBias
   let finalNorm: RMSNorm
   let configuration: T5Configuration
@@ -107,20 +112,33 @@ final class T5Stack: LayerStack {
     T5Block(configuration, isDecoder: role == .decoder, using: &generator)
   }
 
-  func namedParameters() -> [(key: String, parameter: Parameter)] {
-    blocks.enumerated().flatMap { joinKeys("block.\($0.offset)", $0.element.namedParameters()) }
-      + joinKeys("relative_attention_bias", positionBias.namedParameters())
-      + joinKeys("final_layer_norm", finalNorm.namedParameters())
+  /// Checkpoint key of block `index`.
+  static func blockKey(_ index: Int) -> String { "block.\(index)" }
+  /// The reference checkpoint's key of the stack's position bias, inside block 0.
+  static let checkpointPositionBiasKey = "\(blockKey(0)).\(T5Block.selfAttentionKey).\(positionBiasKey)"
+  /// The reference checkpoint's key of the stack's tied copy of the shared embedding.
+  static let embeddingCopyKey = "embed_tokens"
+
+  var sublayers: [(key: String, layer: any ParameterContainer)] {
+    blocks.enumerated().map { (T5Stack.blockKey($0.offset), $0.element as any ParameterContainer) }
+      + [(T5Stack.positionBiasKey, positionBias), ("final_layer_norm", finalNorm)]
   }
+
+  func replaceSublayer(_ key: String, with layer: any LinearLayer) -> Bool { false }
 }
 
 /// T5 for conditional generation (v1.0: ReLU, tied head; v1.1: gated GELU, untied head).
-public final class T5Model: Seq2SeqModel {
+public final class T5Model: Seq2SeqModel, LayerTree {
   public private(set) var configuration: T5Configuration
+  static let sharedKey = "shared"
   let shared: Embedding
+  static let encoderKey = "encoder"
   let t5Encoder: T5Stack
+  static let decoderKey = "decoder"
   let t5Decoder: T5Stack
-  let head: Linear?
+  /// The untied output head (v1.1); nil when logits reuse the shared embedding.
+  static let headKey = "lm_head"
+  var head: (any LinearLayer)?
 
   public init(_ config: T5Configuration, using generator: inout SeededRandom) {
     configuration = config
@@ -147,10 +165,19 @@ public final class T5Model: Seq2SeqModel {
     return head.map { $0(scaled) } ?? scaled.matmul(shared.weight.value, transposeB: true)
   }
 
-  public func namedParameters() -> [(key: String, parameter: Parameter)] {
-    joinKeys("shared", shared.namedParameters()) + joinKeys("encoder", t5Encoder.namedParameters())
-      + joinKeys("decoder", t5Decoder.namedParameters()) + (head.map { joinKeys("lm_head", $0.namedParameters()) } ?? [])
+  public var sublayers: [(key: String, layer: any ParameterContainer)] {
+    [(T5Model.sharedKey, shared), (T5Model.encoderKey, t5Encoder), (T5Model.decoderKey, t5Decoder)]
+      + (head.map { [(T5Model.headKey, $0 as any ParameterContainer)] } ?? [])
   }
+
+  public func replaceSublayer(_ key: String, with layer: any LinearLayer) -> Bool {
+    guard key == T5Model.headKey, head != nil else { return false }
+    head = layer
+    return true
+  }
+
+  public var positionLimit: Int? { nil }
+  public var forcedTokenIDs: (bos: Int?, eos: Int?) { (nil, nil) }
 
   public func configurationJSON() throws -> Data {
     var config = configuration
@@ -161,30 +188,32 @@ public final class T5Model: Seq2SeqModel {
   }
 
   public func checkpointTensors() -> [String: Tensor] {
-    var tensors = stateDictionary()
-    for stack in ["encoder", "decoder"] {
-      let ours = "\(stack).relative_attention_bias.weight"
-      tensors["\(stack).block.0.layer.0.SelfAttention.relative_attention_bias.weight"] = tensors.removeValue(forKey: ours)
-      tensors["\(stack).embed_tokens.weight"] = tensors["shared.weight"]
+    var tensors = LinearLayers.denseStateDictionary(of: self)
+    let sharedWeight = tensors["\(T5Model.sharedKey).weight"]
+    for stack in [T5Model.encoderKey, T5Model.decoderKey] {
+      let ours = "\(stack).\(T5Stack.positionBiasKey).weight"
+      tensors["\(stack).\(T5Stack.checkpointPositionBiasKey).weight"] = tensors.removeValue(forKey: ours)
+      tensors["\(stack).\(T5Stack.embeddingCopyKey).weight"] = sharedWeight
     }
-    if head == nil { tensors["lm_head.weight"] = tensors["shared.weight"] }
+    if head == nil { tensors["\(T5Model.headKey).weight"] = sharedWeight }
     return tensors
   }
 
   /// Maps reference checkpoint keys onto this model's keys: the relative
   /// position bias moves from block 0 to its stack; tied copies are dropped
-  /// after checking they equal the shared embedding.
-  static func sanitize(_ weights: [String: Tensor], configuration: T5Configuration, source: String) throws -> [String: Tensor] {
+  /// after checking they equal the shared embedding. An untied head must be
+  /// in the checkpoint (strict loading reports it missing by name).
+  public func sanitize(weights: [String: Tensor], source: String) throws -> [String: Tensor] {
     var result = weights
-    for stack in ["encoder", "decoder"] {
-      let inBlock = "\(stack).block.0.layer.0.SelfAttention.relative_attention_bias.weight"
-      if let bias = result.removeValue(forKey: inBlock) { result["\(stack).relative_attention_bias.weight"] = bias }
-      try ModelLoading.dropTiedCopy(&result, key: "\(stack).embed_tokens.weight", of: "shared.weight", source: source)
+    let sharedKey = "\(T5Model.sharedKey).weight"
+    for stack in [T5Model.encoderKey, T5Model.decoderKey] {
+      let inBlock = "\(stack).\(T5Stack.checkpointPositionBiasKey).weight"
+      if let bias = result.removeValue(forKey: inBlock) { result["\(stack).\(T5Stack.positionBiasKey).weight"] = bias }
+      try ModelLoading.dropTiedCopy(&result, key: "\(stack).\(T5Stack.embeddingCopyKey).weight", of: sharedKey, source: source)
     }
-    if configuration.tieWordEmbeddings {
-      try ModelLoading.dropTiedCopy(&result, key: "lm_head.weight", of: "shared.weight", source: source)
+    if head == nil {
+      try ModelLoading.dropTiedCopy(&result, key: "\(T5Model.headKey).weight", of: sharedKey, source: source)
     }
     return result
   }
 }
-

@@ -47,9 +47,10 @@ public protocol TransformerBlock: ParameterContainer {
 }
 
 extension TransformerBlock {
-  /// Copies this block's weights into `target` (same architecture).
+  /// Copies this block's weights into `target` (same architecture, dense
+  /// layers: a replaced linear layer is copied as its fused dense weights).
   func copyWeights(into target: some ParameterContainer) -> Self {
-    try! target.loadStateDictionary(stateDictionary())  // same type: keys and shapes match
+    try! target.loadStateDictionary(LinearLayers.denseStateDictionary(of: self))  // same type: keys and shapes match
     return target as! Self
   }
 }

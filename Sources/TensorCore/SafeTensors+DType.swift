@@ -25,6 +25,14 @@ public enum SafeTensorsDType: String, Sendable, CaseIterable {
     }
   }
 
+  /// Whether the type holds real numbers (F64, F32, F16, BF16), as weights must.
+  public var isFloatingPoint: Bool {
+    switch self {
+    case .float64, .float32, .float16, .bfloat16: true
+    case .int64, .int32, .int16, .int8, .uint8, .bool: false
+    }
+  }
+
   /// Converts `destination.count` little-endian elements starting at `source`
   /// (any alignment) to `Float`.
   func convert(_ source: UnsafeRawPointer, into destination: UnsafeMutableBufferPointer<Float>) {

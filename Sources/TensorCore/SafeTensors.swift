@@ -75,6 +75,30 @@ public struct SafeTensorsFile: Sendable {
     }
   }
 
+  /// Reads the file at `url` as model weights: every tensor must be stored
+  /// in a floating-point dtype (an integer or BOOL tensor where weights are
+  /// expected is a wrong file, not a weight) and hold finite values only.
+  public static func readWeights(from url: URL) throws -> SafeTensorsFile {
+    let header = try readHeader(from: url)
+    if let integral = header.entries.first(where: { !$0.dtype.isFloatingPoint }) {
+      throw SafeTensorsError.nonFloatingPointWeight(source: url.path, tensor: integral.name, dtype: integral.dtype.rawValue)
+    }
+    let file = try read(from: url)
+    try requireFinite(file.tensors, source: url.path)
+    return file
+  }
+
+  /// Throws ``SafeTensorsError/nonFiniteWeight(source:tensor:index:value:)``
+  /// for the first tensor (in name order) holding a NaN or an infinity.
+  public static func requireFinite(_ tensors: [String: Tensor], source: String) throws {
+    for name in tensors.keys.sorted() {
+      let scalars = tensors[name]!.scalars
+      if let index = scalars.firstIndex(where: { !$0.isFinite }) {
+        throw SafeTensorsError.nonFiniteWeight(source: source, tensor: name, index: index, value: scalars[index])
+      }
+    }
+  }
+
   /// Reads and validates only the header of the file at `url`: names, dtypes,
   /// shapes, offsets and metadata, without touching the tensor data.
   public static func readHeader(from url: URL) throws -> SafeTensorsHeader {

@@ -36,6 +36,10 @@ public enum SafeTensorsError: LocalizedError, CustomStringConvertible, Equatable
   case invalidMetadata(source: String, reason: String)
   /// A tensor to be written uses the reserved name `__metadata__`.
   case reservedName(source: String, name: String)
+  /// A weight stored as integers or booleans.
+  case nonFloatingPointWeight(source: String, tensor: String, dtype: String)
+  /// A weight holding a NaN or an infinity (`index` counts elements row-major).
+  case nonFiniteWeight(source: String, tensor: String, index: Int, value: Float)
 
   public var description: String {
     switch self {
@@ -72,6 +76,10 @@ public enum SafeTensorsError: LocalizedError, CustomStringConvertible, Equatable
       "\(source): __metadata__ \(reason)"
     case .reservedName(let source, let name):
       "\(source): '\(name)' is reserved and cannot name a tensor"
+    case .nonFloatingPointWeight(let source, let tensor, let dtype):
+      "\(source): tensor '\(tensor)' is stored as \(dtype); weights must be F32, F16, BF16 or F64"
+    case .nonFiniteWeight(let source, let tensor, let index, let value):
+      "\(source): tensor '\(tensor)' holds \(value) at element \(index); weights must be finite"
     }
   }
 
