@@ -38,11 +38,16 @@ public struct GenerationOptions: Sendable, Equatable {
   public var lengthPenalty: Float = 1
   public var earlyStopping: EarlyStopping = false
   public var forcedTokens: ForcedTokens = .fromModel
+  /// Longer sources are refused (nil: only the model's own position limit
+  /// applies). Attention over a source costs memory growing with the square
+  /// of its length, so models without learned positions need a bound too.
+  public var maxSourceTokens: Int?
 
   public init(
     maxNewTokens: Int = 20, minNewTokens: Int = 0, numBeams: Int = 1, lengthPenalty: Float = 1,
-    earlyStopping: EarlyStopping = false, forcedTokens: ForcedTokens = .fromModel
+    earlyStopping: EarlyStopping = false, forcedTokens: ForcedTokens = .fromModel, maxSourceTokens: Int? = nil
   ) {
+    self.maxSourceTokens = maxSourceTokens
     self.maxNewTokens = maxNewTokens
     self.minNewTokens = minNewTokens
     self.numBeams = numBeams
@@ -52,17 +57,49 @@ public struct GenerationOptions: Sendable, Equatable {
   }
 }
 
+extension GenerationOptions {
+  /// Throws ``GenerationError/invalidOption(name:reason:)`` for a setting
+  /// `generate` would refuse with `model`, so that callers can check before a run.
+  public func validate(for model: any Seq2SeqModel) throws {
+    try GenerationRun.validate(self, model: model)
+  }
+
+  /// Throws unless every source is non-empty, inside the vocabulary and no
+  /// longer than the model's positions and ``maxSourceTokens`` allow.
+  public func checkSources(_ sources: [[Int]], for model: any Seq2SeqModel) throws {
+    let vocabulary = model.vocabularySize
+    let limits = [
+      model.positionLimit.map { ($0, "the model's learned positions") },
+      maxSourceTokens.map { ($0, "the maximum source length") },
+    ].compactMap { $0 }
+    let limit = limits.min { $0.0 < $1.0 }
+    for (index, source) in sources.enumerated() {
+      if source.isEmpty { throw GenerationError.emptySource(index: index) }
+      if let bad = source.first(where: { $0 < 0 || $0 >= vocabulary }) {
+        throw GenerationError.tokenOutOfRange(source: index, token: bad, vocabularySize: vocabulary)
+      }
+      if let (limit, reason) = limit, source.count > limit {
+        throw GenerationError.sourceTooLong(index: index, tokens: source.count, limit: limit, reason: reason)
+      }
+    }
+  }
+}
+
 /// Inputs or settings that generation cannot work with.
 public enum GenerationError: Error, CustomStringConvertible, Equatable {
   case emptySource(index: Int)
   case tokenOutOfRange(source: Int, token: Int, vocabularySize: Int)
   case invalidOption(name: String, reason: String)
+  /// Source `index` has `tokens` tokens, more than `limit`; `reason` says whose limit.
+  case sourceTooLong(index: Int, tokens: Int, limit: Int, reason: String)
 
   public var description: String {
     switch self {
     case .emptySource(let index): "source \(index) has no tokens"
     case .tokenOutOfRange(let source, let token, let size): "source \(source): token id \(token) is outside the vocabulary 0..<\(size)"
     case .invalidOption(let name, let reason): "generation option \(name): \(reason)"
+    case .sourceTooLong(let index, let tokens, let limit, let reason):
+      "source \(index) has \(tokens) tokens, more than \(limit) (\(reason))"
     }
   }
 }
@@ -98,23 +135,14 @@ struct GenerationRun {
 
   init(model: any Seq2SeqModel, sources: [[Int]], options: GenerationOptions, usesCache: Bool = true) throws {
     try GenerationRun.validate(options, model: model)
-    let vocabulary = model.vocabularySize
-    for (index, source) in sources.enumerated() {
-      if source.isEmpty { throw GenerationError.emptySource(index: index) }
-      if let bad = source.first(where: { $0 < 0 || $0 >= vocabulary }) {
-        throw GenerationError.tokenOutOfRange(source: index, token: bad, vocabularySize: vocabulary)
-      }
-    }
+    try options.checkSources(sources, for: model)
     self.model = model
     self.options = options
     self.usesCache = usesCache
     tokens = model.specialTokens
     batchSize = sources.count
     sourceLength = sources.map(\.count).max()!
-    if let limit = model.positionLimit, sourceLength > limit {
-      throw GenerationError.invalidOption(
-        name: "sources", reason: "a source has \(sourceLength) tokens; the model has \(limit) positions")
-    }
+    try GenerationRun.requireMemory(model: model, options: options, batchSize: batchSize, sourceLength: sourceLength)
     var ids: [Int] = [], keep: [Float] = []
     for source in sources {
       let padding = sourceLength - source.count
@@ -137,6 +165,13 @@ struct GenerationRun {
     if options.maxNewTokens < 0 { throw GenerationError.invalidOption(name: "maxNewTokens", reason: "must be ≥ 0") }
     if options.minNewTokens < 0 { throw GenerationError.invalidOption(name: "minNewTokens", reason: "must be ≥ 0") }
     if options.numBeams < 1 { throw GenerationError.invalidOption(name: "numBeams", reason: "must be ≥ 1") }
+    if options.numBeams > model.vocabularySize {
+      throw GenerationError.invalidOption(
+        name: "numBeams", reason: "\(options.numBeams) beams exceed the \(model.vocabularySize)-token vocabulary")
+    }
+    if let limit = options.maxSourceTokens, limit < 1 {
+      throw GenerationError.invalidOption(name: "maxSourceTokens", reason: "must be ≥ 1")
+    }
     if !options.lengthPenalty.isFinite {
       throw GenerationError.invalidOption(name: "lengthPenalty", reason: "must be a finite number")
     }
@@ -149,6 +184,28 @@ struct GenerationRun {
         throw GenerationError.invalidOption(name: "forcedTokens", reason: "token id \(id) is outside the vocabulary")
       }
     }
+  }
+
+  /// Refuses a search whose working set (decoder caches, logits and the
+  /// encoder's attention scores, roughly) would not fit in this machine's
+  /// memory, before anything is allocated.
+  static func requireMemory(
+    model: any Seq2SeqModel, options: GenerationOptions, batchSize: Int, sourceLength: Int,
+    physicalMemory: UInt64 = ProcessInfo.processInfo.physicalMemory
+  ) throws {
+    let rows = Double(batchSize) * Double(options.numBeams)
+    let (width, source) = (Double(model.modelWidth), Double(sourceLength))
+    let caches = Double(model.decoder.depth) * rows * 2 * (Double(options.maxNewTokens) + 1 + source) * width
+    let logits = 4 * rows * Double(model.vocabularySize)
+    // Scores [B, H, S, S] plus their softmax; H·S·S is at most C·S·S for the widths in use.
+    let encoderScores = 2 * Double(batchSize) * source * source * min(width, 64)
+    let bytes = 4 * (caches + logits + encoderScores)
+    guard bytes > Double(physicalMemory) else { return }
+    let name = options.numBeams > 1 ? "numBeams" : "sources"
+    throw GenerationError.invalidOption(
+      name: name,
+      reason: "\(batchSize) source(s) of up to \(sourceLength) tokens with \(options.numBeams) beam(s) would need about "
+        + "\(ConfigurationChecks.formatBytes(bytes)) of memory; this machine has \(ConfigurationChecks.formatBytes(Double(physicalMemory)))")
   }
 
   /// The encoder output `[B, S, C]`, each row repeated `copies` times.

@@ -25,6 +25,8 @@ final class BPEModel: Sendable {
       idOfToken[Array(token.utf8)] = id
       tokens[id] = token
     }
+    // An empty vocabulary would encode every text to nothing.
+    guard !tokens.isEmpty else { throw field["vocab"].error("empty vocabulary") }
     self.idOfToken = idOfToken
     self.tokens = tokens
     func nonEmpty(_ key: String) throws -> String? {

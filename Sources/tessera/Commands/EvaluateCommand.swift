@@ -7,6 +7,9 @@ import Tokenizers
 
 /// `tessera evaluate`: generate on a task split or a data file and score.
 enum EvaluateCommand {
+  /// More examples than this is a typo, not an evaluation.
+  static let maxCount = 1_000_000
+
   static let command = Command(
     path: ["evaluate"],
     summary: "Generate with a model on a task split or data file and print its metrics",
@@ -22,33 +25,56 @@ enum EvaluateCommand {
       .value("--model", "DIR", "Model folder with its tokenizer (required)"),
       .value("--task", "NAME", "Built-in task: \(BuiltinTask.names.joined(separator: ", "))"),
       .value("--data", "FILE", "Examples to score (JSONL, TSV or CSV) instead of a task"),
-      .value("--split", "NAME", "Task split: train, valid or test", default: "test"),
-      .value("--count", "N", "Examples drawn from the task", default: "500"),
-      .value("--data-seed", "N", "Seed of the task generator", default: "1"),
+      .value("--split", "NAME", "Task split: train, valid or test (with --task; default test)"),
+      .value("--count", "N", "Examples: drawn from the task (default 500), or the first N of --data (default all)"),
+      .value("--data-seed", "N", "Seed of the task generator (with --task; default 1)"),
       .value("--metrics", "LIST", "Metrics: em, bleu, chrf, rouge", default: "em,chrf,bleu"),
       .value("--beams", "N", "Beam search with N beams (1: greedy)", default: "1"),
+      .value("--max-source-tokens", "N", "Longer sources are refused (and BART's position limit applies)", default: "512"),
       .value("--json", "FILE", "Also write the result as JSON"),
       .value("--predictions", "FILE", "Also write one prediction per line"),
     ]
   ) { arguments in
-    let folder = URL(fileURLWithPath: try arguments.require("--model"))
-    let model = try ModelLoading.load(from: folder)
-    let tokenizer = try loadTokenizer(from: folder)
+    let count = try arguments.int("--count")
+    if let count, count < 1 || count > maxCount {
+      throw UsageError("--count must be between 1 and \(maxCount), got \(count)")
+    }
+    var options = GenerationOptions(numBeams: try arguments.int("--beams") ?? 1)
+    options.maxSourceTokens = try arguments.int("--max-source-tokens") ?? 512
+    guard options.numBeams >= 1 else { throw UsageError("--beams must be at least 1") }
+    if let limit = options.maxSourceTokens, limit < 1 { throw UsageError("--max-source-tokens must be at least 1, got \(limit)") }
     let examples: [Example]
-    if let task = arguments.string("--task") {
+    switch (arguments.string("--task"), arguments.string("--data")) {
+    case (.some, .some): throw UsageError("give --task NAME or --data FILE, not both")
+    case (nil, nil): throw UsageError("give --task NAME or --data FILE")
+    case (let task?, nil):
       guard let split = TaskSplit(rawValue: arguments.string("--split") ?? "test") else {
         throw UsageError("--split must be train, valid or test")
       }
-      examples = try BuiltinTask.named(task).examples(
-        split: split, count: try arguments.int("--count") ?? 500, seed: UInt64(max(0, try arguments.int("--data-seed") ?? 1)))
-    } else if let file = arguments.string("--data") {
-      examples = try DataFileReader(url: URL(fileURLWithPath: file), options: DataFileOptions()).readAll()
-    } else {
-      throw UsageError("give --task NAME or --data FILE")
+      let seed = try arguments.int("--data-seed") ?? 1
+      guard seed >= 0 else { throw UsageError("--data-seed must not be negative, got \(seed)") }
+      examples = try BuiltinTask.named(task).examples(split: split, count: count ?? 500, seed: UInt64(seed))
+    case (nil, let file?):
+      for flag in ["--split", "--data-seed"] where arguments.string(flag) != nil {
+        throw UsageError("\(flag) applies to --task, not to --data")
+      }
+      let all = try DataFileReader(url: URL(fileURLWithPath: file), options: DataFileOptions()).readAll()
+      if let count, count > all.count { throw UsageError("--count \(count) asks for more than the \(all.count) examples in \(file)") }
+      examples = Array(all.prefix(count ?? all.count))
     }
     let metrics = try TextMetric.parseList(arguments.list("--metrics") ?? ["em"])
-    let beams = try arguments.int("--beams") ?? 1
-    guard beams >= 1 else { throw UsageError("--beams must be at least 1") }
+    let folder = URL(fileURLWithPath: try arguments.require("--model"))
+    let model = try ModelLoading.load(from: folder)
+    try GenerateCommand.checkOptions(options, for: model)
+    let tokenizer = try loadTokenizer(from: folder)
+    try ModelInputChecks.tokenizer(
+      tokenizer, fits: model, tokenizerFile: folder.appendingPathComponent(tokenizerFileName).path, modelFolder: folder.path)
+    do {
+      try options.checkSources(examples.map { tokenizer.encode($0.source) }, for: model)
+    } catch let error as GenerationError {
+      throw GenerateCommand.describe(error, firstInput: 1, options: options)
+    }
+    let beams = options.numBeams
     let bar = ProgressBar(total: examples.count, label: "evaluate")
     let (result, predictions) = try ModelEvaluation.run(
       model: model, tokenizer: tokenizer, examples: examples, metrics: metrics, numBeams: beams) { bar.update($0) }

@@ -35,12 +35,28 @@ enum ForwardCommand {
     guard ids.rank == 2, decoderIDs.rank == 2, decoderIDs.shape[0] == ids.shape[0] else {
       throw TrainingError("\(inputsURL.path): input_ids and decoder_input_ids must be [B, S] and [B, T]")
     }
-    let keep = inputs["attention_mask"]?.scalars ?? [Float](repeating: 1, count: ids.count)
-    let batch = Seq2SeqBatch(
-      batchSize: ids.shape[0], sourceLength: ids.shape[1], sourceIDs: ids.scalars.map { Int($0) }, sourceKeep: keep,
-      targetLength: decoderIDs.shape[1], decoderInputIDs: decoderIDs.scalars.map { Int($0) },
-      decoderKeep: inputs["decoder_attention_mask"]?.scalars, labels: [Int](repeating: -100, count: decoderIDs.count))
-    let logits = withoutGradient { model.forward(batch) }
+    let logits: Tensor
+    do {
+      for (key, expected) in [("attention_mask", ids.shape), ("decoder_attention_mask", decoderIDs.shape)] {
+        guard let mask = inputs[key] else { continue }
+        guard mask.shape == expected else {
+          throw TrainingError("\(inputsURL.path): '\(key)' has shape \(mask.shape), the ids have \(expected)")
+        }
+        try ModelInputChecks.keepMask(mask.scalars, field: key)
+      }
+      let vocabulary = model.vocabularySize
+      let batch = Seq2SeqBatch(
+        batchSize: ids.shape[0], sourceLength: ids.shape[1],
+        sourceIDs: try ModelInputChecks.tokenIDs(fromScalars: ids.scalars, field: "input_ids", vocabularySize: vocabulary),
+        sourceKeep: inputs["attention_mask"]?.scalars ?? [Float](repeating: 1, count: ids.count),
+        targetLength: decoderIDs.shape[1],
+        decoderInputIDs: try ModelInputChecks.tokenIDs(
+          fromScalars: decoderIDs.scalars, field: "decoder_input_ids", vocabularySize: vocabulary),
+        decoderKeep: inputs["decoder_attention_mask"]?.scalars, labels: [Int](repeating: -100, count: decoderIDs.count))
+      logits = try model.checkedForward(batch)
+    } catch let error as ModelInputError {
+      throw TrainingError("\(inputsURL.path): \(error)")
+    }
     var out = ["input_ids": ids, "decoder_input_ids": decoderIDs, "logits": logits]
     for key in ["attention_mask", "decoder_attention_mask"] { out[key] = inputs[key] }
     try SafeTensorsFile(tensors: out).write(to: URL(fileURLWithPath: try arguments.require("--out")))

@@ -27,6 +27,7 @@ enum GenerateCommand {
       .value("--length-penalty", "X", "Beam scores divide by length^X", default: "1"),
       .value("--early-stopping", "MODE", "Beam search: true, false or never (as Hugging Face)", default: "false"),
       .value("--batch-size", "N", "Inputs decoded together", default: "16"),
+      .value("--max-source-tokens", "N", "Longer inputs are refused (and BART's position limit applies)", default: "512"),
     ]
   ) { arguments in
     let options = try generationOptions(arguments)
@@ -38,13 +39,11 @@ enum GenerateCommand {
       throw GenerateCommandError("model folder \(folder.path) does not exist")
     }
     let model = try ModelLoading.load(from: folder)
+    try checkOptions(options, for: model)
     let tokenizer = try loadTokenizer(from: folder)
-    let tokenizerFile = folder.appendingPathComponent(tokenizerFileName).path
-    guard tokenizer.vocabularySize <= model.vocabularySize else {
-      throw GenerateCommandError(
-        "\(tokenizerFile) has \(tokenizer.vocabularySize) tokens but the model in \(folder.path) only \(model.vocabularySize)")
-    }
-    let texts = arguments.positionals.isEmpty ? readStandardInput() : arguments.positionals
+    try ModelInputChecks.tokenizer(
+      tokenizer, fits: model, tokenizerFile: folder.appendingPathComponent(tokenizerFileName).path, modelFolder: folder.path)
+    let texts = arguments.positionals.isEmpty ? try readStandardInput() : arguments.positionals
     let eos = model.specialTokens.eos
     for start in stride(from: 0, to: texts.count, by: batchSize) {
       let chunk = texts[start..<min(start + batchSize, texts.count)]
@@ -52,8 +51,8 @@ enum GenerateCommand {
       let rows: [[Int]]
       do {
         rows = try generate(model, sources: sources, options: options)
-      } catch GenerationError.emptySource(let index) {
-        throw GenerateCommandError("input \(start + index + 1) has no tokens after tokenization")
+      } catch let error as GenerationError {
+        throw describe(error, firstInput: start + 1, options: options)
       }
       for row in rows {
         // Column 0 is the decoder start token; the output ends at the first EOS.
@@ -71,9 +70,11 @@ enum GenerateCommand {
     options.maxNewTokens = try arguments.int("--max-new-tokens") ?? 20
     options.minNewTokens = try arguments.int("--min-new-tokens") ?? 0
     options.lengthPenalty = Float(try arguments.double("--length-penalty") ?? 1)
+    options.maxSourceTokens = try arguments.int("--max-source-tokens") ?? 512
     guard options.numBeams >= 1 else { throw UsageError("--beams must be at least 1, got \(options.numBeams)") }
     guard options.maxNewTokens >= 0 else { throw UsageError("--max-new-tokens must be ≥ 0, got \(options.maxNewTokens)") }
     guard options.minNewTokens >= 0 else { throw UsageError("--min-new-tokens must be ≥ 0, got \(options.minNewTokens)") }
+    if let limit = options.maxSourceTokens, limit < 1 { throw UsageError("--max-source-tokens must be at least 1, got \(limit)") }
     switch arguments.string("--early-stopping") ?? "false" {
     case "true": options.earlyStopping = .whenBeamsFinished
     case "false": options.earlyStopping = .heuristic
@@ -83,13 +84,42 @@ enum GenerateCommand {
     return options
   }
 
-  /// Standard input, one text a line (a trailing carriage return is dropped).
-  static func readStandardInput() -> [String] {
-    var lines: [String] = []
-    while let line = readLine(strippingNewline: true) {
-      lines.append(line.hasSuffix("\r") ? String(line.dropLast()) : line)
+  /// The flag that sets a ``GenerationOptions`` property.
+  static func flag(forOption name: String) -> String {
+    switch name {
+    case "numBeams": "--beams"
+    case "maxNewTokens": "--max-new-tokens"
+    case "minNewTokens": "--min-new-tokens"
+    case "lengthPenalty": "--length-penalty"
+    case "maxSourceTokens": "--max-source-tokens"
+    default: name
     }
-    return lines
+  }
+
+  /// A generation error in the words of the command line: inputs counted
+  /// from `firstInput`, settings named by their flags.
+  static func describe(_ error: GenerationError, firstInput: Int, options: GenerationOptions) -> Error {
+    switch error {
+    case .emptySource(let index): return GenerateCommandError("input \(firstInput + index) has no tokens after tokenization")
+    case .tokenOutOfRange: return GenerateCommandError("input \(firstInput): \(error)")
+    case .invalidOption(let name, let reason): return UsageError("\(flag(forOption: name)): \(reason)")
+    case .sourceTooLong(let index, let tokens, let limit, let reason):
+      let hint = limit == options.maxSourceTokens ? "; raise --max-source-tokens to allow it" : ""
+      return GenerateCommandError("input \(firstInput + index) has \(tokens) tokens, more than \(limit) (\(reason))\(hint)")
+    }
+  }
+
+  /// Checks `options` against `model`, naming the flag of a bad setting.
+  static func checkOptions(_ options: GenerationOptions, for model: any Seq2SeqModel) throws {
+    do { try options.validate(for: model) } catch let error as GenerationError {
+      throw describe(error, firstInput: 1, options: options)
+    }
+  }
+
+  /// Standard input, one text a line (a trailing carriage return is
+  /// dropped); bytes that are not UTF-8 are an error naming their offset.
+  static func readStandardInput() throws -> [String] {
+    try TextLines.decode(FileHandle.standardInput.readDataToEndOfFile(), source: "standard input")
   }
 }
 
