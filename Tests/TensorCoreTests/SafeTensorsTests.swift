@@ -362,4 +362,23 @@ final class SafeTensorsTests: XCTestCase {
     XCTAssertEqual(file.tensors["é😀/x"]?.scalars, [1])
     XCTAssertEqual(file.tensors["é😀/x"]?.shape, [])
   }
+
+  // MARK: - Reading model weights
+
+  func testWeightsMustBeFloatingPointAndFinite() throws {
+    let url = directory.appendingPathComponent("weights.safetensors")
+    let header = "{" + entry("a.weight", shape: [2], offsets: (0, 8)) + "," + entry("b.ids", shape: [2], offsets: (8, 16), dtype: "I32") + "}"
+    let floats = [Float(1), 2].flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian, Array.init) }
+    try makeFile(header: header, buffer: floats + [3, 0, 0, 0, 4, 0, 0, 0]).write(to: url)
+    XCTAssertNoThrow(try SafeTensorsFile.read(from: url))
+    XCTAssertThrowsError(try SafeTensorsFile.readWeights(from: url)) {
+      XCTAssertEqual($0 as? SafeTensorsError, .nonFloatingPointWeight(source: url.path, tensor: "b.ids", dtype: "I32"))
+      XCTAssertTrue("\($0)".contains("tensor 'b.ids' is stored as I32"), "\($0)")
+    }
+    let nan = [Float(1), .nan].flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian, Array.init) }
+    try makeFile(header: "{" + entry("a.weight", shape: [2], offsets: (0, 8)) + "}", buffer: nan).write(to: url)
+    XCTAssertThrowsError(try SafeTensorsFile.readWeights(from: url)) {
+      XCTAssertEqual("\($0)", "\(url.path): tensor 'a.weight' holds nan at element 1; weights must be finite")
+    }
+  }
 }
