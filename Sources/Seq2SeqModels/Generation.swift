@@ -201,7 +201,7 @@ struct GenerationRun {
     let encoderScores = 2 * Double(batchSize) * source * source * min(width, 64)
     let bytes = 4 * (caches + logits + encoderScores)
     guard bytes > Double(physicalMemory) else { return }
-    let name = options.numBeams > 1 ? "numBeams" : "sources"
+    let name = options.numBeams > 1 ? "numBeams" : (options.maxNewTokens > sourceLength ? "maxNewTokens" : "sources")
     throw GenerationError.invalidOption(
       name: name,
       reason: "\(batchSize) source(s) of up to \(sourceLength) tokens with \(options.numBeams) beam(s) would need about "

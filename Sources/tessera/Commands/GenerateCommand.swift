@@ -101,7 +101,8 @@ enum GenerateCommand {
   static func describe(_ error: GenerationError, firstInput: Int, options: GenerationOptions) -> Error {
     switch error {
     case .emptySource(let index): return GenerateCommandError("input \(firstInput + index) has no tokens after tokenization")
-    case .tokenOutOfRange: return GenerateCommandError("input \(firstInput): \(error)")
+    case .tokenOutOfRange(let index, let token, let size):
+      return GenerateCommandError("input \(firstInput + index): token id \(token) is outside the vocabulary 0..<\(size)")
     case .invalidOption(let name, let reason): return UsageError("\(flag(forOption: name)): \(reason)")
     case .sourceTooLong(let index, let tokens, let limit, let reason):
       let hint = limit == options.maxSourceTokens ? "; raise --max-source-tokens to allow it" : ""
