@@ -16,6 +16,8 @@ public enum ModelInputError: Error, CustomStringConvertible, Equatable {
   case wrongCount(field: String, expected: Int, found: Int)
   /// Rows of `field` are `length` long; the model's learned positions allow `limit`.
   case sequenceTooLong(field: String, length: Int, limit: Int)
+  /// The pass would need `needed` of memory, more than the machine's `available`.
+  case tooLarge(needed: String, available: String)
   /// The tokenizer can produce ids the model has no embedding for.
   case tokenizerTooLarge(tokenizer: String, tokenizerSize: Int, model: String, vocabularySize: Int)
 
@@ -28,6 +30,8 @@ public enum ModelInputError: Error, CustomStringConvertible, Equatable {
     case .wrongCount(let field, let expected, let found): "\(field) has \(found) entries, its shape needs \(expected)"
     case .sequenceTooLong(let field, let length, let limit):
       "\(field): rows of \(length) tokens are longer than the model's \(limit) positions"
+    case .tooLarge(let needed, let available):
+      "the batch would need about \(needed) of memory; this machine has \(available)"
     case .tokenizerTooLarge(let tokenizer, let tokenizerSize, let model, let size):
       "\(tokenizer) has \(tokenizerSize) tokens but the model in \(model) only \(size) embeddings"
     }
@@ -105,10 +109,22 @@ extension Seq2SeqModel {
     }
   }
 
-  /// Teacher-forced logits `[B, T, V]` after ``validate(_:)``: the entry
-  /// point for inputs from outside (files, users).
-  public func checkedForward(_ batch: Seq2SeqBatch) throws -> Tensor {
+  /// Teacher-forced logits `[B, T, V]` after ``validate(_:)`` and a check
+  /// that the pass fits in memory: the entry point for inputs from outside
+  /// (files, users).
+  public func checkedForward(
+    _ batch: Seq2SeqBatch, physicalMemory: UInt64 = ProcessInfo.processInfo.physicalMemory
+  ) throws -> Tensor {
     try validate(batch)
+    let (rows, source, target) = (Double(batch.batchSize), Double(batch.sourceLength), Double(batch.targetLength))
+    // Attention scores and their softmax (up to 64 heads' worth), hidden states, logits.
+    let scores = 2 * rows * (source * source + target * target + target * source) * min(Double(modelWidth), 64)
+    let activations = 8 * rows * (source + target) * Double(modelWidth) + 2 * rows * target * Double(vocabularySize)
+    let bytes = 4 * (scores + activations)
+    if bytes > Double(physicalMemory) {
+      throw ModelInputError.tooLarge(
+        needed: ConfigurationChecks.formatBytes(bytes), available: ConfigurationChecks.formatBytes(Double(physicalMemory)))
+    }
     return withoutGradient { forward(batch) }
   }
 }

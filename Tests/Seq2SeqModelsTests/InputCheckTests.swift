@@ -103,6 +103,10 @@ final class InputCheckTests: XCTestCase {
     batch = TinyModels.copyBatch()
     batch.decoderInputIDs.removeLast()
     XCTAssertThrowsError(try model.validate(batch)) { XCTAssertTrue("\($0)".contains("decoderInputIDs has 9 entries"), "\($0)") }
+    XCTAssertThrowsError(try model.checkedForward(TinyModels.copyBatch(), physicalMemory: 1000)) {
+      XCTAssertTrue("\($0)".contains("would need about"), "\($0)")
+    }
+    XCTAssertEqual(try model.checkedForward(TinyModels.copyBatch()).shape, [2, 5, 24])
     XCTAssertThrowsError(try ModelInputChecks.tokenIDs(fromScalars: [1, 2.5], field: "input_ids", vocabularySize: 24)) {
       XCTAssertTrue("\($0)".contains("input_ids[1]: 2.5 is not a token id"), "\($0)")
     }

@@ -32,8 +32,8 @@ enum ForwardCommand {
       return value
     }
     let ids = try tensor("input_ids"), decoderIDs = try tensor("decoder_input_ids")
-    guard ids.rank == 2, decoderIDs.rank == 2, decoderIDs.shape[0] == ids.shape[0] else {
-      throw TrainingError("\(inputsURL.path): input_ids and decoder_input_ids must be [B, S] and [B, T]")
+    guard ids.rank == 2, decoderIDs.rank == 2, decoderIDs.shape[0] == ids.shape[0], ids.count > 0, decoderIDs.count > 0 else {
+      throw TrainingError("\(inputsURL.path): input_ids and decoder_input_ids must be non-empty [B, S] and [B, T]")
     }
     let logits: Tensor
     do {
