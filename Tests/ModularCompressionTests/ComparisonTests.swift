@@ -191,7 +191,7 @@ final class ComparisonTests: XCTestCase {
       XCTAssertEqual(timing.latencyExamples, 2)
       XCTAssertGreaterThanOrEqual(timing.latencyGeneratedTokens, 1)
       XCTAssertEqual(timing.millisecondsPerToken, timing.latencyMilliseconds / timing.latencyGeneratedTokens, accuracy: 1e-12)
-      if let plan = measured.plan, measured.kind != .teacher {
+      if let plan = measured.plan, !measured.isTeacher {
         let halves = plan.split(separator: "|")
         XCTAssertEqual(halves[0].split(separator: " ").count - 1, cost.encoderDepth, plan)
         XCTAssertEqual(halves[1].split(separator: " ").count - 1, cost.decoderDepth, plan)
