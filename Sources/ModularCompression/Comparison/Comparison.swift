@@ -199,7 +199,10 @@ public enum Comparison {
           stage: stage, modelsDone: done, models: measuredRows.count, label: label, examplesDone: examplesDone,
           examples: examples))
       }
-      let built = try entries[index].build!(saveModelsTo?.appendingPathComponent(folderName(label)))
+      guard let build = entries[index].build else {
+        throw ComparisonError.invalidSetting("candidates", "row '\(label)' has a model identity but no way to build it")
+      }
+      let built = try build(saveModelsTo?.appendingPathComponent(folderName(label)))
       entries[index].row.cost = planner.costs.cost(ofModel: built.model, sourceTokensPerGeneratedToken: flopsShare)
       let (quality, throughput) = try measureQuality(
         built.model, label: label, tokenizer: tokenizer, data: data, settings: settings, report: report)

@@ -120,7 +120,7 @@ public enum ComparisonReport {
         + "source and \(results.data.medianTargetTokens) target tokens).",
       "- **Sweep:** layer-parameter ratios \(settings.ratios.map(formatRatio).joined(separator: ", ")); strategies "
         + "\(settings.strategies.map(\.rawValue).joined(separator: ", "))"
-        + "; kinds of model: " + kinds(results).joined(separator: ", ") + ".",
+        + "; kinds of model: " + kinds(results.rows).joined(separator: ", ") + ".",
       "- **Measured:** quality by \(metric) (all metrics: "
         + ComparisonSettings.metricNames(settings.metrics).joined(separator: ", ")
         + ") and teacher-forced loss; latency = mean batch-1 greedy generation of \(settings.latencyExamples) examples "
@@ -182,10 +182,10 @@ public enum ComparisonReport {
       + "."
   }
 
-  /// The kinds of the rows, in order of first appearance.
-  static func kinds(_ results: ComparisonResults) -> [String] {
+  /// The kinds of `rows`, in order of first appearance.
+  static func kinds(_ rows: [ComparisonRow]) -> [String] {
     var kinds: [String] = []
-    for row in results.rows where !kinds.contains(row.kind) { kinds.append(row.kind) }
+    for row in rows where !kinds.contains(row.kind) { kinds.append(row.kind) }
     return kinds
   }
 
@@ -205,8 +205,7 @@ public enum ComparisonReport {
     var lines: [String] = []
     for ratio in results.settings.ratios {
       let atRatio = results.rows.filter { $0.requestedRatio == ratio && $0.isMeasured }
-      var kinds: [String] = []
-      for row in results.rows where row.requestedRatio == ratio && !kinds.contains(row.kind) { kinds.append(row.kind) }
+      let kinds = self.kinds(results.rows.filter { $0.requestedRatio == ratio })
       let best = kinds.compactMap { kind in atRatio.filter { $0.kind == kind }.min(by: isBetter) }.sorted(by: isBetter)
       var line = "- **\(formatRatio(ratio))×:** "
       guard let top = best.first else {

@@ -19,8 +19,9 @@ public struct ComparisonSettings: Codable, Sendable, Equatable {
   public var latencyExamples = 20
   /// Batch size of the quality pass, which also gives batched throughput.
   public var throughputBatch = 64
-  /// Measure one teacher layer per stack first (``BlockLatencyProfiler``) so
-  /// that `pareto` plans with measured latency; off: parameter-count estimates.
+  /// Plan with the latency profile kept in the registry folder
+  /// (``LatencyProfile``, measured there when missing), as `tessera
+  /// assemble` does; off: parameter-count estimates.
   public var profileLatency = true
   /// How the examples are named in the report (`arithmetic, test split`).
   public var dataName = "examples"

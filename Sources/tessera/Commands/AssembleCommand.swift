@@ -43,8 +43,7 @@ enum AssembleCommand {
     let (planned, model, teacher) = (outcome.planned, outcome.model, outcome.teacher)
     let cost = planned.cost
     let profile = outcome.latencyProfile.map {
-      "\n" + ($0.encoderLayerSeconds == nil && $0.decoderLayerSeconds == nil ? "" : "planner latency: ")
-        + (outcome.isNewLatencyProfile ? "measured now and kept in " : "kept in ")
+      "\nplanner latency: " + (outcome.isNewLatencyProfile ? "measured now and kept in " : "kept in ")
         + "\(URL(fileURLWithPath: registryPath).appendingPathComponent(LatencyProfile.fileName).path) (measured \($0.measured))"
     } ?? ""
     print("""
