@@ -252,6 +252,10 @@ final class ComparisonTests: XCTestCase {
       XCTAssertTrue("\($0)".contains("'BLEU' is not among the computed metrics (EM, chrF)"), "\($0)")
     }
     XCTAssertThrowsError(try run(ComparisonSettings(latencyExamples: 0))) { XCTAssertTrue("\($0)".contains("latency_examples"), "\($0)") }
+    XCTAssertThrowsError(try run(ComparisonSettings(ratios: [2, 2.0]))) { XCTAssertTrue("\($0)".contains("ratio 2 is given twice"), "\($0)") }
+    XCTAssertThrowsError(
+      try Comparison.run(ComparisonParameters(registryFolder: registry.folder, examples: examples, saveModels: true))
+    ) { XCTAssertTrue("\($0)".contains("save_models"), "\($0)") }
     let other = directory.appendingPathComponent("other")
     try ModelExport.save(TinyTeachers.t5(encoderLayers: 4, decoderLayers: 4, seed: 10, vocabularySize: 259), to: other)
     XCTAssertThrowsError(try run(ComparisonSettings(), teacherFolder: other)) { error in

@@ -115,3 +115,17 @@ final class AssembleCompareCommandTests: XCTestCase {
     XCTAssertEqual(csv.split(separator: "\n").count, 3, csv)
   }
 }
+
+extension AssembleCompareCommandTests {
+  func testCompareRefusesCountsAndRepeatsItCannotUse() throws {
+    for (flags, expected) in [
+      (["--count", "0"], "--count must be between 1 and"), (["--count", "100000000000"], "--count must be between 1 and"),
+      (["--ratios", "2,2"], "--ratios: ratio 2 is given twice"), (["--strategies", "pareto,pareto"], "--strategies: strategy 'pareto' is given twice"),
+      (["--latency-examples", "0"], "--latency-examples"), (["--batch", "-3"], "--batch"),
+    ] {
+      let result = try CLI.run(["compare", "--registry", registry.path, "--task", "arithmetic", "--out", folder.appendingPathComponent("r").path] + flags)
+      XCTAssertEqual(result.status, 2, "\(flags): \(result.error)")
+      XCTAssertTrue(result.error.contains(expected), "\(flags): \(result.error)")
+    }
+  }
+}

@@ -45,9 +45,11 @@ public enum Assembler {
     to folder: URL, tokenizer: (any TextTokenizer)? = nil, registryFingerprint: String?, teacherFingerprint: String?
   ) throws -> (model: any Seq2SeqModel, report: AssemblyReport) {
     let model = try assemble(teacher: teacher, plan: planned.plan, loadBlock: loadBlock)
+    let costs = LayerCosts(teacher: teacher)
+    var sized = planned
+    sized.cost = costs.cost(ofModel: model)  // what the model holds, whatever the catalog said
     let report = AssemblyReport(
-      planned, costs: LayerCosts(teacher: teacher), registryFingerprint: registryFingerprint,
-      teacherFingerprint: teacherFingerprint)
+      sized, costs: costs, registryFingerprint: registryFingerprint, teacherFingerprint: teacherFingerprint)
     try ModelExport.save(model, to: folder, tokenizer: tokenizer, extraFiles: [AssemblyReport.fileName: report.jsonData()])
     return (model, report)
   }

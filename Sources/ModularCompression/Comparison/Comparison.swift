@@ -87,6 +87,9 @@ public enum Comparison {
     try parameters.settings.validate()
     guard !parameters.examples.isEmpty else { throw ComparisonError.noExamples }
     if let folder = parameters.reportFolder { try ReportFolder.checkReplaceable(folder) }
+    if parameters.saveModels && parameters.reportFolder == nil {
+      throw ComparisonError.invalidSetting("save_models", "models are saved inside the report folder; give one")
+    }
     let registry = try ModuleRegistry.open(at: parameters.registryFolder)
     guard let teacherFolder = parameters.teacherFolder ?? registry.teacherFolder else {
       throw PlanningError.noTeacherFolder(registry: parameters.registryFolder.path)

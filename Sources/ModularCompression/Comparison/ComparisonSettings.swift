@@ -74,6 +74,12 @@ public struct ComparisonSettings: Codable, Sendable, Equatable {
     if let bad = ratios.first(where: { !$0.isFinite || $0 < 1 }) {
       return (.ratios, "ratio \(bad) is not valid: each must be a finite number ≥ 1")
     }
+    if let twice = ratios.first(where: { ratio in ratios.filter { formatRatio($0) == formatRatio(ratio) }.count > 1 }) {
+      return (.ratios, "ratio \(formatRatio(twice)) is given twice")
+    }
+    if let twice = strategies.first(where: { strategy in strategies.filter { $0 == strategy }.count > 1 }) {
+      return (.strategies, "strategy '\(twice)' is given twice")
+    }
     if latencyExamples < 1 { return (.latencyExamples, "must be at least 1, got \(latencyExamples)") }
     if throughputBatch < 1 { return (.throughputBatch, "must be at least 1, got \(throughputBatch)") }
     let names = Self.metricNames(metrics)

@@ -133,15 +133,27 @@ enum CompareCommand {
       settings[keyPath: keyPath] = value
     }
     settings.includeLayerDropping = !arguments.has("--no-layer-dropping")
+    do { try settings.validate() } catch ComparisonError.invalidSetting(let field, let reason) {
+      let flags = [
+        "ratios": "--ratios", "strategies": "--strategies", "latency_examples": "--latency-examples",
+        "throughput_batch": "--batch", "primary_metric": "--metric",
+      ]
+      throw UsageError("\(flags[field] ?? field): \(reason)")
+    }
     return settings
   }
+
+  /// The most examples --count takes: far beyond what a comparison can time, short of exhausting memory.
+  static let maximumCount = 1_000_000
 
   /// The first --count examples of the test split of --task or the data files.
   static func testExamples(_ arguments: ParsedArguments) throws -> (examples: [Example], name: String) {
     var data = DatasetSpec()
     try DatasetOptions.apply(arguments, to: &data)
     let count = try arguments.int("--count") ?? 200
-    guard count >= 1 else { throw UsageError("--count must be at least 1, got \(count)") }
+    guard (1...maximumCount).contains(count) else {
+      throw UsageError("--count must be between 1 and \(maximumCount) (each example is generated and timed), got \(count)")
+    }
     if arguments.string("--test-examples") == nil { data.testExamples = count }
     let examples = Array(try data.examples(.test).prefix(count))
     guard !examples.isEmpty else { throw UsageError("the test split of \(data.displayName) has no examples") }
