@@ -111,29 +111,12 @@ final class ComparisonTests: XCTestCase {
 
   // MARK: Comparison
 
-  /// A 4+4 T5 with the byte vocabulary, saved with its tokenizer, and a
-  /// registry of untrained g2 modules (copies of each span's first layer).
   func makeTeacherAndRegistry() throws -> (teacher: T5Model, folder: URL, registry: ModuleRegistry) {
-    let tokenizer = ByteTokenizer()
-    let teacher = TinyTeachers.t5(encoderLayers: 4, decoderLayers: 4, seed: 9, vocabularySize: tokenizer.vocabularySize)
-    let folder = directory.appendingPathComponent("teacher")
-    try ModelExport.save(teacher, to: folder, tokenizer: tokenizer)
-    let registry = try ModuleRegistry.create(
-      at: directory.appendingPathComponent("registry"), teacherFingerprint: try TeacherFingerprint.of(modelFolder: folder),
-      teacher: TeacherSummary(model: teacher, path: folder.path))
-    let provenance = ModuleProvenance(
-      created: Date(timeIntervalSince1970: 1_700_000_000), steps: 0, seed: 1, command: "test", initialisation: "copy-first")
-    for stack in [teacher.encoder, teacher.decoder] {
-      for span in ModuleSpan.spans(stack: stack.role, depth: stack.depth, granularity: 2) {
-        try registry.add(block: stack.blocks[span.start].copy(), span: span, provenance: provenance)
-      }
-    }
-    return (teacher, folder, registry)
+    let fixture = try ComparisonFixture(in: directory)
+    return (fixture.teacher, fixture.teacherFolder, fixture.registry)
   }
 
-  let examples = [("1+2", "3"), ("4+4", "8"), ("2+7", "9"), ("5+5", "10"), ("3+1", "4"), ("6+2", "8")].map {
-    Example(source: $0.0, target: $0.1)
-  }
+  let examples = ComparisonFixture.examples
 
   func testComparisonRowsReportAndFiles() throws {
     let (teacher, teacherFolder, registry) = try makeTeacherAndRegistry()
@@ -191,7 +174,7 @@ final class ComparisonTests: XCTestCase {
       XCTAssertEqual(timing.latencyExamples, 2)
       XCTAssertGreaterThanOrEqual(timing.latencyGeneratedTokens, 1)
       XCTAssertEqual(timing.millisecondsPerToken, timing.latencyMilliseconds / timing.latencyGeneratedTokens, accuracy: 1e-12)
-      if let plan = measured.plan, measured.kind != .teacher {
+      if let plan = measured.plan, !measured.isTeacher {
         let halves = plan.split(separator: "|")
         XCTAssertEqual(halves[0].split(separator: " ").count - 1, cost.encoderDepth, plan)
         XCTAssertEqual(halves[1].split(separator: " ").count - 1, cost.decoderDepth, plan)
@@ -236,7 +219,9 @@ final class ComparisonTests: XCTestCase {
     XCTAssertTrue(lines[8].hasPrefix("size-first 3×,assembly,size-first,3.0,\"ratio 3 cannot be reached"), String(lines[8]))
 
     let markdown = try String(contentsOf: out.appendingPathComponent("report.md"), encoding: .utf8)
-    for fragment in ["| teacher |", "## Modules against layer dropping", "- **2×:** best modules size-first 2×", "plot.svg",
+    let atTwo = try XCTUnwrap(markdown.split(separator: "\n").first { $0.hasPrefix("- **2×:** best ") }, markdown)
+    XCTAssertTrue(atTwo.contains("size-first 2× (") && atTwo.contains("layer-drop 2× ("), String(atTwo))
+    for fragment in ["| teacher |", "## Best of each kind per ratio", "plot.svg",
                      "Layer-parameter ratio", "skipped size-first 3×, speed-first 3×: ratio 3 cannot be reached"] {
       XCTAssertTrue(markdown.contains(fragment), "report.md lacks '\(fragment)'")
     }
@@ -267,6 +252,10 @@ final class ComparisonTests: XCTestCase {
       XCTAssertTrue("\($0)".contains("'BLEU' is not among the computed metrics (EM, chrF)"), "\($0)")
     }
     XCTAssertThrowsError(try run(ComparisonSettings(latencyExamples: 0))) { XCTAssertTrue("\($0)".contains("latency_examples"), "\($0)") }
+    XCTAssertThrowsError(try run(ComparisonSettings(ratios: [2, 2.0]))) { XCTAssertTrue("\($0)".contains("ratio 2 is given twice"), "\($0)") }
+    XCTAssertThrowsError(
+      try Comparison.run(ComparisonParameters(registryFolder: registry.folder, examples: examples, saveModels: true))
+    ) { XCTAssertTrue("\($0)".contains("save_models"), "\($0)") }
     let other = directory.appendingPathComponent("other")
     try ModelExport.save(TinyTeachers.t5(encoderLayers: 4, decoderLayers: 4, seed: 10, vocabularySize: 259), to: other)
     XCTAssertThrowsError(try run(ComparisonSettings(), teacherFolder: other)) { error in

@@ -45,10 +45,80 @@ public enum Assembler {
     to folder: URL, tokenizer: (any TextTokenizer)? = nil, registryFingerprint: String?, teacherFingerprint: String?
   ) throws -> (model: any Seq2SeqModel, report: AssemblyReport) {
     let model = try assemble(teacher: teacher, plan: planned.plan, loadBlock: loadBlock)
+    let costs = LayerCosts(teacher: teacher)
+    var sized = planned
+    sized.cost = costs.cost(ofModel: model)  // what the model holds, whatever the catalog said
     let report = AssemblyReport(
-      planned, costs: LayerCosts(teacher: teacher), registryFingerprint: registryFingerprint,
-      teacherFingerprint: teacherFingerprint)
+      sized, costs: costs, registryFingerprint: registryFingerprint, teacherFingerprint: teacherFingerprint)
     try ModelExport.save(model, to: folder, tokenizer: tokenizer, extraFiles: [AssemblyReport.fileName: report.jsonData()])
     return (model, report)
+  }
+}
+
+/// What ``Assembler/run(_:warn:)`` assembles and where it writes it.
+public struct AssemblyParameters {
+  public var registryFolder: URL
+  /// The teacher's folder; nil: the one the registry names.
+  public var teacherFolder: URL?
+  /// A strategy with a budget, or a plan given in full.
+  public var recipe: AssemblyRecipe
+  /// Names the recipe in errors: its file, or where the request came from.
+  public var recipeSource: String
+  /// The model folder to write; an existing one must be an assembly Tessera wrote.
+  public var out: URL
+  /// Measure the registry's latency profile again instead of using the kept one.
+  public var remeasureLatency: Bool
+
+  public init(
+    registryFolder: URL, teacherFolder: URL? = nil, recipe: AssemblyRecipe, recipeSource: String, out: URL,
+    remeasureLatency: Bool = false
+  ) {
+    self.registryFolder = registryFolder
+    self.teacherFolder = teacherFolder
+    self.recipe = recipe
+    self.recipeSource = recipeSource
+    self.out = out
+    self.remeasureLatency = remeasureLatency
+  }
+}
+
+/// What ``Assembler/run(_:warn:)`` made.
+public struct AssemblyOutcome {
+  public var model: any Seq2SeqModel
+  public var teacher: any Seq2SeqModel
+  public var planned: PlannedAssembly
+  public var report: AssemblyReport
+  /// The registry's latency profile the planner used, and whether this run measured it.
+  public var latencyProfile: LatencyProfile?
+  public var isNewLatencyProfile: Bool
+}
+
+extension Assembler {
+  /// The whole of `tessera assemble`: loads the registry and its teacher
+  /// (checking the fingerprint), plans the recipe with the same planner and
+  /// latency profile as ``Comparison``, and writes the model folder with
+  /// `assembly.json`. `out` is checked before any work.
+  public static func run(_ parameters: AssemblyParameters, warn: (String) -> Void = { _ in }) throws -> AssemblyOutcome {
+    try checkReplaceable(parameters.out)
+    let planning = try PlanningContext.load(
+      registryFolder: parameters.registryFolder, teacherFolder: parameters.teacherFolder,
+      latency: parameters.remeasureLatency ? .remeasure : .keptProfile, warn: warn)
+    let planned = try parameters.recipe.resolve(with: planning.planner, source: parameters.recipeSource)
+    let tokenizer = planning.teacherFolder.flatMap { try? loadTokenizer(from: $0) }
+    let (model, report) = try assemble(
+      planned, teacher: planning.teacher, loadBlock: planning.loadBlock, to: parameters.out, tokenizer: tokenizer,
+      registryFingerprint: try planning.registry.fingerprint(), teacherFingerprint: planning.teacherFingerprint)
+    return AssemblyOutcome(
+      model: model, teacher: planning.teacher, planned: planned, report: report, latencyProfile: planning.latencyProfile,
+      isNewLatencyProfile: planning.isNewLatencyProfile)
+  }
+
+  /// Throws unless `folder` is missing, empty, or a model folder an assembly
+  /// wrote (it holds `assembly.json`), so that nothing else is replaced.
+  public static func checkReplaceable(_ folder: URL) throws {
+    try ReportFolder.checkOwned(folder) { entries in
+      entries.contains(AssemblyReport.fileName) && !entries.contains(ModuleRegistry.manifestFileName)
+        ? nil : "is not a model folder that tessera assemble wrote (it has no \(AssemblyReport.fileName))"
+    }
   }
 }

@@ -51,8 +51,7 @@ public struct AssemblyPlanner: Sendable {
   /// Estimated seconds of the teacher itself.
   public var teacherSeconds: Double {
     StackRole.allCases.reduce(0) { total, stack in
-      total + Double(costs.depth(stack))
-        * latency.seconds(.teacherLayer(stack), parameters: costs.teacherLayerParameters(stack), costs: costs)
+      costs.layers(stack).reduce(total) { $0 + latency.seconds(.teacherLayer(stack), parameters: $1, costs: costs) }
     }
   }
 
@@ -162,7 +161,7 @@ public struct AssemblyPlanner: Sendable {
   /// How unevenly compression falls on the two stacks: |log ρ_enc − log ρ_dec|.
   func imbalance(_ candidate: Candidate) -> Double {
     func logRatio(_ stack: StackRole, _ parameters: Int) -> Double {
-      let teacher = costs.depth(stack) * costs.teacherLayerParameters(stack)
+      let teacher = costs.teacherStackParameters(stack)
       return teacher == 0 || parameters == 0 ? 0 : log(Double(teacher) / Double(parameters))
     }
     return abs(logRatio(.encoder, candidate.encoder.parameters) - logRatio(.decoder, candidate.decoder.parameters))

@@ -1,5 +1,6 @@
 import Foundation
 import Seq2SeqModels
+import TensorCore
 
 /// `assembly.json`: how an assembled model folder was made.
 ///
@@ -93,6 +94,6 @@ public struct AssemblyReport: Codable, Sendable, Equatable {
 
   /// Writes the report into `folder` atomically, e.g. after measuring the speedup.
   public func write(into folder: URL) throws {
-    try jsonData().write(to: folder.appendingPathComponent(Self.fileName), options: .atomic)
+    try AtomicFile.write(try jsonData(), to: folder.appendingPathComponent(Self.fileName))
   }
 }

@@ -46,58 +46,80 @@ public struct BlockKind: Hashable, Sendable, Comparable, CustomStringConvertible
 
 /// Parameter counts of a teacher and its modules: all the plan arithmetic needs.
 ///
-/// A module of the default shape has the parameters of one teacher layer of
-/// its stack; a module missing from ``moduleParameters`` is taken to have them.
+/// Counts come from the blocks themselves, layer by layer, so a teacher whose
+/// layers differ (one replaced by a factorised or quantized kind) is sized
+/// right. A module has the shape of one teacher layer of its span; a module
+/// missing from ``moduleParameters`` is taken to have the parameters of the
+/// first layer it replaces.
 public struct LayerCosts: Sendable, Equatable {
-  public var encoderDepth: Int
-  public var decoderDepth: Int
-  /// Parameters of one teacher encoder layer.
-  public var encoderLayerParameters: Int
-  /// Parameters of one teacher decoder layer (with cross-attention).
-  public var decoderLayerParameters: Int
+  /// Parameters of each teacher encoder layer, in order.
+  public var encoderLayers: [Int]
+  /// Parameters of each teacher decoder layer (with cross-attention), in order.
+  public var decoderLayers: [Int]
   /// Everything outside the blocks: embeddings, final norms, output head,
   /// T5's relative position bias. Assembly never changes it.
   public var nonLayerParameters: Int
-  /// Parameters that run once per generated token outside the blocks (the
-  /// output head, `V·C`); used only by the FLOPs estimate.
+  /// Multiply-adds per generated token outside the blocks (the output head's
+  /// `V·C` projection, tied or not); used only by the FLOPs estimate.
   public var outputHeadParameters: Int
   public var moduleParameters: [ModuleSpan: Int]
 
   public init(
-    encoderDepth: Int, decoderDepth: Int, encoderLayerParameters: Int, decoderLayerParameters: Int,
-    nonLayerParameters: Int, outputHeadParameters: Int = 0, moduleParameters: [ModuleSpan: Int] = [:]
+    encoderLayers: [Int], decoderLayers: [Int], nonLayerParameters: Int, outputHeadParameters: Int = 0,
+    moduleParameters: [ModuleSpan: Int] = [:]
   ) {
-    self.encoderDepth = encoderDepth
-    self.decoderDepth = decoderDepth
-    self.encoderLayerParameters = encoderLayerParameters
-    self.decoderLayerParameters = decoderLayerParameters
+    self.encoderLayers = encoderLayers
+    self.decoderLayers = decoderLayers
     self.nonLayerParameters = nonLayerParameters
     self.outputHeadParameters = outputHeadParameters
     self.moduleParameters = moduleParameters
   }
 
-  /// Measures an (unassembled) teacher.
-  public init(teacher: any Seq2SeqModel, moduleParameters: [ModuleSpan: Int] = [:]) {
-    let encoderBlocks = teacher.encoder.blocks, decoderBlocks = teacher.decoder.blocks
+  /// Stacks whose layers all have the same size.
+  public init(
+    encoderDepth: Int, decoderDepth: Int, encoderLayerParameters: Int, decoderLayerParameters: Int,
+    nonLayerParameters: Int, outputHeadParameters: Int = 0, moduleParameters: [ModuleSpan: Int] = [:]
+  ) {
     self.init(
-      encoderDepth: encoderBlocks.count, decoderDepth: decoderBlocks.count,
-      encoderLayerParameters: encoderBlocks.first?.parameterCount ?? 0,
-      decoderLayerParameters: decoderBlocks.first?.parameterCount ?? 0,
+      encoderLayers: Array(repeating: encoderLayerParameters, count: encoderDepth),
+      decoderLayers: Array(repeating: decoderLayerParameters, count: decoderDepth), nonLayerParameters: nonLayerParameters,
+      outputHeadParameters: outputHeadParameters, moduleParameters: moduleParameters)
+  }
+
+  /// Counts the parameters of `teacher`'s blocks one by one.
+  public init(teacher: any Seq2SeqModel, moduleParameters: [ModuleSpan: Int] = [:]) {
+    self.init(
+      encoderLayers: teacher.encoder.blocks.map(\.parameterCount), decoderLayers: teacher.decoder.blocks.map(\.parameterCount),
       nonLayerParameters: teacher.parameterCount - teacher.layerParameterCount,
       outputHeadParameters: teacher.vocabularySize * teacher.modelWidth, moduleParameters: moduleParameters)
   }
 
+  public var encoderDepth: Int { encoderLayers.count }
+  public var decoderDepth: Int { decoderLayers.count }
+
   public func depth(_ stack: StackRole) -> Int { stack == .encoder ? encoderDepth : decoderDepth }
 
-  public func teacherLayerParameters(_ stack: StackRole) -> Int {
-    stack == .encoder ? encoderLayerParameters : decoderLayerParameters
+  /// Parameters of each teacher layer of `stack`.
+  public func layers(_ stack: StackRole) -> [Int] { stack == .encoder ? encoderLayers : decoderLayers }
+
+  /// Parameters of teacher layer `layer` of `stack` (0 past the end: no such layer).
+  public func parameters(ofLayer layer: Int, in stack: StackRole) -> Int {
+    let counts = layers(stack)
+    return counts.indices.contains(layer) ? counts[layer] : 0
   }
+
+  /// Parameters of the first teacher layer of `stack`: the shape a module has
+  /// and the size latency estimates scale from.
+  public func teacherLayerParameters(_ stack: StackRole) -> Int { layers(stack).first ?? 0 }
+
+  /// Parameters of all the teacher's layers of `stack`.
+  public func teacherStackParameters(_ stack: StackRole) -> Int { layers(stack).reduce(0, +) }
 
   /// Parameters of one block of `stack`.
   public func parameters(of piece: PlanPiece, in stack: StackRole) -> Int {
     switch piece {
-    case .teacher: teacherLayerParameters(stack)
-    case .module(let span): moduleParameters[span] ?? teacherLayerParameters(span.stack)
+    case .teacher(let layer): parameters(ofLayer: layer, in: stack)
+    case .module(let span): moduleParameters[span] ?? parameters(ofLayer: span.start, in: span.stack)
     }
   }
 
@@ -106,26 +128,42 @@ public struct LayerCosts: Sendable, Equatable {
   }
 
   /// The teacher's Transformer-layer parameters (both stacks).
-  public var teacherLayerParameterTotal: Int {
-    encoderDepth * encoderLayerParameters + decoderDepth * decoderLayerParameters
-  }
+  public var teacherLayerParameterTotal: Int { teacherStackParameters(.encoder) + teacherStackParameters(.decoder) }
 
   /// Sizes and ratios of `plan`. `sourceTokensPerGeneratedToken` sets how the
   /// encoder's one pass over the source is spread over the generated tokens
   /// in the FLOPs estimate (see ``PlanCost/estimatedDecodingFLOPsPerToken``).
   public func cost(of plan: AssemblyPlan, sourceTokensPerGeneratedToken: Double = 1) -> PlanCost {
-    let encoder = parameters(of: plan.encoder, in: .encoder)
-    let decoder = parameters(of: plan.decoder, in: .decoder)
+    cost(
+      encoderDepth: plan.encoder.count, decoderDepth: plan.decoder.count, encoder: parameters(of: plan.encoder, in: .encoder),
+      decoder: parameters(of: plan.decoder, in: .decoder), nonLayer: nonLayerParameters, outputHead: outputHeadParameters,
+      sourceTokensPerGeneratedToken: sourceTokensPerGeneratedToken)
+  }
+
+  /// Sizes and ratios of a built `model` against this teacher, counted from
+  /// the model's own blocks and parameters, whatever kinds of layer it holds.
+  public func cost(ofModel model: any Seq2SeqModel, sourceTokensPerGeneratedToken: Double = 1) -> PlanCost {
+    let own = LayerCosts(teacher: model)
+    return cost(
+      encoderDepth: own.encoderDepth, decoderDepth: own.decoderDepth, encoder: own.teacherStackParameters(.encoder),
+      decoder: own.teacherStackParameters(.decoder), nonLayer: own.nonLayerParameters, outputHead: own.outputHeadParameters,
+      sourceTokensPerGeneratedToken: sourceTokensPerGeneratedToken)
+  }
+
+  private func cost(
+    encoderDepth: Int, decoderDepth: Int, encoder: Int, decoder: Int, nonLayer: Int, outputHead: Int,
+    sourceTokensPerGeneratedToken: Double
+  ) -> PlanCost {
     let layers = encoder + decoder
     let teacherLayers = teacherLayerParameterTotal
     func ratio(_ teacher: Int, _ assembly: Int) -> Double { assembly == 0 ? 1 : Double(teacher) / Double(assembly) }
-    let flops = 2 * (Double(decoder) + Double(encoder) * sourceTokensPerGeneratedToken + Double(outputHeadParameters))
+    let flops = 2 * (Double(decoder) + Double(encoder) * sourceTokensPerGeneratedToken + Double(outputHead))
     return PlanCost(
-      encoderDepth: plan.encoder.count, decoderDepth: plan.decoder.count, encoderLayerParameters: encoder,
-      decoderLayerParameters: decoder, layerParameters: layers, totalParameters: layers + nonLayerParameters,
+      encoderDepth: encoderDepth, decoderDepth: decoderDepth, encoderLayerParameters: encoder,
+      decoderLayerParameters: decoder, layerParameters: layers, totalParameters: layers + nonLayer,
       teacherLayerParameters: teacherLayers, teacherTotalParameters: teacherLayers + nonLayerParameters,
       layerParameterRatio: ratio(teacherLayers, layers),
-      totalParameterRatio: ratio(teacherLayers + nonLayerParameters, layers + nonLayerParameters),
+      totalParameterRatio: ratio(teacherLayers + nonLayerParameters, layers + nonLayer),
       latencySpeedup: nil, estimatedDecodingFLOPsPerToken: flops)
   }
 }

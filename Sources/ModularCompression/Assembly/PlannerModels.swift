@@ -4,30 +4,41 @@ import Seq2SeqModels
 /// Seconds each block adds to one batch-1 greedy generation: measured where
 /// known, estimated otherwise.
 ///
-/// Look-up order for a block: its kind in ``measuredSeconds``; else the
-/// measured teacher layer of its stack scaled by its parameters (a module has a
-/// teacher layer's shape); else `parameters × passes × secondsPerParameterPass`,
-/// where an encoder block makes one pass (over the whole source at once) and a
-/// decoder block one pass per generated token.
+/// Look-up order for a block: its kind in ``measuredSeconds``, scaled by its
+/// parameters against ``measuredParameters`` (the timed block's) when that is
+/// known; else the measured teacher layer of its stack scaled the same way (a
+/// module has a teacher layer's shape); else `parameters × passes ×
+/// secondsPerParameterPass`, where an encoder block makes one pass (over the
+/// whole source at once) and a decoder block one pass per generated token.
 public struct LatencyModel: Sendable, Equatable {
   public var measuredSeconds: [BlockKind: Double]
+  /// Parameters of the block behind each measurement.
+  public var measuredParameters: [BlockKind: Int]
   /// Tokens generated per sequence: how often each decoder block runs.
   public var generatedTokens: Double
   /// The nominal cost of one parameter in one pass, for blocks without measurements.
   public var secondsPerParameterPass: Double
 
-  public init(measuredSeconds: [BlockKind: Double] = [:], generatedTokens: Double = 32, secondsPerParameterPass: Double = 1e-9) {
+  public init(
+    measuredSeconds: [BlockKind: Double] = [:], measuredParameters: [BlockKind: Int] = [:],
+    generatedTokens: Double = Double(LatencyProfile.defaultGeneratedTokens), secondsPerParameterPass: Double = 1e-9
+  ) {
     self.measuredSeconds = measuredSeconds
+    self.measuredParameters = measuredParameters
     self.generatedTokens = generatedTokens
     self.secondsPerParameterPass = secondsPerParameterPass
   }
 
   /// The seconds one block of `kind` with `parameters` adds; `costs` gives the teacher layer's size.
   public func seconds(_ kind: BlockKind, parameters: Int, costs: LayerCosts) -> Double {
-    if let measured = measuredSeconds[kind] { return measured }
-    let teacherParameters = costs.teacherLayerParameters(kind.stack)
-    if let layer = measuredSeconds[.teacherLayer(kind.stack)], teacherParameters > 0 {
-      return layer * Double(parameters) / Double(teacherParameters)
+    func scaled(_ seconds: Double, from measured: BlockKind, fallback: Int?) -> Double {
+      guard let timed = measuredParameters[measured] ?? fallback, timed > 0 else { return seconds }
+      return seconds * Double(parameters) / Double(timed)
+    }
+    if let measured = measuredSeconds[kind] { return scaled(measured, from: kind, fallback: nil) }
+    let layer = BlockKind.teacherLayer(kind.stack)
+    if let measured = measuredSeconds[layer] {
+      return scaled(measured, from: layer, fallback: costs.teacherLayerParameters(kind.stack))
     }
     let passes = kind.stack == .decoder ? generatedTokens : 1
     return Double(parameters) * passes * secondsPerParameterPass

@@ -4,10 +4,10 @@ import TensorCore
 import TextTasks
 import Tokenizers
 
-/// Where ``Comparison/run(teacher:teacherFolder:registry:tokenizer:examples:settings:saveModelsTo:progress:)`` is.
+/// Where a comparison is.
 public struct ComparisonProgress: Sendable {
   public enum Stage: String, Sendable {
-    /// Timing one teacher layer per stack for the planner.
+    /// Timing one teacher layer per stack for the planner (only when the registry keeps no profile).
     case profiling
     /// Generating every example in batches (quality and throughput).
     case evaluating
@@ -15,40 +15,120 @@ public struct ComparisonProgress: Sendable {
     case timing
     /// The model's measurements are done.
     case measured
+    /// Something the user should know; `label` says what.
+    case warning
   }
 
   public var stage: Stage
-  /// Models measured so far (distinct models; rows sharing a plan share one).
+  /// Models measured so far (distinct models; rows sharing a model share one).
   public var modelsDone: Int
   public var models: Int
-  /// The row being measured (`size-first 2×`).
+  /// The row being measured (`size-first 2×`), or the warning.
   public var label: String
   /// Examples generated so far in this stage, of `examples`.
   public var examplesDone: Int
   public var examples: Int
+
+  static func note(_ stage: Stage, _ label: String) -> ComparisonProgress {
+    ComparisonProgress(stage: stage, modelsDone: 0, models: 0, label: label, examplesDone: 0, examples: 0)
+  }
 }
 
-/// Measures the teacher, its assemblies and the layer-dropping baseline on
-/// the same examples: quality, sizes, the three compression ratios, latency
-/// and throughput (`tessera compare`, `tessera demo`).
+/// What ``Comparison/run(_:progress:)`` measures and where it writes.
+public struct ComparisonParameters {
+  public var registryFolder: URL
+  /// The teacher's folder; nil: the one the registry names.
+  public var teacherFolder: URL?
+  public var examples: [Example]
+  public var settings: ComparisonSettings
+  /// The report folder (`report.md`, `results.json`, `results.csv`,
+  /// `plot.svg`), replaced whole; nil writes nothing.
+  public var reportFolder: URL?
+  /// Also save each assembly under `reportFolder/models`.
+  public var saveModels: Bool
+  /// Measure the registry's latency profile again instead of using the kept one.
+  public var remeasureLatency: Bool
+  /// The kinds of candidate besides the teacher; nil: ``Comparison/standardCandidates(_:)``.
+  public var candidates: [any ComparisonCandidate]?
+
+  public init(
+    registryFolder: URL, teacherFolder: URL? = nil, examples: [Example], settings: ComparisonSettings = ComparisonSettings(),
+    reportFolder: URL? = nil, saveModels: Bool = false, remeasureLatency: Bool = false,
+    candidates: [any ComparisonCandidate]? = nil
+  ) {
+    self.registryFolder = registryFolder
+    self.teacherFolder = teacherFolder
+    self.examples = examples
+    self.settings = settings
+    self.reportFolder = reportFolder
+    self.saveModels = saveModels
+    self.remeasureLatency = remeasureLatency
+    self.candidates = candidates
+  }
+}
+
+/// Measures the teacher and the candidates (assemblies, layer dropping, …)
+/// on the same examples: quality, sizes, the three compression ratios,
+/// latency and throughput (`tessera compare`, `tessera demo`).
 public enum Comparison {
-  /// Runs the sweep of `settings` and returns one row per teacher, (ratio,
-  /// strategy) and layer-dropping ratio.
+  /// The candidates `settings` asks for: assemblies and, unless left out, layer dropping.
+  public static func standardCandidates(_ settings: ComparisonSettings) -> [any ComparisonCandidate] {
+    [AssemblyCandidate()] + (settings.includeLayerDropping ? [LayerDroppingCandidate()] : [])
+  }
+
+  /// The whole pipeline: loads the registry and its teacher (checking the
+  /// fingerprint), plans with the registry's latency profile, measures every
+  /// row and writes the report folder. The report folder is checked before
+  /// any work (an existing one must be a report Tessera wrote) and replaced
+  /// whole at the end, so a run killed midway leaves the previous report intact.
+  public static func run(
+    _ parameters: ComparisonParameters, progress: (ComparisonProgress) -> Void = { _ in }
+  ) throws -> ComparisonResults {
+    try parameters.settings.validate()
+    guard !parameters.examples.isEmpty else { throw ComparisonError.noExamples }
+    if let folder = parameters.reportFolder { try ReportFolder.checkReplaceable(folder) }
+    if parameters.saveModels && parameters.reportFolder == nil {
+      throw ComparisonError.invalidSetting("save_models", "models are saved inside the report folder; give one")
+    }
+    let registry = try ModuleRegistry.open(at: parameters.registryFolder)
+    guard let teacherFolder = parameters.teacherFolder ?? registry.teacherFolder else {
+      throw PlanningError.noTeacherFolder(registry: parameters.registryFolder.path)
+    }
+    let teacher = try ModelLoading.load(from: teacherFolder)
+    let tokenizer = try loadTokenizer(from: teacherFolder)
+    let latency: LatencySource =
+      !parameters.settings.profileLatency ? .estimate : (parameters.remeasureLatency ? .remeasure : .keptProfile)
+    if latency == .remeasure || (latency == .keptProfile && !LatencyProfile.isKept(in: registry.folder)) {
+      progress(.note(.profiling, "teacher"))
+    }
+    let planning = try PlanningContext(
+      teacher: teacher, teacherFolder: teacherFolder, registry: registry, latency: latency
+    ) { progress(.note(.warning, $0)) }
+    let candidates = parameters.candidates ?? standardCandidates(parameters.settings)
+    guard let reportFolder = parameters.reportFolder else {
+      return try measure(
+        planning, tokenizer: tokenizer, examples: parameters.examples, settings: parameters.settings, candidates: candidates,
+        progress: progress)
+    }
+    return try ReportFolder.replace(reportFolder) { staging in
+      let results = try measure(
+        planning, tokenizer: tokenizer, examples: parameters.examples, settings: parameters.settings, candidates: candidates,
+        saveModelsTo: parameters.saveModels ? staging.appendingPathComponent(ComparisonReport.modelsFolderName) : nil,
+        progress: progress)
+      try ComparisonReport.write(results, to: staging)
+      return results
+    }
+  }
+
+  /// Measures the teacher and the standard candidates of `settings`, writing no report.
   ///
   /// - `teacherFolder`: when given, its fingerprint must be the registry's;
   ///   when nil the caller vouches that `teacher` is the registry's teacher.
-  /// - A (ratio, strategy) the registry cannot reach becomes a skipped row
-  ///   with the planner's message. Rows whose plans coincide are measured once.
+  /// - Plans with the latency profile kept in the registry folder (measured
+  ///   and kept there when missing), unless `settings.profileLatency` is off.
   /// - `saveModelsTo`: each distinct assembly is also written there as a model
   ///   folder named after its row (`size-first-2x`), with `assembly.json`
   ///   carrying the measured speedup.
-  /// - Quality comes from greedy generation in batches of
-  ///   `settings.throughputBatch` (which also gives throughput); latency is the
-  ///   mean of batch-1 greedy generations of the first `settings.latencyExamples`
-  ///   examples, timed in ``latencyRounds`` rounds over all models after their
-  ///   quality passes, each example's fastest round counting. Every model
-  ///   generates until its own end of sequence, so latency includes its own
-  ///   output lengths.
   public static func run(
     teacher: any Seq2SeqModel, teacherFolder: URL?, registry: ModuleRegistry, tokenizer: any TextTokenizer,
     examples: [Example], settings: ComparisonSettings, saveModelsTo: URL? = nil,
@@ -56,67 +136,83 @@ public enum Comparison {
   ) throws -> ComparisonResults {
     try settings.validate()
     guard !examples.isEmpty else { throw ComparisonError.noExamples }
-    let teacherFingerprint = try teacherFolder.map { try TeacherFingerprint.of(modelFolder: $0) } ?? registry.teacherFingerprint
-    try registry.checkTeacher(teacherFingerprint)
-    let registryFingerprint = try registry.fingerprint()
+    if settings.profileLatency && !LatencyProfile.isKept(in: registry.folder) { progress(.note(.profiling, "teacher")) }
+    let planning = try PlanningContext(
+      teacher: teacher, teacherFolder: teacherFolder, registry: registry, latency: settings.profileLatency ? .keptProfile : .estimate
+    ) { progress(.note(.warning, $0)) }
+    return try measure(
+      planning, tokenizer: tokenizer, examples: examples, settings: settings, candidates: standardCandidates(settings),
+      saveModelsTo: saveModelsTo, progress: progress)
+  }
+
+  /// Measures the teacher and the rows of `candidates`, in order of requested
+  /// ratio (the teacher first), each candidate's rows in its order.
+  ///
+  /// - A row a candidate cannot make is a skipped row with its reason. Rows
+  ///   whose models are the same (equal identities) are measured once.
+  /// - Sizes are counted from each built model's own parameters.
+  /// - Quality comes from greedy generation in batches of
+  ///   `settings.throughputBatch` (which also gives throughput); latency is the
+  ///   mean of batch-1 greedy generations of the first `settings.latencyExamples`
+  ///   examples, timed in ``latencyRounds`` rounds over all models after their
+  ///   quality passes, each example's fastest round counting. Every model
+  ///   generates until its own end of sequence, so latency includes its own
+  ///   output lengths.
+  public static func measure(
+    _ planning: PlanningContext, tokenizer: any TextTokenizer, examples: [Example], settings: ComparisonSettings,
+    candidates: [any ComparisonCandidate], saveModelsTo: URL? = nil, progress: (ComparisonProgress) -> Void = { _ in }
+  ) throws -> ComparisonResults {
+    try settings.validate()
+    guard !examples.isEmpty else { throw ComparisonError.noExamples }
+    let registryFingerprint = try planning.registry.fingerprint()
     let data = TokenizedExamples(examples, tokenizer: tokenizer)
     let sourceTokens = median(data.sources.map(\.count)), targetTokens = median(data.targets.map(\.count))
-    let costs = LayerCosts(teacher: teacher)
+    let planner = planning.planner, teacher = planning.teacher
+    let context = ComparisonContext(
+      teacher: teacher, registry: planning.registry, planner: planner, teacherFingerprint: planning.teacherFingerprint,
+      registryFingerprint: registryFingerprint, tokenizer: tokenizer, settings: settings)
 
-    progress(ComparisonProgress(stage: .profiling, modelsDone: 0, models: 0, label: "teacher", examplesDone: 0, examples: 0))
-    let latency =
-      settings.profileLatency
-      ? BlockLatencyProfiler(sourceLength: sourceTokens, generatedTokens: targetTokens).profile(teacher)
-      : LatencyModel(generatedTokens: Double(targetTokens))
-    let planner = AssemblyPlanner(costs: costs, catalog: registry, latency: latency)
-    // Sizes with the registry's module sizes; FLOPs per generated token spread
-    // the encoder's pass over the median source across the median output.
-    func cost(of plan: AssemblyPlan) -> PlanCost {
-      planner.costs.cost(of: plan, sourceTokensPerGeneratedToken: Double(sourceTokens) / Double(max(targetTokens, 1)))
+    // Rows in ratio order (stable: each candidate's order within a ratio), the teacher first.
+    var entries = ([TeacherCandidate()] + candidates).flatMap { $0.rows(in: context) }.enumerated().sorted { a, b in
+      let (ra, rb) = (a.element.row.requestedRatio ?? 0, b.element.row.requestedRatio ?? 0)
+      return ra != rb ? ra < rb : a.offset < b.offset
+    }.map(\.element)
+    if let repeated = Dictionary(grouping: entries.map(\.row.label), by: { $0 }).first(where: { $0.value.count > 1 })?.key {
+      throw ComparisonError.invalidSetting("candidates", "two rows are labelled '\(repeated)'")
     }
-
-    // Rows and the distinct models behind them, in row order.
-    var (rows, plans) = planRows(settings: settings, planner: planner, size: cost)
-    var firstRow: [AssemblyPlan: Int] = [:]
-    for (index, plan) in plans.enumerated() {
-      guard let plan else { continue }
-      if let first = firstRow[plan] { rows[index].sameModelAs = rows[first].label } else { firstRow[plan] = index }
+    var firstRow: [AnyHashable: Int] = [:], measuredRows: [Int] = []
+    for index in entries.indices {
+      guard let identity = entries[index].identity else { continue }
+      if let first = firstRow[identity] {
+        entries[index].row.sameModelAs = entries[first].row.label
+      } else {
+        firstRow[identity] = index
+        measuredRows.append(index)
+      }
     }
 
     // Measure each distinct model; the teacher (row 0) first, for the speedups.
-    let measuredRows = firstRow.values.sorted()  // the teacher's row first
+    let flopsShare = Double(sourceTokens) / Double(max(targetTokens, 1))
     var teacherMetric: Double?
-    var measured: [(index: Int, model: any Seq2SeqModel, throughput: ComparisonRow.Timing, savedFolder: URL?)] = []
+    var measured: [(index: Int, model: any Seq2SeqModel, throughput: ComparisonRow.Timing, built: BuiltCandidate)] = []
     for (done, index) in measuredRows.enumerated() {
-      let label = rows[index].label
+      let label = entries[index].row.label
       func report(_ stage: ComparisonProgress.Stage, _ examplesDone: Int, _ examples: Int) {
         progress(ComparisonProgress(
           stage: stage, modelsDone: done, models: measuredRows.count, label: label, examplesDone: examplesDone,
           examples: examples))
       }
-      let plan = plans[index]!
-      var savedFolder: URL?
-      let model: any Seq2SeqModel
-      switch rows[index].kind {
-      case .teacher: model = teacher
-      case .layerDropping: model = try LayerDropping.apply(plan, to: teacher)
-      case .assembly:
-        let loadBlock = { (span: ModuleSpan) in try registry.loadBlock(span, for: teacher, teacherFingerprint: teacherFingerprint) }
-        guard let saveModelsTo else {
-          model = try Assembler.assemble(teacher: teacher, plan: plan, loadBlock: loadBlock)
-          break
-        }
-        savedFolder = saveModelsTo.appendingPathComponent(folderName(label))
-        model = try Assembler.assemble(
-          planner.evaluate(plan).withStrategy(rows[index]), teacher: teacher, loadBlock: loadBlock, to: savedFolder!,
-          tokenizer: tokenizer, registryFingerprint: registryFingerprint, teacherFingerprint: teacherFingerprint
-        ).model
+      guard let build = entries[index].build else {
+        throw ComparisonError.invalidSetting("candidates", "row '\(label)' has a model identity but no way to build it")
       }
-      let (quality, throughput) = try measureQuality(model, tokenizer: tokenizer, data: data, settings: settings, report: report)
+      let built = try build(saveModelsTo?.appendingPathComponent(folderName(label)))
+      entries[index].row.cost = planner.costs.cost(ofModel: built.model, sourceTokensPerGeneratedToken: flopsShare)
+      let (quality, throughput) = try measureQuality(
+        built.model, label: label, tokenizer: tokenizer, data: data, settings: settings, report: report)
       teacherMetric = teacherMetric ?? quality.metric
-      rows[index].quality = quality
-      rows[index].quality?.relativeToTeacher = teacherMetric.flatMap { $0 != 0 ? quality.metric / $0 : nil }
-      measured.append((index, model, throughput, savedFolder))
+      entries[index].row.quality = quality
+      entries[index].row.quality?.relativeToTeacher = teacherMetric.flatMap { $0 != 0 ? quality.metric / $0 : nil }
+      measured.append((index, built.model, throughput, built))
       report(.measured, data.count, data.count)
     }
     // Latency after every quality pass, in rounds over all models, so that
@@ -126,81 +222,42 @@ public enum Comparison {
         stage: .timing, modelsDone: measuredRows.count, models: measuredRows.count, label: "all models",
         examplesDone: done, examples: total))
     }
-    for ((index, _, throughput, savedFolder), latency) in zip(measured, latencies) {
+    for ((index, _, throughput, built), latency) in zip(measured, latencies) {
       var timing = throughput
       (timing.latencyMilliseconds, timing.latencyGeneratedTokens) = (latency.milliseconds, latency.tokens)
       timing.latencyExamples = latency.examples
-      rows[index].timing = timing
-      rows[index].cost?.latencySpeedup = latencies.first.map { $0.milliseconds / latency.milliseconds }
-      if let savedFolder, let cost = rows[index].cost {
-        var saved = try AssemblyReport.load(from: savedFolder)
-        saved.cost = cost
-        try AtomicFile.write(try saved.jsonData(), to: savedFolder.appendingPathComponent(AssemblyReport.fileName))
-      }
+      entries[index].row.timing = timing
+      entries[index].row.cost?.latencySpeedup = latencies.first.map { $0.milliseconds / latency.milliseconds }
+      try built.afterMeasuring?(entries[index].row)
     }
+    var rows = entries.map(\.row)
     for index in rows.indices {
       guard let name = rows[index].sameModelAs, let source = rows.first(where: { $0.label == name }) else { continue }
       (rows[index].cost, rows[index].quality, rows[index].timing) = (source.cost, source.quality, source.timing)
     }
     markFronts(&rows)
 
+    let costs = planner.costs
+    let profile = planning.latencyProfile
     return ComparisonResults(
       formatVersion: ComparisonResults.currentFormatVersion, settings: settings,
       teacher: ComparisonResults.Teacher(
-        modelType: teacher.modelType, path: teacherFolder?.path ?? registry.teacherFolder?.path, fingerprint: teacherFingerprint,
-        encoderDepth: costs.encoderDepth, decoderDepth: costs.decoderDepth, parameters: teacher.parameterCount,
-        layerParameters: teacher.layerParameterCount),
+        modelType: teacher.modelType, path: planning.teacherFolder?.path ?? planning.registry.teacherFolder?.path,
+        fingerprint: planning.teacherFingerprint, encoderDepth: costs.encoderDepth, decoderDepth: costs.decoderDepth,
+        parameters: teacher.parameterCount, layerParameters: teacher.layerParameterCount),
       registry: ComparisonResults.Registry(
-        path: registry.folder.path, fingerprint: registryFingerprint, modules: registry.entries.count,
+        path: planning.registry.folder.path, fingerprint: registryFingerprint, modules: planning.registry.entries.count,
         reachableRatios: planner.reachableRatios),
       data: ComparisonResults.DataSummary(
         name: settings.dataName, examples: data.count, medianSourceTokens: sourceTokens, medianTargetTokens: targetTokens),
       latencyProfile: ComparisonResults.LatencyProfile(
-        sourceTokens: sourceTokens, generatedTokens: targetTokens,
-        encoderLayerSeconds: latency.measuredSeconds[.teacherLayer(.encoder)],
-        decoderLayerSeconds: latency.measuredSeconds[.teacherLayer(.decoder)]),
+        sourceTokens: profile?.sourceTokens ?? LatencyProfile.defaultSourceTokens,
+        generatedTokens: profile?.generatedTokens ?? LatencyProfile.defaultGeneratedTokens,
+        encoderLayerSeconds: profile?.encoderLayerSeconds, decoderLayerSeconds: profile?.decoderLayerSeconds,
+        file: profile.map { _ in planning.registry.folder.appendingPathComponent(LatencyProfile.fileName).path },
+        measured: profile?.measured),
       environment: ComparisonResults.Environment(blas: BLAS.backendName, threads: ThreadCount.current),
       rows: rows)
-  }
-
-  /// The teacher's row, then per ratio one row per strategy and one for layer
-  /// dropping, each with its plan (nil when skipped) and `size`d cost.
-  static func planRows(
-    settings: ComparisonSettings, planner: AssemblyPlanner, size: (AssemblyPlan) -> PlanCost
-  ) -> (rows: [ComparisonRow], plans: [AssemblyPlan?]) {
-    let costs = planner.costs
-    let teacherPlan = AssemblyPlan.teacher(encoderDepth: costs.encoderDepth, decoderDepth: costs.decoderDepth)
-    var teacherRow = ComparisonRow(kind: .teacher)
-    teacherRow.plan = "all \(costs.encoderDepth)+\(costs.decoderDepth) teacher layers"
-    var rows = [teacherRow], plans: [AssemblyPlan?] = [teacherPlan]
-    /// Adds `row` with the plan `makePlan` returns (it may note predictions on the row).
-    func add(_ row: ComparisonRow, _ makePlan: (inout ComparisonRow) throws -> AssemblyPlan) {
-      var row = row
-      do {
-        let plan = try makePlan(&row)
-        row.plan = plan.summary
-        row.cost = size(plan)
-        plans.append(plan)
-      } catch {
-        row.skipped = "\(error)"
-        plans.append(nil)
-      }
-      rows.append(row)
-    }
-    rows[0].cost = size(teacherPlan)
-    for ratio in settings.ratios {
-      for strategy in settings.strategies {
-        add(ComparisonRow(kind: .assembly, strategy: strategy, requestedRatio: ratio)) { row in
-          let planned = try planner.plan(strategy: strategy, ratio: ratio)
-          (row.predictedLossIncrease, row.estimatedSpeedup) = (planned.predictedLossIncrease, planned.estimatedSpeedup)
-          return planned.plan
-        }
-      }
-      if settings.includeLayerDropping {
-        add(ComparisonRow(kind: .layerDropping, requestedRatio: ratio)) { _ in try LayerDropping.plan(costs: costs, ratio: ratio) }
-      }
-    }
-    return (rows, plans)
   }
 
   /// Rounds of batch-1 timing over all models; each example's fastest round counts.
@@ -209,13 +266,13 @@ public enum Comparison {
   /// Quality and batched throughput from one pass over all examples (the
   /// returned timing's latency fields are filled by ``measureLatency``).
   static func measureQuality(
-    _ model: any Seq2SeqModel, tokenizer: any TextTokenizer, data: TokenizedExamples, settings: ComparisonSettings,
-    report: (ComparisonProgress.Stage, Int, Int) -> Void
+    _ model: any Seq2SeqModel, label: String, tokenizer: any TextTokenizer, data: TokenizedExamples,
+    settings: ComparisonSettings, report: (ComparisonProgress.Stage, Int, Int) -> Void
   ) throws -> (ComparisonRow.Quality, ComparisonRow.Timing) {
     report(.evaluating, 0, data.count)
     let (result, _) = try ModelEvaluation.run(
       model: model, tokenizer: tokenizer, examples: data.examples, metrics: settings.metrics,
-      batchSize: settings.throughputBatch
+      batchSize: settings.throughputBatch, modelName: label
     ) { report(.evaluating, $0, data.count) }
     guard let metric = result.metric(settings.primaryMetric) else {
       throw ComparisonError.invalidSetting("primary_metric", "'\(settings.primaryMetric)' was not computed")
@@ -279,16 +336,6 @@ public enum Comparison {
   }
 
   static func median(_ values: [Int]) -> Int { values.isEmpty ? 0 : values.sorted()[values.count / 2] }
-}
-
-extension PlannedAssembly {
-  /// The plan as `row` asked for it: its strategy and ratio, for `assembly.json`.
-  fileprivate func withStrategy(_ row: ComparisonRow) -> PlannedAssembly {
-    var planned = self
-    planned.strategy = row.strategy
-    planned.budget = row.requestedRatio.map { .layerParameterRatio($0) }
-    return planned
-  }
 }
 
 /// The points no other point beats on both coordinates.

@@ -1,11 +1,12 @@
 import Foundation
 
 /// `plot.svg`: quality against measured speedup (left) and against total
-/// parameters (right). One colour and marker per strategy, layer dropping as
-/// its own series, the teacher a labelled star, and each panel's Pareto front
-/// (higher quality with higher speedup / fewer parameters) as a dashed step line.
+/// parameters (right). Each series (a row's method, else its kind) gets a
+/// colour and marker from a small table, with defaults for kinds it does not
+/// list; the teacher is a labelled star, and each panel's Pareto front
+/// (higher quality with higher speedup / fewer parameters) a dashed step line.
 public enum ComparisonPlot {
-  struct Series {
+  struct Series: Equatable {
     let name: String
     let colour: String
     let marker: Marker
@@ -17,22 +18,32 @@ public enum ComparisonPlot {
   /// Plot-area margins inside each panel.
   static let left = 70.0, right = 25.0, top = 60.0, bottom = 60.0
 
-  static let teacherSeries = Series(name: "teacher", colour: "#000000", marker: .star)
-  static let droppingSeries = Series(name: "layer dropping", colour: "#7f7f7f", marker: .cross)
+  /// Styles by series key (a method or a kind); legend name, colour, marker.
+  static let styles: [String: (name: String, colour: String, marker: Marker)] = [
+    ComparisonRow.teacherKind: ("teacher", "#000000", .star),
+    AssemblyStrategy.sizeFirst.rawValue: ("size-first", "#1f77b4", .circle),
+    AssemblyStrategy.speedFirst.rawValue: ("speed-first", "#ff7f0e", .square),
+    AssemblyStrategy.pareto.rawValue: ("pareto", "#2ca02c", .triangle),
+    LayerDroppingCandidate.kind: ("layer dropping", "#7f7f7f", .cross),
+  ]
+  /// Colours for series the table does not list, in order of appearance.
+  static let defaultColours = ["#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#d62728"]
 
-  static func series(_ strategy: AssemblyStrategy) -> Series {
-    switch strategy {
-    case .sizeFirst: Series(name: strategy.rawValue, colour: "#1f77b4", marker: .circle)
-    case .speedFirst: Series(name: strategy.rawValue, colour: "#ff7f0e", marker: .square)
-    case .pareto: Series(name: strategy.rawValue, colour: "#2ca02c", marker: .triangle)
-    }
+  /// The series key of a row: its method, else its kind.
+  static func seriesKey(_ row: ComparisonRow) -> String {
+    if let method = row.method, styles[method] != nil || styles[row.kind] == nil { return method }
+    return row.kind
   }
 
-  static func series(of row: ComparisonRow) -> Series {
-    switch row.kind {
-    case .teacher: teacherSeries
-    case .layerDropping: droppingSeries
-    case .assembly: row.strategy.map(series) ?? Series(name: "assembly", colour: "#9467bd", marker: .diamond)
+  /// One series per key among `rows`, in order of appearance, the teacher first.
+  static func seriesList(_ rows: [ComparisonRow]) -> [(key: String, series: Series)] {
+    var keys: [String] = [ComparisonRow.teacherKind]
+    for row in rows where !keys.contains(seriesKey(row)) { keys.append(seriesKey(row)) }
+    var unlisted = 0
+    return keys.map { key in
+      if let style = styles[key] { return (key, Series(name: style.name, colour: style.colour, marker: style.marker)) }
+      defer { unlisted += 1 }
+      return (key, Series(name: key, colour: defaultColours[unlisted % defaultColours.count], marker: .diamond))
     }
   }
 
@@ -45,18 +56,20 @@ public enum ComparisonPlot {
       ##"<?xml version="1.0" encoding="UTF-8"?>"##,
       ##"<svg xmlns="http://www.w3.org/2000/svg" width="\##(n(width))" height="\##(n(height))" viewBox="0 0 \##(n(width)) \##(n(height))" font-family="sans-serif" font-size="12">"##,
       ##"<rect x="0" y="0" width="\##(n(width))" height="\##(n(height))" fill="#ffffff"/>"##,
-      ##"<text x="\##(n(width / 2))" y="22" text-anchor="middle" font-size="15">\##(escape("\(results.teacher.modelType) teacher on \(results.data.name): \(metric) of assemblies and layer dropping"))</text>"##,
+      ##"<text x="\##(n(width / 2))" y="22" text-anchor="middle" font-size="15">\##(escape("\(results.teacher.modelType) teacher on \(results.data.name): \(metric) of each model"))</text>"##,
     ]
+    let series = seriesList(rows)
+    let styleOf = { (row: ComparisonRow) in series.first { $0.key == seriesKey(row) }!.series }
     let panelWidth = width / 2
     out += panel(
       rows: rows, x: rows.map { $0.cost!.latencySpeedup ?? 1 }, y: quality, originX: 0, width: panelWidth,
       title: "\(metric) against measured speedup", xLabel: "measured decoding speedup (teacher latency / model latency)",
-      yLabel: metric, higherXIsBetter: true, includeX: 1, xTickText: { formatTick($0) + "×" })
+      yLabel: metric, higherXIsBetter: true, includeX: 1, xTickText: { formatTick($0) + "×" }, style: styleOf)
     out += panel(
       rows: rows, x: rows.map { Double($0.cost!.totalParameters) }, y: quality, originX: panelWidth, width: panelWidth,
       title: "\(metric) against total parameters", xLabel: "total parameters", yLabel: metric, higherXIsBetter: false,
-      includeX: nil, xTickText: { ComparisonReport.compact($0) })
-    out += legend(rows: rows)
+      includeX: nil, xTickText: { ComparisonReport.compact($0) }, style: styleOf)
+    out += legend(series.map(\.series))
     out.append("</svg>")
     return out.joined(separator: "\n") + "\n"
   }
@@ -65,7 +78,8 @@ public enum ComparisonPlot {
 
   static func panel(
     rows: [ComparisonRow], x: [Double], y: [Double], originX: Double, width: Double, title: String, xLabel: String,
-    yLabel: String, higherXIsBetter: Bool, includeX: Double?, xTickText: (Double) -> String
+    yLabel: String, higherXIsBetter: Bool, includeX: Double?, xTickText: (Double) -> String,
+    style: (ComparisonRow) -> Series
   ) -> [String] {
     let plotLeft = originX + left, plotRight = originX + width - right
     let plotTop = top, plotBottom = height - bottom - 30  // room for the legend below
@@ -108,10 +122,10 @@ public enum ComparisonPlot {
       }
       out.append(##"<path d="\##(path)" fill="none" stroke="#d62728" stroke-width="1.5" stroke-dasharray="5 3"/>"##)
     }
-    // Layer dropping and assemblies first, the teacher on top.
-    for (index, row) in rows.enumerated().sorted(by: { ($0.element.kind == .teacher ? 1 : 0) < ($1.element.kind == .teacher ? 1 : 0) }) {
-      out.append(marker(series(of: row), at: (px(x[index]), py(y[index])), title: pointTitle(row)))
-      if row.kind == .teacher {
+    // The candidates first, the teacher on top.
+    for (index, row) in rows.enumerated().sorted(by: { ($0.element.isTeacher ? 1 : 0) < ($1.element.isTeacher ? 1 : 0) }) {
+      out.append(marker(style(row), at: (px(x[index]), py(y[index])), title: pointTitle(row)))
+      if row.isTeacher {
         // Left of the star near the right edge, so the label stays inside.
         let (at, anchor) = px(x[index]) > plotRight - 60 ? (px(x[index]) - 9, "end") : (px(x[index]) + 9, "start")
         out.append(##"<text x="\##(n(at))" y="\##(n(py(y[index]) - 8))" text-anchor="\##(anchor)">teacher</text>"##)
@@ -127,12 +141,7 @@ public enum ComparisonPlot {
     return "\(row.label): quality \(quality), speedup \(speedup), \(row.plan ?? "")"
   }
 
-  static func legend(rows: [ComparisonRow]) -> [String] {
-    var shown: [Series] = [teacherSeries]
-    for strategy in AssemblyStrategy.allCases where rows.contains(where: { $0.strategy == strategy }) {
-      shown.append(series(strategy))
-    }
-    if rows.contains(where: { $0.kind == .layerDropping }) { shown.append(droppingSeries) }
+  static func legend(_ shown: [Series]) -> [String] {
     var out = ["<g>"]
     var cursor = left
     let y = height - 22

@@ -8,10 +8,18 @@ public enum ComparisonReport {
   public static let csvFileName = "results.csv"
   public static let jsonFileName = "results.json"
   public static let plotFileName = "plot.svg"
+  /// Where `--save-models` puts the assemblies, inside the report folder.
+  public static let modelsFolderName = "models"
 
-  /// Writes the four files into `folder` (created if missing), each atomically.
+  /// Replaces `folder` with a report folder holding the four files
+  /// (``ReportFolder``: an existing folder must be a Tessera report, and it
+  /// is replaced whole, never left mixing two reports).
   public static func write(_ results: ComparisonResults, to folder: URL) throws {
-    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    try ReportFolder.replace(folder) { try writeFiles(results, into: $0) }
+  }
+
+  /// Writes the four files into the existing `folder`, each atomically.
+  static func writeFiles(_ results: ComparisonResults, into folder: URL) throws {
     try AtomicFile.write(try results.jsonData(), to: folder.appendingPathComponent(jsonFileName))
     try AtomicFile.write(Data(csv(results).utf8), to: folder.appendingPathComponent(csvFileName))
     try AtomicFile.write(Data(ComparisonPlot.svg(results).utf8), to: folder.appendingPathComponent(plotFileName))
@@ -101,8 +109,8 @@ public enum ComparisonReport {
 
   // MARK: Markdown
 
-  /// `report.md`: settings, teacher, the table, modules against layer
-  /// dropping per ratio, how to read the three ratios, and the plot.
+  /// `report.md`: settings, teacher, the table, the best of each kind per
+  /// ratio, how to read the three ratios, and the plot.
   public static func markdown(_ results: ComparisonResults) -> String {
     let settings = results.settings, metric = settings.primaryMetric
     let teacher = results.teacher
@@ -112,7 +120,7 @@ public enum ComparisonReport {
         + "source and \(results.data.medianTargetTokens) target tokens).",
       "- **Sweep:** layer-parameter ratios \(settings.ratios.map(formatRatio).joined(separator: ", ")); strategies "
         + "\(settings.strategies.map(\.rawValue).joined(separator: ", "))"
-        + (settings.includeLayerDropping ? "; layer dropping at every ratio." : "."),
+        + "; kinds of model: " + kinds(results.rows).joined(separator: ", ") + ".",
       "- **Measured:** quality by \(metric) (all metrics: "
         + ComparisonSettings.metricNames(settings.metrics).joined(separator: ", ")
         + ") and teacher-forced loss; latency = mean batch-1 greedy generation of \(settings.latencyExamples) examples "
@@ -137,8 +145,8 @@ public enum ComparisonReport {
         + "“= X”: the same model as row X, measured once.")
     let skipped = skippedLines(results)
     if !skipped.isEmpty { lines += [""] + skipped.map { "- " + $0 } }
-    lines += ["", "## Modules against layer dropping", ""]
-    lines += modulesAgainstDropping(results)
+    lines += ["", "## Best of each kind per ratio", ""]
+    lines += bestPerRatio(results)
     lines += [
       "", "## Reading the three ratios", "",
       "- **Layer-parameter ratio** (the headline): teacher Transformer-layer parameters / the model's. Modules replace "
@@ -169,38 +177,51 @@ public enum ComparisonReport {
     }
     return "measured per teacher layer for \(profile.sourceTokens) source and \(profile.generatedTokens) generated "
       + "tokens: encoder \(format(encoder * 1000, "%.3f")) ms, decoder \(format(decoder * 1000, "%.3f")) ms; "
-      + "pareto plans with these."
+      + "pareto plans with these"
+      + (profile.file.map { ", kept in `\($0)`" + (profile.measured.map { " (measured \($0))" } ?? "") + ", as `tessera assemble` uses" } ?? "")
+      + "."
   }
 
-  /// Per ratio: the best measured assembly against layer dropping.
-  static func modulesAgainstDropping(_ results: ComparisonResults) -> [String] {
+  /// The kinds of `rows`, in order of first appearance.
+  static func kinds(_ rows: [ComparisonRow]) -> [String] {
+    var kinds: [String] = []
+    for row in rows where !kinds.contains(row.kind) { kinds.append(row.kind) }
+    return kinds
+  }
+
+  /// Per requested ratio: the best measured row of each kind, best first,
+  /// each against the best of the next kind down (and the floor, the last).
+  static func bestPerRatio(_ results: ComparisonResults) -> [String] {
     let metric = results.settings.primaryMetric
     func describe(_ row: ComparisonRow) -> String {
-      guard let quality = row.quality, let cost = row.cost else { return "not measured" }
-      return "\(metric) \(formatMetric(quality.metric, name: metric)), loss \(format(quality.loss, "%.3f")), "
+      let (quality, cost) = (row.quality!, row.cost!)
+      return "\(row.label) (\(metric) \(formatMetric(quality.metric, name: metric)), loss \(format(quality.loss, "%.3f")), "
         + "\(format(cost.layerParameterRatio, "%.2f"))× layer parameters, "
-        + "\(cost.latencySpeedup.map { format($0, "%.2f") } ?? "?")× speedup"
+        + "\(cost.latencySpeedup.map { format($0, "%.2f") } ?? "?")× speedup)"
+    }
+    func isBetter(_ a: ComparisonRow, _ b: ComparisonRow) -> Bool {
+      a.quality!.metric != b.quality!.metric ? a.quality!.metric > b.quality!.metric : a.quality!.loss < b.quality!.loss
     }
     var lines: [String] = []
     for ratio in results.settings.ratios {
       let atRatio = results.rows.filter { $0.requestedRatio == ratio && $0.isMeasured }
-      let best = atRatio.filter { $0.kind == .assembly }.max { a, b in
-        a.quality!.metric != b.quality!.metric ? a.quality!.metric < b.quality!.metric : a.quality!.loss > b.quality!.loss
-      }
-      let dropped = atRatio.first { $0.kind == .layerDropping }
+      let kinds = self.kinds(results.rows.filter { $0.requestedRatio == ratio })
+      let best = kinds.compactMap { kind in atRatio.filter { $0.kind == kind }.min(by: isBetter) }.sorted(by: isBetter)
       var line = "- **\(formatRatio(ratio))×:** "
-      switch (best, dropped) {
-      case (let best?, let dropped?):
-        let gain = best.quality!.metric - dropped.quality!.metric
-        let verdict = gain > 0 ? "modules beat layer dropping" : (gain == 0 ? "a tie on \(metric)" : "layer dropping wins")
-        line += "best modules \(best.label) (\(describe(best))) against layer dropping (\(describe(dropped))): "
-          + "\(verdict), \(metric) \(gain >= 0 ? "+" : "")\(formatMetric(gain, name: metric)), "
-          + "loss \(format(best.quality!.loss - dropped.quality!.loss, "%+.3f"))."
-      case (let best?, nil): line += "best modules \(best.label) (\(describe(best))); no layer-dropping row."
-      case (nil, let dropped?): line += "no assembly reaches this ratio; layer dropping: \(describe(dropped))."
-      case (nil, nil): line += "nothing measured at this ratio."
+      guard let top = best.first else {
+        lines.append(line + "nothing measured at this ratio.")
+        continue
       }
-      lines.append(line)
+      line += "best \(top.kind) \(describe(top))"
+      for (upper, lower) in zip(best, best.dropFirst()) {
+        let gain = upper.quality!.metric - lower.quality!.metric
+        line += gain == 0 ? ", ties with" : ", beats"
+        line += " the best \(lower.kind) \(describe(lower)) by \(metric) \(gain >= 0 ? "+" : "")\(formatMetric(gain, name: metric)), "
+          + "loss \(format(upper.quality!.loss - lower.quality!.loss, "%+.3f"))"
+      }
+      let unmeasured = kinds.filter { kind in !best.contains { $0.kind == kind } }
+      if !unmeasured.isEmpty { line += "; no \(unmeasured.joined(separator: " or ")) model reaches this ratio" }
+      lines.append(line + ".")
     }
     return lines
   }
@@ -212,7 +233,7 @@ public enum ComparisonReport {
     let metricNames = ComparisonSettings.metricNames(results.settings.metrics)
     let header =
       [
-        "label", "kind", "strategy", "requested_ratio", "skipped", "same_model_as", "plan", "encoder_depth",
+        "label", "kind", "method", "requested_ratio", "skipped", "same_model_as", "plan", "encoder_depth",
         "decoder_depth", "layer_parameters", "total_parameters", "layer_parameter_ratio", "total_parameter_ratio",
         "latency_speedup", "estimated_flops_per_token", "metric", "relative_quality", "loss",
       ] + metricNames + [
@@ -224,7 +245,7 @@ public enum ComparisonReport {
     for row in results.rows {
       let cost = row.cost, quality = row.quality, timing = row.timing
       var cells = [
-        row.label, row.kind.rawValue, text(row.strategy?.rawValue), text(row.requestedRatio),
+        row.label, row.kind, text(row.method), text(row.requestedRatio),
         text(row.skipped), text(row.sameModelAs), text(row.plan), text(cost?.encoderDepth), text(cost?.decoderDepth),
         text(cost?.layerParameters), text(cost?.totalParameters), text(cost?.layerParameterRatio),
         text(cost?.totalParameterRatio), text(cost?.latencySpeedup), text(cost?.estimatedDecodingFLOPsPerToken),

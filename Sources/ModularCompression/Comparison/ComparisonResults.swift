@@ -3,7 +3,7 @@ import TextTasks
 
 /// Everything `tessera compare` measured: `results.json` (snake_case keys).
 public struct ComparisonResults: Codable, Sendable, Equatable {
-  public static let currentFormatVersion = 1
+  public static let currentFormatVersion = 2
 
   public var formatVersion: Int
   public var settings: ComparisonSettings
@@ -12,7 +12,7 @@ public struct ComparisonResults: Codable, Sendable, Equatable {
   public var data: DataSummary
   public var latencyProfile: LatencyProfile
   public var environment: Environment
-  /// The teacher first, then per ratio each strategy and layer dropping.
+  /// The teacher first, then per requested ratio each candidate's rows.
   public var rows: [ComparisonRow]
 
   public struct Teacher: Codable, Sendable, Equatable {
@@ -57,10 +57,14 @@ public struct ComparisonResults: Codable, Sendable, Equatable {
     public var generatedTokens: Int
     @NullEncoded public var encoderLayerSeconds: Double?
     @NullEncoded public var decoderLayerSeconds: Double?
+    /// The registry's profile file the planner read, and when it was measured; null when estimated.
+    @NullEncoded public var file: String?
+    @NullEncoded public var measured: String?
 
     enum CodingKeys: String, CodingKey {
       case sourceTokens = "source_tokens", generatedTokens = "generated_tokens"
       case encoderLayerSeconds = "encoder_layer_seconds", decoderLayerSeconds = "decoder_layer_seconds"
+      case file, measured
     }
   }
 
@@ -75,7 +79,7 @@ public struct ComparisonResults: Codable, Sendable, Equatable {
   }
 
   /// The measured row for the teacher.
-  public var teacherRow: ComparisonRow? { rows.first { $0.kind == .teacher } }
+  public var teacherRow: ComparisonRow? { rows.first(where: \.isTeacher) }
 
   /// Pretty, key-sorted JSON; non-finite numbers (a loss can overflow) as strings.
   public func jsonData() throws -> Data {
@@ -93,16 +97,21 @@ public struct ComparisonResults: Codable, Sendable, Equatable {
   }
 }
 
-/// One line of the comparison: the teacher, an assembly or a layer-dropped model.
+/// One line of the comparison: the teacher or one candidate model (an
+/// assembly, a layer-dropped model, and whatever kinds of candidate come next).
+///
+/// `kind` is an open string; the fields every kind may fill are optional, so
+/// a new kind of candidate needs no change here, in the report or in the plot.
 public struct ComparisonRow: Codable, Sendable, Equatable {
-  public enum Kind: String, Codable, Sendable {
-    case teacher, assembly
-    case layerDropping = "layer-dropping"
-  }
+  /// The kind of the reference row, against which speedups and relative quality are measured.
+  public static let teacherKind = "teacher"
 
-  public var kind: Kind
-  /// The assembly strategy; nil for the teacher and layer dropping.
-  @NullEncoded public var strategy: AssemblyStrategy?
+  /// What made the model: `teacher`, `assembly`, `layer-dropping`, …
+  public var kind: String
+  /// Unique within a comparison: `teacher`, `size-first 2×`, `layer-drop 2×`.
+  public var label: String
+  /// How the kind made it, when it has variants: the assembly strategy, a baseline's method.
+  @NullEncoded public var method: String?
   @NullEncoded public var requestedRatio: Double?
   /// Why there is no model for this row (the planner's message); nil when measured.
   @NullEncoded public var skipped: String?
@@ -158,26 +167,72 @@ public struct ComparisonRow: Codable, Sendable, Equatable {
   }
 
   enum CodingKeys: String, CodingKey {
-    case kind, strategy, requestedRatio = "requested_ratio", skipped, sameModelAs = "same_model_as", plan, cost
+    case kind, label, method, requestedRatio = "requested_ratio", skipped, sameModelAs = "same_model_as", plan, cost
     case quality, timing, predictedLossIncrease = "predicted_loss_increase", estimatedSpeedup = "estimated_speedup"
     case onSpeedFront = "on_speed_front", onSizeFront = "on_size_front"
+    /// Earlier results wrote the assembly strategy here, and no label.
+    case legacyStrategy = "strategy"
   }
 
-  public init(kind: Kind, strategy: AssemblyStrategy? = nil, requestedRatio: Double? = nil) {
+  /// A row labelled `label`, or by default `method` (else `kind`) followed by the ratio: `size-first 2×`.
+  public init(kind: String, label: String? = nil, method: String? = nil, requestedRatio: Double? = nil) {
     self.kind = kind
-    self.strategy = strategy
+    self.method = method
     self.requestedRatio = requestedRatio
+    self.label = label ?? Self.defaultLabel(name: method ?? kind, requestedRatio: requestedRatio)
   }
 
-  /// `teacher`, `size-first 2×`, `layer-drop 2×`.
-  public var label: String {
-    let ratio = requestedRatio.map { " \(formatRatio($0))×" } ?? ""
-    switch kind {
-    case .teacher: return "teacher"
-    case .assembly: return (strategy?.rawValue ?? "assembly") + ratio
-    case .layerDropping: return "layer-drop" + ratio
-    }
+  /// `name` and the ratio: `size-first 2×`; just `name` without a ratio.
+  public static func defaultLabel(name: String, requestedRatio: Double?) -> String {
+    name + (requestedRatio.map { " \(formatRatio($0))×" } ?? "")
   }
+
+  public init(from decoder: Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    let kind = try c.decode(String.self, forKey: .kind)
+    let method = try c.decodeIfPresent(String.self, forKey: .method) ?? c.decodeIfPresent(String.self, forKey: .legacyStrategy)
+    let ratio = try c.decodeIfPresent(Double.self, forKey: .requestedRatio)
+    // Results without labels named layer dropping `layer-drop`.
+    let legacyName = kind == "layer-dropping" ? "layer-drop" : (method ?? kind)
+    self.kind = kind
+    self.method = method
+    requestedRatio = ratio
+    label = try c.decodeIfPresent(String.self, forKey: .label) ?? Self.defaultLabel(name: legacyName, requestedRatio: ratio)
+    skipped = try c.decodeIfPresent(String.self, forKey: .skipped)
+    sameModelAs = try c.decodeIfPresent(String.self, forKey: .sameModelAs)
+    plan = try c.decodeIfPresent(String.self, forKey: .plan)
+    cost = try c.decodeIfPresent(PlanCost.self, forKey: .cost)
+    quality = try c.decodeIfPresent(Quality.self, forKey: .quality)
+    timing = try c.decodeIfPresent(Timing.self, forKey: .timing)
+    predictedLossIncrease = try c.decodeIfPresent(Double.self, forKey: .predictedLossIncrease)
+    estimatedSpeedup = try c.decodeIfPresent(Double.self, forKey: .estimatedSpeedup)
+    onSpeedFront = try c.decodeIfPresent(Bool.self, forKey: .onSpeedFront) ?? false
+    onSizeFront = try c.decodeIfPresent(Bool.self, forKey: .onSizeFront) ?? false
+  }
+
+  public func encode(to encoder: Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(kind, forKey: .kind)
+    try c.encode(label, forKey: .label)
+    try c.encode(_method, forKey: .method)
+    try c.encode(_requestedRatio, forKey: .requestedRatio)
+    try c.encode(_skipped, forKey: .skipped)
+    try c.encode(_sameModelAs, forKey: .sameModelAs)
+    try c.encode(_plan, forKey: .plan)
+    try c.encode(_cost, forKey: .cost)
+    try c.encode(_quality, forKey: .quality)
+    try c.encode(_timing, forKey: .timing)
+    try c.encode(_predictedLossIncrease, forKey: .predictedLossIncrease)
+    try c.encode(_estimatedSpeedup, forKey: .estimatedSpeedup)
+    try c.encode(onSpeedFront, forKey: .onSpeedFront)
+    try c.encode(onSizeFront, forKey: .onSizeFront)
+  }
+
+  /// The assembly strategy, for assembly rows.
+  public var strategy: AssemblyStrategy? { kind == AssemblyCandidate.kind ? method.flatMap(AssemblyStrategy.init(rawValue:)) : nil }
+
+  /// Whether this is the teacher's (reference) row.
+  public var isTeacher: Bool { kind == Self.teacherKind }
 
   /// Whether the row has measurements.
   public var isMeasured: Bool { quality != nil && timing != nil && cost != nil }

@@ -19,8 +19,9 @@ public struct ComparisonSettings: Codable, Sendable, Equatable {
   public var latencyExamples = 20
   /// Batch size of the quality pass, which also gives batched throughput.
   public var throughputBatch = 64
-  /// Measure one teacher layer per stack first (``BlockLatencyProfiler``) so
-  /// that `pareto` plans with measured latency; off: parameter-count estimates.
+  /// Plan with the latency profile kept in the registry folder
+  /// (``LatencyProfile``, measured there when missing), as `tessera
+  /// assemble` does; off: parameter-count estimates.
   public var profileLatency = true
   /// How the examples are named in the report (`arithmetic, test split`).
   public var dataName = "examples"
@@ -72,6 +73,12 @@ public struct ComparisonSettings: Codable, Sendable, Equatable {
   func validationProblem() -> (key: CodingKeys, message: String)? {
     if let bad = ratios.first(where: { !$0.isFinite || $0 < 1 }) {
       return (.ratios, "ratio \(bad) is not valid: each must be a finite number ≥ 1")
+    }
+    if let twice = ratios.first(where: { ratio in ratios.filter { formatRatio($0) == formatRatio(ratio) }.count > 1 }) {
+      return (.ratios, "ratio \(formatRatio(twice)) is given twice")
+    }
+    if let twice = strategies.first(where: { strategy in strategies.filter { $0 == strategy }.count > 1 }) {
+      return (.strategies, "strategy '\(twice)' is given twice")
     }
     if latencyExamples < 1 { return (.latencyExamples, "must be at least 1, got \(latencyExamples)") }
     if throughputBatch < 1 { return (.throughputBatch, "must be at least 1, got \(throughputBatch)") }

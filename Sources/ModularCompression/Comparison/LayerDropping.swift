@@ -37,7 +37,10 @@ public enum LayerDropping {
   public static func plan(costs: LayerCosts, ratio: Double) throws -> AssemblyPlan {
     guard ratio.isFinite, ratio >= 1 else { throw AssemblyError.invalidRatio(ratio) }
     let (e, d) = (costs.encoderDepth, costs.decoderDepth)
-    let (pe, pd) = (costs.encoderLayerParameters, costs.decoderLayerParameters)
+    // Parameters of the layers kept when keeping `count` of a stack's, from its own layer sizes.
+    func kept(_ stack: StackRole, _ count: Int) -> Int {
+      keptLayers(depth: costs.depth(stack), keeping: count).reduce(0) { $0 + costs.parameters(ofLayer: $1, in: stack) }
+    }
     let limit = Double(costs.teacherLayerParameterTotal) / ratio * (1 + 1e-9)
     func imbalance(_ ke: Int, _ kd: Int) -> Double {
       abs(log(Double(max(e, 1)) / Double(max(ke, 1))) - log(Double(max(d, 1)) / Double(max(kd, 1))))
@@ -45,7 +48,7 @@ public enum LayerDropping {
     var best: (ke: Int, kd: Int, parameters: Int)?
     for ke in min(e, 1)...e {
       for kd in min(d, 1)...d {
-        let parameters = ke * pe + kd * pd
+        let parameters = kept(.encoder, ke) + kept(.decoder, kd)
         guard Double(parameters) <= limit else { continue }
         if let current = best {
           // More parameters, then more even, then more encoder layers.
@@ -60,7 +63,7 @@ public enum LayerDropping {
       }
     }
     guard let best else {
-      let fewest = min(e, 1) * pe + min(d, 1) * pd
+      let fewest = kept(.encoder, min(e, 1)) + kept(.decoder, min(d, 1))
       throw LayerDroppingError.unreachableRatio(
         requested: ratio, maximum: fewest == 0 ? 1 : Double(costs.teacherLayerParameterTotal) / Double(fewest))
     }

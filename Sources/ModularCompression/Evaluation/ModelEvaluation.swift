@@ -29,11 +29,15 @@ public struct EvaluationResult: Codable, Sendable {
 public enum ModelEvaluation {
   /// Greedy (or beam) generation in batches of `batchSize`, decoded with
   /// `tokenizer`, scored against the targets; plus the teacher-forced loss.
+  /// A loss or metric that is not finite is an error
+  /// (``EvaluationError``) naming `modelName` and the first example whose loss
+  /// is not finite, or the metric: a NaN in a report would be a silent wrong answer.
   public static func run(
     model: any Seq2SeqModel, tokenizer: any TextTokenizer, examples: [Example], metrics: [TextMetric] = [.em, .chrf],
-    batchSize: Int = 64, numBeams: Int = 1, maxNewTokens: Int? = nil,
+    batchSize: Int = 64, numBeams: Int = 1, maxNewTokens: Int? = nil, modelName: String = "the model",
     progress: (Int) -> Void = { _ in }
   ) throws -> (result: EvaluationResult, predictions: [String]) {
+    guard batchSize >= 1 else { throw EvaluationError.invalidBatchSize(batchSize) }
     let data = TokenizedExamples(examples, tokenizer: tokenizer)
     let longestTarget = data.targets.map(\.count).max() ?? 1
     let options = GenerationOptions(maxNewTokens: maxNewTokens ?? longestTarget + 8, numBeams: numBeams)
@@ -49,15 +53,32 @@ public enum ModelEvaluation {
     }
     let seconds = Date().timeIntervalSince(start)
     var loss = TokenLoss()
-    withoutGradient {
+    try withoutGradient {
       for batch in data.orderedBatches(tokenBudget: 4096, tokens: model.specialTokens) {
         let count = batch.countedTargets
-        loss.add(summedNLL: Double(model.loss(logits: model.forward(batch), batch: batch).item()) * Double(count), tokens: count)
+        let batchLoss = Double(model.loss(logits: model.forward(batch), batch: batch).item())
+        guard batchLoss.isFinite else { throw nonFiniteLoss(model, data: data, modelName: modelName) }
+        loss.add(summedNLL: batchLoss * Double(count), tokens: count)
       }
     }
     let values = try Metrics.compute(metrics, hypotheses: predictions, references: examples.map(\.target))
+    if let bad = values.first(where: { !$0.value.isFinite }) {
+      throw EvaluationError.nonFiniteMetric(model: modelName, metric: bad.name, value: bad.value)
+    }
     return (EvaluationResult(examples: examples.count, loss: loss.meanLoss, perplexity: loss.perplexity, metrics: values, generatedTokens: generatedTokens, generationSeconds: seconds), predictions)
   }
+  /// The error for a batch whose loss is not finite, naming its first such example.
+  static func nonFiniteLoss(_ model: any Seq2SeqModel, data: TokenizedExamples, modelName: String) -> EvaluationError {
+    for index in data.examples.indices {
+      let batch = data.makeBatch([index], tokens: model.specialTokens)
+      let value = Double(model.loss(logits: model.forward(batch), batch: batch).item())
+      if !value.isFinite {
+        return .nonFiniteLoss(model: modelName, example: index, source: data.examples[index].source, value: value)
+      }
+    }
+    return .nonFiniteLoss(model: modelName, example: nil, source: nil, value: .nan)
+  }
+
   /// Tokens generated in `outputs` (rows from ``generate(_:sources:options:)``,
   /// decoder start first): up to and including end of sequence, padding not.
   public static func generatedTokenCount(_ outputs: [[Int]], eos: Int) -> Int {
@@ -67,4 +88,26 @@ public enum ModelEvaluation {
     }
   }
 
+}
+
+/// An evaluation that would report a wrong number.
+public enum EvaluationError: Error, LocalizedError, CustomStringConvertible, Equatable {
+  /// The teacher-forced loss of `example` (0-based, with its source) is not finite.
+  case nonFiniteLoss(model: String, example: Int?, source: String?, value: Double)
+  case nonFiniteMetric(model: String, metric: String, value: Double)
+  case invalidBatchSize(Int)
+
+  public var description: String {
+    switch self {
+    case .nonFiniteLoss(let model, let example?, let source, let value):
+      "\(model): the loss of example \(example) (source '\(source.map { String($0.prefix(60)) } ?? "")') is \(value); "
+        + "its weights or inputs produce non-finite numbers"
+    case .nonFiniteLoss(let model, nil, _, let value):
+      "\(model): the loss of a batch is \(value), though every example alone is finite"
+    case .nonFiniteMetric(let model, let metric, let value): "\(model): metric \(metric) is \(value)"
+    case .invalidBatchSize(let size): "batch size must be at least 1, got \(size)"
+    }
+  }
+
+  public var errorDescription: String? { description }
 }

@@ -26,12 +26,16 @@ enum CompareCommand {
       parameters (the headline, what --ratios budgets), total parameters, and
       measured decoding speedup. A ratio the registry cannot reach is listed as
       skipped with the reachable ratios; strategies that pick the same plan are
-      measured once. Before planning, one teacher layer per stack is timed so
-      that pareto plans with measured latency.
+      measured once. The planner uses the latency profile kept in the registry
+      folder (latency-profile.json: one teacher layer per stack, timed once and
+      kept), the same one tessera assemble uses, so both pick the same plan for
+      the same request; --remeasure-latency times it again.
 
       Writes OUT/report.md, OUT/results.json, OUT/results.csv and OUT/plot.svg
       (quality against speedup and against parameters, Pareto fronts marked);
       --save-models also writes each assembly to OUT/models/<strategy>-<ratio>x.
+      OUT is replaced whole when the run ends; an existing OUT must be a report
+      folder compare wrote.
       Timings are real: run a release build on an otherwise idle machine.
       """,
     options: [
@@ -47,46 +51,56 @@ enum CompareCommand {
       .flag("--no-layer-dropping", "Leave out the layer-dropping baseline"),
       .value("--out", "DIR", "Report folder", default: "compare-report"),
       .flag("--save-models", "Also save each assembly under OUT/models"),
+      .flag("--remeasure-latency", "Time the teacher's layers again and replace the registry's latency profile"),
     ]
   ) { arguments in
     var settings = try settings(from: arguments)
-    let registry = try ModuleRegistry.open(at: URL(fileURLWithPath: try arguments.require("--registry")))
-    guard let teacherFolder = arguments.string("--teacher").map({ URL(fileURLWithPath: $0) }) ?? registry.teacherFolder else {
-      throw UsageError("the registry names no teacher folder; give --teacher DIR")
-    }
+    let registry = URL(fileURLWithPath: try arguments.require("--registry"))
     let examples: [Example]
     (examples, settings.dataName) = try testExamples(arguments)
     try compare(
-      registry: registry, teacherFolder: teacherFolder, examples: examples, settings: settings,
-      out: URL(fileURLWithPath: arguments.string("--out") ?? "compare-report"), saveModels: arguments.has("--save-models"))
+      ComparisonParameters(
+        registryFolder: registry, teacherFolder: arguments.string("--teacher").map { URL(fileURLWithPath: $0) },
+        examples: examples, settings: settings,
+        reportFolder: URL(fileURLWithPath: arguments.string("--out") ?? "compare-report"),
+        saveModels: arguments.has("--save-models"), remeasureLatency: arguments.has("--remeasure-latency")))
   }
 
-  /// Measures the sweep with a progress bar, writes the report into `out` and prints the table; shared with `tessera demo`.
+  /// Measures the sweep with a progress bar, writes the report and prints the table; shared with `tessera demo`.
   static func compare(
     registry: ModuleRegistry, teacherFolder: URL, examples: [Example], settings: ComparisonSettings, out: URL,
     saveModels: Bool
   ) throws {
-    let teacher = try ModelLoading.load(from: teacherFolder)
-    let tokenizer = try loadTokenizer(from: teacherFolder)
-    print("""
-      teacher: \(teacher.modelType) \(teacher.encoder.depth)+\(teacher.decoder.depth) layers, \
-      \(teacher.parameterCount.formatted()) parameters; registry: \(registry.entries.count) modules
-      data: \(settings.dataName), \(examples.count) examples
-      """)
+    try compare(
+      ComparisonParameters(
+        registryFolder: registry.folder, teacherFolder: teacherFolder, examples: examples, settings: settings,
+        reportFolder: out, saveModels: saveModels))
+  }
 
+  /// Runs ``Comparison/run(_:progress:)`` with a progress bar and prints the table.
+  static func compare(_ parameters: ComparisonParameters) throws {
+    print("data: \(parameters.settings.dataName), \(parameters.examples.count) examples")
     var bar: ProgressBar?
-    let results = try Comparison.run(
-      teacher: teacher, teacherFolder: teacherFolder, registry: registry, tokenizer: tokenizer, examples: examples,
-      settings: settings, saveModelsTo: saveModels ? out.appendingPathComponent("models") : nil
-    ) { progress in
-      guard progress.models > 0 else { return }
-      if bar == nil { bar = ProgressBar(total: progress.models, label: "compare") }
-      bar?.update(progress.modelsDone, detail: "\(progress.label): \(progress.stage.rawValue) \(progress.examplesDone)/\(progress.examples)")
+    let results = try Comparison.run(parameters) { progress in
+      switch progress.stage {
+      case .warning: FileHandle.standardError.write(Data("warning: \(progress.label)\n".utf8))
+      case .profiling: print("latency profile: timing one teacher layer per stack, to keep in the registry")
+      default:
+        guard progress.models > 0 else { return }
+        if bar == nil { bar = ProgressBar(total: progress.models, label: "compare") }
+        bar?.update(progress.modelsDone, detail: "\(progress.label): \(progress.stage.rawValue) \(progress.examplesDone)/\(progress.examples)")
+      }
     }
     bar?.finish()
-    try ComparisonReport.write(results, to: out)
+    let teacher = results.teacher
+    print("""
+      teacher: \(teacher.modelType) \(teacher.encoderDepth)+\(teacher.decoderDepth) layers, \
+      \(teacher.parameters.formatted()) parameters; registry: \(results.registry.modules) modules
+      """)
     print(ComparisonReport.table(results))
-    print("wrote \(out.path)/{\(ComparisonReport.markdownFileName),\(ComparisonReport.jsonFileName),\(ComparisonReport.csvFileName),\(ComparisonReport.plotFileName)}")
+    if let out = parameters.reportFolder {
+      print("wrote \(out.path)/{\(ComparisonReport.markdownFileName),\(ComparisonReport.jsonFileName),\(ComparisonReport.csvFileName),\(ComparisonReport.plotFileName)}")
+    }
   }
 
   /// The sweep the flags ask for; a bad ratio, strategy or metric names its flag.
@@ -119,15 +133,27 @@ enum CompareCommand {
       settings[keyPath: keyPath] = value
     }
     settings.includeLayerDropping = !arguments.has("--no-layer-dropping")
+    do { try settings.validate() } catch ComparisonError.invalidSetting(let field, let reason) {
+      let flags = [
+        "ratios": "--ratios", "strategies": "--strategies", "latency_examples": "--latency-examples",
+        "throughput_batch": "--batch", "primary_metric": "--metric",
+      ]
+      throw UsageError("\(flags[field] ?? field): \(reason)")
+    }
     return settings
   }
+
+  /// The most examples --count takes: far beyond what a comparison can time, short of exhausting memory.
+  static let maximumCount = 1_000_000
 
   /// The first --count examples of the test split of --task or the data files.
   static func testExamples(_ arguments: ParsedArguments) throws -> (examples: [Example], name: String) {
     var data = DatasetSpec()
     try DatasetOptions.apply(arguments, to: &data)
     let count = try arguments.int("--count") ?? 200
-    guard count >= 1 else { throw UsageError("--count must be at least 1, got \(count)") }
+    guard (1...maximumCount).contains(count) else {
+      throw UsageError("--count must be between 1 and \(maximumCount) (each example is generated and timed), got \(count)")
+    }
     if arguments.string("--test-examples") == nil { data.testExamples = count }
     let examples = Array(try data.examples(.test).prefix(count))
     guard !examples.isEmpty else { throw UsageError("the test split of \(data.displayName) has no examples") }

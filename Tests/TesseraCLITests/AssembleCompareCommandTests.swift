@@ -1,0 +1,131 @@
+import Foundation
+import ModularCompression
+import Seq2SeqModels
+import TensorCore
+import Tokenizers
+import XCTest
+
+/// `tessera assemble` and `tessera compare` on a tiny teacher and registry made in-process.
+final class AssembleCompareCommandTests: XCTestCase {
+  var folder: URL!
+  var teacher: URL { folder.appendingPathComponent("teacher") }
+  var registry: URL { folder.appendingPathComponent("registry") }
+
+  override func setUpWithError() throws {
+    folder = CLI.temporaryFolder()
+    var config = T5Configuration()
+    (config.vocabSize, config.dModel, config.dKv, config.dFf, config.numHeads) = (ByteTokenizer().vocabularySize, 16, 4, 32, 2)
+    (config.numLayers, config.numDecoderLayers, config.relativeAttentionNumBuckets, config.dropoutRate) = (4, 4, 8, 0)
+    var generator = SeededRandom(seed: 5)
+    let model = T5Model(config, using: &generator)
+    try ModelExport.save(model, to: teacher, tokenizer: ByteTokenizer())
+    let modules = try ModuleRegistry.create(
+      at: registry, teacherFingerprint: try TeacherFingerprint.of(modelFolder: teacher),
+      teacher: TeacherSummary(model: model, path: teacher.path))
+    let provenance = ModuleProvenance(
+      created: Date(timeIntervalSince1970: 1_700_000_000), steps: 0, seed: 1, command: "test", initialisation: "copy-first")
+    for stack in [model.encoder, model.decoder] {
+      for granularity in [2, 4] {
+        for span in ModuleSpan.spans(stack: stack.role, depth: stack.depth, granularity: granularity) {
+          try modules.add(block: stack.blocks[span.start].copy(), span: span, provenance: provenance)
+        }
+      }
+    }
+  }
+
+  override func tearDownWithError() throws {
+    try? FileManager.default.removeItem(at: folder)
+  }
+
+  func writeRecipe(_ json: String) throws -> String {
+    let recipe = folder.appendingPathComponent("recipe-\(UUID().uuidString).json")
+    try Data(json.utf8).write(to: recipe)
+    return recipe.path
+  }
+
+  func testFlagsARecipeAlreadySetsAreErrorsAndDefaultsNeverOverrideIt() throws {
+    let recipe = try writeRecipe(#"{"registry": "\#(registry.path)", "strategy": "pareto", "ratio": 2}"#)
+    let out = folder.appendingPathComponent("assembled")
+    for flags in [["--ratio", "3"], ["--strategy", "size-first"]] {
+      let result = try CLI.run(["assemble", "--recipe", recipe, "--out", out.path] + flags)
+      XCTAssertEqual(result.status, 2, result.error)
+      XCTAssertTrue(result.error.contains("\(flags[0]) cannot be used with --recipe") && result.error.contains("already sets"), result.error)
+      XCTAssertFalse(FileManager.default.fileExists(atPath: out.path))
+    }
+    let other = try CLI.run(["assemble", "--recipe", recipe, "--registry", teacher.path, "--out", out.path])
+    XCTAssertEqual(other.status, 2, other.error)
+    XCTAssertTrue(other.error.contains("disagrees with the recipe"), other.error)
+
+    let made = try CLI.run(["assemble", "--recipe", recipe, "--out", out.path])
+    XCTAssertEqual(made.status, 0, made.error)
+    XCTAssertEqual(try AssemblyReport.load(from: out).strategy, "pareto", "the recipe's strategy, not the flag's default")
+    XCTAssertEqual(try AssemblyReport.load(from: out).requestedRatio, 2)
+  }
+
+  func testOutputsTesseraDidNotWriteAreRefusedAndKept() throws {
+    let manifest = try Data(contentsOf: registry.appendingPathComponent("manifest.json"))
+    let modules = try FileManager.default.contentsOfDirectory(atPath: registry.path).sorted()
+    let notes = folder.appendingPathComponent("notes")
+    try FileManager.default.createDirectory(at: notes, withIntermediateDirectories: false)
+    try Data("mine".utf8).write(to: notes.appendingPathComponent("todo.txt"))
+    for target in [registry, notes, teacher] {
+      let assembled = try CLI.run(["assemble", "--registry", registry.path, "--ratio", "2", "--out", target.path])
+      XCTAssertEqual(assembled.status, 1, assembled.error)
+      XCTAssertTrue(assembled.error.contains(target.path), assembled.error)
+      let compared = try CLI.run([
+        "compare", "--registry", registry.path, "--task", "arithmetic", "--count", "2", "--ratios", "2", "--out", target.path,
+      ])
+      XCTAssertEqual(compared.status, 1, compared.error)
+      XCTAssertTrue(compared.error.contains(target.path) && compared.error.contains("holds '"), compared.error)
+    }
+    XCTAssertEqual(try Data(contentsOf: registry.appendingPathComponent("manifest.json")), manifest)
+    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: registry.path).sorted(), modules)
+    XCTAssertEqual(try String(contentsOf: notes.appendingPathComponent("todo.txt"), encoding: .utf8), "mine")
+    XCTAssertNoThrow(try ModelLoading.load(from: teacher))
+  }
+
+  func testAssembleChoosesThePlansCompareMeasured() throws {
+    let report = folder.appendingPathComponent("report")
+    let compared = try CLI.run([
+      "compare", "--registry", registry.path, "--task", "arithmetic", "--count", "2", "--ratios", "1.1,2,4",
+      "--strategies", "size-first,speed-first,pareto", "--no-layer-dropping", "--latency-examples", "1", "--batch", "8",
+      "--out", report.path,
+    ])
+    XCTAssertEqual(compared.status, 0, compared.error)
+    XCTAssertTrue(FileManager.default.fileExists(atPath: registry.appendingPathComponent(LatencyProfile.fileName).path))
+    let results = try ComparisonResults.decode(Data(contentsOf: report.appendingPathComponent("results.json")))
+    for row in results.rows where !row.isTeacher {
+      let out = folder.appendingPathComponent("assembled")
+      let assembled = try CLI.run([
+        "assemble", "--registry", registry.path, "--ratio", "\(row.requestedRatio!)", "--strategy", row.method!, "--out", out.path,
+      ])
+      XCTAssertEqual(assembled.status, 0, assembled.error)
+      XCTAssertEqual(try AssemblyReport.load(from: out).summary, row.plan, row.label)
+      XCTAssertTrue(assembled.output.contains("kept in \(registry.path)"), assembled.output)
+    }
+    // A second compare replaces the report whole.
+    let again = try CLI.run([
+      "compare", "--registry", registry.path, "--task", "arithmetic", "--count", "2", "--ratios", "2",
+      "--strategies", "pareto", "--no-layer-dropping", "--latency-examples", "1", "--out", report.path,
+    ])
+    XCTAssertEqual(again.status, 0, again.error)
+    let second = try ComparisonResults.decode(Data(contentsOf: report.appendingPathComponent("results.json")))
+    XCTAssertEqual(second.rows.map(\.label), ["teacher", "pareto 2×"])
+    let csv = try String(contentsOf: report.appendingPathComponent("results.csv"), encoding: .utf8)
+    XCTAssertEqual(csv.split(separator: "\n").count, 3, csv)
+  }
+}
+
+extension AssembleCompareCommandTests {
+  func testCompareRefusesCountsAndRepeatsItCannotUse() throws {
+    for (flags, expected) in [
+      (["--count", "0"], "--count must be between 1 and"), (["--count", "100000000000"], "--count must be between 1 and"),
+      (["--ratios", "2,2"], "--ratios: ratio 2 is given twice"), (["--strategies", "pareto,pareto"], "--strategies: strategy 'pareto' is given twice"),
+      (["--latency-examples", "0"], "--latency-examples"), (["--batch", "-3"], "--batch"),
+    ] {
+      let result = try CLI.run(["compare", "--registry", registry.path, "--task", "arithmetic", "--out", folder.appendingPathComponent("r").path] + flags)
+      XCTAssertEqual(result.status, 2, "\(flags): \(result.error)")
+      XCTAssertTrue(result.error.contains(expected), "\(flags): \(result.error)")
+    }
+  }
+}
