@@ -28,44 +28,45 @@ enum ModelConfigurationWriter {
 public enum ModelExport {
   /// Writes `config.json`, `model.safetensors`, the tokenizer's files and any
   /// `extraFiles` into `folder`. Files are built in a temporary sibling folder
-  /// and swapped in at the end, so a failure never leaves a half-written model.
+  /// and swapped in at the end (``AtomicFolder``), so a failure or a kill never
+  /// leaves a half-written model and never loses the previous one.
   public static func save(
     _ model: any Seq2SeqModel, to folder: URL, tokenizer: (any TextTokenizer)? = nil, extraFiles: [String: Data] = [:],
     metadata: [String: String] = [:]
   ) throws {
-    let fileManager = FileManager.default
-    let parent = folder.deletingLastPathComponent()
-    try fileManager.createDirectory(at: parent, withIntermediateDirectories: true)
-    let staging = parent.appendingPathComponent(".\(folder.lastPathComponent).partial-\(UUID().uuidString)")
-    try fileManager.createDirectory(at: staging, withIntermediateDirectories: true)
-    do {
-      try model.configurationJSON().write(to: staging.appendingPathComponent("config.json"))
-      var fileMetadata = metadata
-      fileMetadata["format"] = "pt"
-      try SafeTensorsFile(tensors: model.checkpointTensors(), metadata: fileMetadata)
-        .write(to: staging.appendingPathComponent("model.safetensors"))
-      try tokenizer?.save(to: staging)
-      for (name, data) in extraFiles { try data.write(to: staging.appendingPathComponent(name)) }
-      try replaceDirectory(folder, with: staging)
-    } catch {
-      try? fileManager.removeItem(at: staging)
-      throw error
+    try writeFolder(folder) { staging in
+      try writeModelFiles(model, into: staging, tokenizer: tokenizer, metadata: metadata)
+      for (name, data) in extraFiles { try AtomicFile.write(data, to: staging.appendingPathComponent(name)) }
     }
   }
 
-  /// Moves `staging` to `target`, replacing an existing folder only after the new one is complete.
-  static func replaceDirectory(_ target: URL, with staging: URL) throws {
+  /// Writes `config.json`, `model.safetensors` and the tokenizer's files into
+  /// the folder being built (no swap: see ``writeFolder(_:fill:)``).
+  public static func writeModelFiles(
+    _ model: any Seq2SeqModel, into folder: URL, tokenizer: (any TextTokenizer)?, metadata: [String: String] = [:]
+  ) throws {
+    try AtomicFile.write(model.configurationJSON(), to: folder.appendingPathComponent("config.json"))
+    var fileMetadata = metadata
+    fileMetadata["format"] = "pt"
+    try SafeTensorsFile(tensors: model.checkpointTensors(), metadata: fileMetadata)
+      .write(to: folder.appendingPathComponent("model.safetensors"))
+    try tokenizer?.save(to: folder)
+  }
+
+  /// Builds a folder with `fill` in a staging folder beside `folder`, then
+  /// swaps it in whole; on failure the staging folder is removed and `folder`
+  /// is left as it was.
+  public static func writeFolder(_ folder: URL, fill: (URL) throws -> Void) throws {
     let fileManager = FileManager.default
-    if fileManager.fileExists(atPath: target.path) {
-      let old = target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).old-\(UUID().uuidString)")
-      try fileManager.moveItem(at: target, to: old)
-      do { try fileManager.moveItem(at: staging, to: target) } catch {
-        try? fileManager.moveItem(at: old, to: target)
-        throw error
-      }
-      try? fileManager.removeItem(at: old)
-    } else {
-      try fileManager.moveItem(at: staging, to: target)
+    try fileManager.createDirectory(at: folder.deletingLastPathComponent(), withIntermediateDirectories: true)
+    let staging = AtomicFolder.stagingURL(for: folder)
+    try fileManager.createDirectory(at: staging, withIntermediateDirectories: true)
+    do {
+      try fill(staging)
+      try AtomicFolder.replace(folder, with: staging)
+    } catch {
+      try? fileManager.removeItem(at: staging)
+      throw error
     }
   }
 }
