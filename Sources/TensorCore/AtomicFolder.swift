@@ -44,6 +44,12 @@ public enum AtomicFolder {
     guard isFolder.boolValue else {
       throw AtomicFolderError(path: target.path, reason: "is a file, not a folder; refusing to replace it")
     }
+    // Whatever the caller checked, never swap away the folder a process works in (or one above it).
+    let resolved = target.standardizedFileURL.resolvingSymlinksInPath().path
+    let current = URL(fileURLWithPath: fileManager.currentDirectoryPath).standardizedFileURL.resolvingSymlinksInPath().path
+    guard resolved != "/", current != resolved, !current.hasPrefix(resolved + "/") else {
+      throw AtomicFolderError(path: target.path, reason: "holds the current folder; refusing to replace it")
+    }
     let environment = ProcessInfo.processInfo.environment
     if environment[withoutExchangeVariable] != "1", exchange(staging, target) {
       // `staging` now holds the previous contents.

@@ -74,4 +74,23 @@ final class AtomicFolderTests: XCTestCase {
     }
     XCTAssertEqual(try String(contentsOf: target, encoding: .utf8), "mine")
   }
+
+  /// The folder the process works in, or one above it, is never swapped away.
+  func testRefusesToReplaceTheCurrentFolderOrOneAboveIt() throws {
+    let target = try folder("project", holding: "mine")
+    let inside = target.appendingPathComponent("teacher")
+    try FileManager.default.createDirectory(at: inside, withIntermediateDirectories: true)
+    let previous = FileManager.default.currentDirectoryPath
+    defer { FileManager.default.changeCurrentDirectoryPath(previous) }
+    for current in [target, inside] {
+      XCTAssertTrue(FileManager.default.changeCurrentDirectoryPath(current.path))
+      let staging = try folder(AtomicFolder.stagingURL(for: target).lastPathComponent, holding: "new")
+      XCTAssertThrowsError(try AtomicFolder.replace(target, with: staging)) { error in
+        XCTAssertTrue("\(error)".contains("current folder"), "\(error)")
+      }
+      try FileManager.default.removeItem(at: staging)
+    }
+    FileManager.default.changeCurrentDirectoryPath(previous)
+    XCTAssertEqual(try text(in: target), "mine")
+  }
 }
