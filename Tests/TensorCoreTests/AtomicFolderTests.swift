@@ -27,25 +27,25 @@ final class AtomicFolderTests: XCTestCase {
 
   private var names: [String] { ((try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []).sorted() }
 
-  func testReplacesAFolderAndLeavesNoSiblings() throws {
+  /// Replaces a folder "old" with a staged "new" and checks that nothing else is left.
+  private func assertReplacesAndLeavesNoSiblings(file: StaticString = #filePath, line: UInt = #line) throws {
     let target = try folder("model", holding: "old")
     let staging = AtomicFolder.stagingURL(for: target)
     _ = try folder(staging.lastPathComponent, holding: "new")
     try AtomicFolder.replace(target, with: staging)
-    XCTAssertEqual(try text(in: target), "new")
-    XCTAssertEqual(names, ["model"])
+    XCTAssertEqual(try text(in: target), "new", file: file, line: line)
+    XCTAssertEqual(names, ["model"], file: file, line: line)
+  }
+
+  func testReplacesAFolderAndLeavesNoSiblings() throws {
+    try assertReplacesAndLeavesNoSiblings()
   }
 
   /// The two-rename fallback gives the same result.
   func testReplacesWithoutAnExchange() throws {
     setenv(AtomicFolder.withoutExchangeVariable, "1", 1)
     defer { unsetenv(AtomicFolder.withoutExchangeVariable) }
-    let target = try folder("model", holding: "old")
-    let staging = AtomicFolder.stagingURL(for: target)
-    _ = try folder(staging.lastPathComponent, holding: "new")
-    try AtomicFolder.replace(target, with: staging)
-    XCTAssertEqual(try text(in: target), "new")
-    XCTAssertEqual(names, ["model"])
+    try assertReplacesAndLeavesNoSiblings()
   }
 
   /// What a kill between the two renames leaves — no target, an old copy and a

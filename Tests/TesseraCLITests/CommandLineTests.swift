@@ -56,6 +56,10 @@ final class CommandLineTests: XCTestCase {
     XCTAssertEqual(noRegistry.status, 2)
     XCTAssertTrue(noRegistry.error.contains("holds no registry"), noRegistry.error)
     XCTAssertTrue(noRegistry.error.contains("--retrain"), noRegistry.error)
+    // A flag the command would ignore is an error.
+    let ignored = try CLI.run(["demo", "--retrain", "--checkpoints", folder.path, "--out", folder.appendingPathComponent("out").path])
+    XCTAssertEqual(ignored.status, 2)
+    XCTAssertTrue(ignored.error.contains("--checkpoints") && ignored.error.contains("--retrain"), ignored.error)
   }
 
   /// `teacher train` killed with SIGKILL and resumed has exactly the losses of an uninterrupted run.

@@ -31,7 +31,7 @@ enum DemoCommand {
     options: [
       .value("--out", "DIR", "Output folder", default: "demo-output"),
       .flag("--retrain", "Train the teacher and the modules from the recipes instead of reusing the shipped ones"),
-      .value("--checkpoints", "DIR", "The shipped teacher and registry", default: "Checkpoints/demo"),
+      .value("--checkpoints", "DIR", "The shipped teacher and registry, reused unless --retrain (default: Checkpoints/demo)"),
       .value("--recipes", "DIR", "Folder with demo-teacher.json and demo-modules.json", default: "Recipes"),
       .value("--ratios", "LIST", "Layer-parameter ratios", default: "1.1,1.5,2,3,4,6"),
       .value("--strategies", "LIST", "Strategies", default: "size-first,speed-first,pareto"),
@@ -43,6 +43,9 @@ enum DemoCommand {
     let modulesRecipePath = recipes + "/demo-modules.json"  // as given, for provenance
     let teacherRecipePath = recipes + "/demo-teacher.json"
     let retrain = arguments.has("--retrain")
+    if retrain, arguments.string("--checkpoints") != nil {
+      throw UsageError("--checkpoints names the shipped teacher and registry to reuse; --retrain trains new ones instead: give one of them")
+    }
     let comparison = try CompareCommand.settings(from: arguments)
     let count = try arguments.int("--count") ?? 500
     guard count >= 1 else { throw UsageError("--count must be at least 1, got \(count)") }
