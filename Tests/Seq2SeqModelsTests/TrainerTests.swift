@@ -151,4 +151,31 @@ final class TrainerTests: XCTestCase {
     }
     XCTAssertEqual(model.stateDictionary().mapValues(\.scalars), before)
   }
+
+  /// Another objective (a baseline, say) plugs into the same loop, and never resumes a teacher's checkpoint.
+  func testAnotherObjectiveRefusesATeacherCheckpoint() throws {
+    /// Cross-entropy under another name: what a baseline objective would look like to the loop.
+    final class RenamedObjective: TrainingObjective {
+      let wrapped: CrossEntropyObjective
+      init(_ wrapped: CrossEntropyObjective) { self.wrapped = wrapped }
+      var kind: String { "baseline" }
+      var trainable: any ParameterContainer { wrapped.trainable }
+      var counters: [String: Int] = [:]
+      func loss(step: Int, batch: Seq2SeqBatch) -> ObjectiveLoss { wrapped.loss(step: step, batch: batch) }
+      func validationLoss(_ batches: [Seq2SeqBatch]) -> Float? { wrapped.validationLoss(batches) }
+      func writeCheckpoint(into folder: URL) throws { try wrapped.writeCheckpoint(into: folder) }
+      func restoreCheckpoint(from folder: URL) throws { try wrapped.restoreCheckpoint(from: folder) }
+    }
+    let folder = temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let teacher = makeTrainer(steps: 5, folder: folder)
+    try teacher.run()
+    let objective = RenamedObjective(teacher.objective as! CrossEntropyObjective)
+    let baseline = TrainingLoop(
+      objective: objective, settings: teacher.settings, schedule: CopyTaskSchedule(), checkpointFolder: folder,
+      fingerprint: teacher.state.fingerprint)
+    XCTAssertThrowsError(try baseline.resume()) { error in
+      XCTAssertTrue("\(error)".contains("holds a 'teacher' checkpoint, not a 'baseline' one"), "\(error)")
+    }
+  }
 }

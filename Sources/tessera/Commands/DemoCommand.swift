@@ -66,8 +66,7 @@ enum DemoCommand {
     var teacherDisplay: TeacherRunDisplay?
     var moduleDisplay: ModuleRunDisplay?
     var compareBar: ProgressBar?
-    let result = try TrainingStartFlags.explained {
-      try Demo.run(parameters) { event in
+    let result = try Demo.run(parameters) { event in
         switch event {
         case .teacher(let event):
           if teacherDisplay == nil, let recipe = parameters.teacherRecipe {
@@ -104,7 +103,6 @@ enum DemoCommand {
           compareBar?.update(
             progress.modelsDone, detail: "\(progress.label): \(progress.stage.rawValue) \(progress.examplesDone)/\(progress.examples)")
         }
-      }
     }
     compareBar?.finish()
     print(ComparisonReport.table(result.results))
