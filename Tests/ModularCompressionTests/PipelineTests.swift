@@ -77,6 +77,13 @@ final class PipelineTests: XCTestCase {
     XCTAssertNotNil(registry.manifest.teacherValidation)
     XCTAssertFalse(FileManager.default.fileExists(
       atPath: registryFolder.appendingPathComponent(ModuleTraining.checkpointFolderName).path))
+    // Training the same spans again would replace the trained modules: only a restart may.
+    XCTAssertThrowsError(try ModuleTraining.run(
+      ModuleTrainingParameters(teacherFolder: teacherFolder, registryFolder: registryFolder, recipe: modulesRecipe(probeExamples: 0)))
+    ) { error in
+      XCTAssertEqual((error as? TrainingStartError)?.kind, .earlierRun, "\(error)")
+      XCTAssertTrue("\(error)".contains("decoder.g2.0"), "\(error)")
+    }
 
     let teacher = try ModelLoading.load(from: teacherFolder)
     let fingerprint = try TeacherFingerprint.of(modelFolder: teacherFolder)

@@ -54,7 +54,9 @@ public enum ModuleTraining {
   /// The single-file checkpoint of older Tessera versions, which is not resumed.
   static let formerCheckpointFileName = "training-checkpoint.safetensors"
 
-  /// Trains, registers and probes; returns the registry.
+  /// Trains, registers and probes; returns the registry. A fresh run is
+  /// refused over an unfinished one and over modules of the same spans already
+  /// in the registry (`.restart` replaces them; `.resume` continues the run).
   @discardableResult
   public static func run(
     _ parameters: ModuleTrainingParameters, events: (ModuleTrainingEvent) throws -> Void = { _ in }
@@ -82,6 +84,13 @@ public enum ModuleTraining {
     let schedule = try TokenBudgetSchedule(
       train, tokenBudget: recipe.data.batchTokens, seed: recipe.data.seed, tokens: teacher.specialTokens)
     let objective = ModuleDistillationObjective(teacher: teacher, settings: settings)
+    let replaced = objective.modules.spans.map(\.id).filter { registry.entry($0) != nil }
+    if !resume, parameters.start == .fresh, !replaced.isEmpty {
+      throw TrainingStartError(
+        kind: .earlierRun, path: parameters.registryFolder.path,
+        reason: "already holds \(replaced.count) of the modules this run would replace (\(replaced.prefix(3).joined(separator: ", "))"
+          + "\(replaced.count > 3 ? ", …" : "")); train other granularities into it, or use another registry")
+    }
     let loop = TrainingLoop(
       objective: objective, settings: settings.loopSettings, schedule: schedule, checkpointFolder: checkpoint,
       fingerprint: [settings.fingerprint, fingerprint, stableJSONText(recipe.data)].joined(separator: "|"),

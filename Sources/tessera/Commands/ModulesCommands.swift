@@ -33,7 +33,8 @@ enum ModulesCommands {
       probed: its validation loss and metric with only it swapped into the
       teacher go into the manifest. The checkpoint is removed only after the
       probe, so --resume also finishes a run killed while probing. Over an
-      unfinished run pass --resume or --force (start over).
+      unfinished run pass --resume or --force (start over); replacing modules
+      of the same spans already in the registry needs --force.
 
       Flags override the recipe; what neither sets takes the defaults shown.
       """,
