@@ -66,6 +66,9 @@ public final class AdamW {
   /// The trainable parameters this optimizer updates.
   public var parameters: [Parameter] { named.map(\.parameter) }
 
+  /// The same parameters with their key paths, for errors that name one.
+  public var namedParameters: [(key: String, parameter: Parameter)] { named }
+
   /// Takes one update with the current gradients, at `learningRate` if given
   /// (a schedule's value) or the configured rate. Parameters without a
   /// gradient are left alone.

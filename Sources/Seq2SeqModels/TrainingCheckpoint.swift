@@ -1,23 +1,39 @@
 import Foundation
 import NeuralLayers
 import TensorCore
-import Tokenizers
 
 /// The resumable state of a training run besides its weights.
 public struct TrainerState: Codable, Sendable, Equatable {
+  /// Checkpoints without it (or with another) were written by another Tessera and are not resumed.
+  public static let currentFormatVersion = 2
+
+  public var formatVersion = TrainerState.currentFormatVersion
+  /// The ``TrainingObjective/kind`` that wrote it.
+  public var objective: String
   public var step: Int
   /// Training loss of every step taken so far (index = step − 1).
   public var losses: [Float]
   /// (step, loss) of each validation.
   public var validations: [ValidationRecord]
-  /// The parameters the run was started with, to refuse resuming with others.
+  /// Settings, model and data the run started with; resuming with others is refused.
   public var fingerprint: String
+  /// The objective's counters (e.g. steps per module).
+  public var counters: [String: Int]
 
-  public init(step: Int = 0, losses: [Float] = [], validations: [ValidationRecord] = [], fingerprint: String) {
+  public init(
+    objective: String, step: Int = 0, losses: [Float] = [], validations: [ValidationRecord] = [], fingerprint: String,
+    counters: [String: Int] = [:]
+  ) {
+    self.objective = objective
     self.step = step
     self.losses = losses
     self.validations = validations
     self.fingerprint = fingerprint
+    self.counters = counters
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case formatVersion = "format_version", objective, step, losses, validations, fingerprint, counters
   }
 }
 
@@ -30,41 +46,56 @@ public struct ValidationRecord: Codable, Sendable, Equatable {
   }
 }
 
-/// A checkpoint folder: the model as a reference-format folder
-/// (`config.json`, `model.safetensors`), `optimizer.safetensors` and
-/// `trainer_state.json`. The folder is replaced as a whole, so a run killed
-/// mid-write leaves the previous checkpoint intact.
+/// The one checkpoint format of ``TrainingLoop``: a folder holding
+/// `trainer_state.json`, `optimizer.safetensors` and the objective's own files
+/// (a teacher's checkpoint is its model folder). The folder is replaced whole
+/// (``AtomicFolder``), so a run killed at any point leaves a complete checkpoint.
 public enum TrainingCheckpoint {
-  public static func save(
-    model: any Seq2SeqModel, optimizer: AdamW, state: TrainerState, to folder: URL, tokenizer: (any TextTokenizer)? = nil
-  ) throws {
+  public static let stateFileName = "trainer_state.json"
+  public static let optimizerFileName = "optimizer.safetensors"
+
+  /// Whether `folder` holds a checkpoint (of any version), after bringing back
+  /// a folder that a killed swap left missing.
+  public static func exists(at folder: URL) -> Bool {
+    AtomicFolder.recover(folder)
+    return FileManager.default.fileExists(atPath: folder.appendingPathComponent(stateFileName).path)
+  }
+
+  /// Writes the checkpoint of a run into `folder`, replacing the previous one whole.
+  static func write(state: TrainerState, objective: any TrainingObjective, optimizer: AdamW, to folder: URL) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    var files: [String: Data] = [:]
-    files["trainer_state.json"] = try encoder.encode(state)
-    files["optimizer.safetensors"] = try SafeTensorsFile(tensors: optimizer.state()).serialized()
-    try ModelExport.save(model, to: folder, tokenizer: tokenizer, extraFiles: files)
-  }
-
-  /// Whether `folder` holds a complete checkpoint.
-  public static func exists(at folder: URL) -> Bool {
-    ["config.json", "model.safetensors", "optimizer.safetensors", "trainer_state.json"].allSatisfy {
-      FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path)
+    let stateData = try encoder.encode(state)
+    try ModelExport.writeFolder(folder) { staging in
+      try objective.writeCheckpoint(into: staging)
+      try SafeTensorsFile(tensors: optimizer.state()).write(to: staging.appendingPathComponent(optimizerFileName))
+      try AtomicFile.write(stateData, to: staging.appendingPathComponent(stateFileName))
     }
   }
 
-  /// Restores weights and optimizer state into `model` and `optimizer`; returns the trainer state.
-  public static func restore(into model: any Seq2SeqModel, optimizer: AdamW, from folder: URL) throws -> TrainerState {
-    guard exists(at: folder) else { throw ModelFolderError.missingFile(folder.appendingPathComponent("trainer_state.json").path) }
-    let weightsURL = folder.appendingPathComponent("model.safetensors")
-    try ModelLoading.load(SafeTensorsFile.read(from: weightsURL).tensors, into: model, source: weightsURL.path)
-    let optimizerURL = folder.appendingPathComponent("optimizer.safetensors")
-    try optimizer.loadState(SafeTensorsFile.read(from: optimizerURL).tensors, source: optimizerURL.path)
-    let stateURL = folder.appendingPathComponent("trainer_state.json")
+  /// The trainer state in `folder`; a missing, unreadable or older-format state is an error naming the file.
+  public static func readState(at folder: URL) throws -> TrainerState {
+    let url = folder.appendingPathComponent(stateFileName)
+    guard exists(at: folder) else { throw TrainingError("\(folder.path): no checkpoint to resume from (no \(stateFileName))") }
+    let data: Data
+    do { data = try Data(contentsOf: url) } catch { throw TrainingError("\(url.path): cannot be read") }
+    let version = (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["format_version"] as? Int
+    guard version == TrainerState.currentFormatVersion else {
+      throw TrainingError(
+        "\(url.path): a checkpoint of an older Tessera (format \(version.map(String.init) ?? "1"), this one resumes "
+          + "\(TrainerState.currentFormatVersion)); its weights still load as a model, but the run cannot be resumed: start over")
+    }
     do {
-      return try JSONDecoder().decode(TrainerState.self, from: Data(contentsOf: stateURL))
+      return try JSONDecoder().decode(TrainerState.self, from: data)
     } catch let error as DecodingError {
-      throw ModelFolderError.invalidConfiguration(file: stateURL.path, reason: ModelLoading.describe(error))
+      throw ModelFolderError.invalidConfiguration(file: url.path, reason: ModelLoading.describe(error))
     }
+  }
+
+  /// Loads the optimizer moments saved beside the state.
+  static func restoreOptimizer(_ optimizer: AdamW, from folder: URL) throws {
+    let url = folder.appendingPathComponent(optimizerFileName)
+    guard FileManager.default.fileExists(atPath: url.path) else { throw ModelFolderError.missingFile(url.path) }
+    try optimizer.loadState(SafeTensorsFile.read(from: url).tensors, source: url.path)
   }
 }

@@ -79,14 +79,17 @@ final class ModuleTrainingTests: XCTestCase {
     settings.initialisation = .random
     // Only the distillation terms: a random teacher's own cross-entropy cannot fall much.
     settings.weights.crossEntropy = 0
-    let trainer = ModuleTrainer(teacher: teacher, settings: settings, schedule: CopyBatches(), checkpointFile: nil)
+    let objective = ModuleDistillationObjective(teacher: teacher, settings: settings)
+    let trainer = TrainingLoop(
+      objective: objective, settings: settings.loopSettings, schedule: CopyBatches(), checkpointFolder: nil, fingerprint: "")
     try trainer.run()
     let losses = trainer.state.losses
     XCTAssertEqual(losses.count, 40)
     let first = losses.prefix(8).reduce(0, +) / 8, last = losses.suffix(8).reduce(0, +) / 8
     XCTAssertLessThan(last, 0.7 * first, "losses \(losses)")
     XCTAssertEqual(teacher.stateDictionary().mapValues(\.scalars), before.mapValues(\.scalars), "the teacher must stay frozen")
-    XCTAssertEqual(trainer.state.moduleSteps.values.reduce(0, +) > 0, true)
+    XCTAssertGreaterThan(trainer.state.counters.values.reduce(0, +), 0)
+    XCTAssertEqual(objective.counters, trainer.state.counters)
   }
 
   func testResumedRunMatchesAnUninterruptedOne() throws {
@@ -97,17 +100,19 @@ final class ModuleTrainingTests: XCTestCase {
     settings.steps = 6
     settings.checkpointEvery = 3
     settings.sampling = .mixed
-    func trainer(_ file: URL?, steps: Int, context: String = "t") -> ModuleTrainer {
+    func trainer(_ folder: URL?, steps: Int, context: String = "t") -> TrainingLoop {
       var s = settings
       s.steps = steps
-      return ModuleTrainer(
-        teacher: TinyTeachers.t5(encoderLayers: 2, decoderLayers: 4, seed: 4), settings: s, schedule: CopyBatches(),
-        checkpointFile: file, context: context)
+      let objective = ModuleDistillationObjective(teacher: TinyTeachers.t5(encoderLayers: 2, decoderLayers: 4, seed: 4), settings: s)
+      return TrainingLoop(
+        objective: objective, settings: s.loopSettings, schedule: CopyBatches(), checkpointFolder: folder,
+        fingerprint: s.fingerprint + "|" + context)
     }
+    func modules(_ loop: TrainingLoop) -> ModuleSet { (loop.objective as! ModuleDistillationObjective).modules }
     let straight = trainer(nil, steps: 6)
     try straight.run()
 
-    let file = folder.appendingPathComponent("checkpoint.safetensors")
+    let file = folder.appendingPathComponent("checkpoint")
     let interrupted = trainer(file, steps: 6)
     // Dies after the step-3 checkpoint.
     XCTAssertThrowsError(try interrupted.run { if $0.step == 4 { throw CancellationError() } })
@@ -116,10 +121,11 @@ final class ModuleTrainingTests: XCTestCase {
     XCTAssertEqual(resumed.state.step, 3)
     try resumed.run()
     XCTAssertEqual(resumed.state.losses, straight.state.losses)
-    XCTAssertEqual(resumed.modules.stateDictionary().mapValues(\.scalars), straight.modules.stateDictionary().mapValues(\.scalars))
+    XCTAssertEqual(modules(resumed).stateDictionary().mapValues(\.scalars), modules(straight).stateDictionary().mapValues(\.scalars))
+    XCTAssertEqual(resumed.state.counters, straight.state.counters)
 
     // Other settings or another teacher/data context are refused.
-    XCTAssertThrowsError(try trainer(file, steps: 8).resume()) { XCTAssertTrue("\($0)".contains("other settings")) }
+    XCTAssertThrowsError(try trainer(file, steps: 8).resume()) { XCTAssertTrue("\($0)".contains("other settings"), "\($0)") }
     XCTAssertThrowsError(try trainer(file, steps: 6, context: "other").resume())
   }
 

@@ -30,7 +30,9 @@ struct CopyTaskSchedule: BatchSchedule {
 }
 
 final class TrainerTests: XCTestCase {
-  private func makeTrainer(steps: Int, folder: URL?, dropout: Float = 0.1, schedule: String = "linear") -> Seq2SeqTrainer {
+  private func makeTrainer(
+    steps: Int, folder: URL?, dropout: Float = 0.1, schedule: String = "linear", learningRate: Float = 3e-3
+  ) -> TrainingLoop {
     var generator = SeededRandom(seed: 5)
     var config = TinyModels.t5(encoderLayers: 2, decoderLayers: 2)
     config.dModel = 32
@@ -41,24 +43,29 @@ final class TrainerTests: XCTestCase {
     let model = T5Model(config, using: &generator)
     var parameters = TrainingParameters()
     parameters.steps = steps
-    parameters.learningRate = 3e-3
+    parameters.learningRate = learningRate
     parameters.schedule = schedule
     parameters.warmupSteps = 20
     parameters.checkpointEvery = 5
     parameters.validateEvery = 50
     parameters.seed = 3
     let schedule = CopyTaskSchedule()
-    return Seq2SeqTrainer(
-      model: model, parameters: parameters, schedule: schedule, validation: [schedule.batch(forStep: 10_000)],
-      checkpointFolder: folder)
+    return TrainingLoop(
+      objective: CrossEntropyObjective(model: model, parameters: parameters), settings: parameters.loopSettings,
+      schedule: schedule, validation: [schedule.batch(forStep: 10_000)], checkpointFolder: folder,
+      fingerprint: parameters.fingerprint)
+  }
+
+  private func temporaryFolder() -> URL {
+    FileManager.default.temporaryDirectory.appendingPathComponent("tessera-resume-\(UUID().uuidString)")
   }
 
   /// The copy task is learnt: validation loss falls below 0.5 nats per token (from ~3).
   func testTeacherLearnsCopyTask() throws {
     let trainer = makeTrainer(steps: 300, folder: nil, dropout: 0, schedule: "constant")
-    let initial = trainer.validationLoss()
+    let initial = try XCTUnwrap(trainer.validationLoss())
     try trainer.run()
-    let final = trainer.validationLoss()
+    let final = try XCTUnwrap(trainer.validationLoss())
     XCTAssertGreaterThan(initial, 1.5)
     XCTAssertLessThan(final, 0.5, "validation loss \(initial) → \(final)")
     XCTAssertEqual(trainer.state.losses.count, 300)
@@ -66,7 +73,7 @@ final class TrainerTests: XCTestCase {
 
   /// Stopping after a checkpoint and resuming gives exactly the losses of one run.
   func testResumedRunMatchesUninterruptedRun() throws {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-resume-\(UUID().uuidString)")
+    let folder = temporaryFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
     let straight = makeTrainer(steps: 12, folder: nil)
     try straight.run()
@@ -87,15 +94,88 @@ final class TrainerTests: XCTestCase {
     XCTAssertEqual(resumed.state.step, 5)
     try resumed.run()
     XCTAssertEqual(resumed.state.losses, straight.state.losses)
+    // The checkpoint is a model folder that loads as a model.
+    XCTAssertEqual(try ModelLoading.load(from: folder).encoder.depth, 2)
   }
 
   func testResumeRefusesOtherSettings() throws {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-resume-\(UUID().uuidString)")
+    let folder = temporaryFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
     try makeTrainer(steps: 5, folder: folder).run()
     let other = makeTrainer(steps: 9, folder: folder)
     XCTAssertThrowsError(try other.resume()) { error in
-      XCTAssertTrue(String(describing: error).contains("other training settings"))
+      XCTAssertTrue(String(describing: error).contains("other settings"), "\(error)")
+    }
+  }
+
+  /// A checkpoint written before the format carried a version still loads as a model but is not resumed.
+  func testOlderCheckpointLoadsAsAModelButIsNotResumed() throws {
+    let folder = temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    try makeTrainer(steps: 5, folder: folder).run()
+    let state = folder.appendingPathComponent(TrainingCheckpoint.stateFileName)
+    try Data(#"{"step": 5, "losses": [1, 1, 1, 1, 1], "validations": [], "fingerprint": "x"}"#.utf8).write(to: state)
+    XCTAssertNoThrow(try ModelLoading.load(from: folder))
+    XCTAssertThrowsError(try makeTrainer(steps: 5, folder: folder).resume()) { error in
+      XCTAssertTrue("\(error)".contains("older Tessera"), "\(error)")
+      XCTAssertTrue("\(error)".contains(state.path), "\(error)")
+    }
+  }
+
+  /// A loss that overflows stops the run with an error naming the step, before any update.
+  func testDivergedLossNamesTheStep() throws {
+    let trainer = makeTrainer(steps: 3, folder: nil, learningRate: .greatestFiniteMagnitude)
+    XCTAssertThrowsError(try trainer.run()) { error in
+      XCTAssertTrue("\(error)".contains("diverged at step"), "\(error)")
+    }
+  }
+
+  /// A NaN gradient is an error naming the step and the parameter, and nothing is updated.
+  func testNonFiniteGradientNamesTheParameter() throws {
+    final class PoisonedGradients: GradientCommunicator {
+      func allReduceGradients(_ parameters: [Parameter]) throws {
+        parameters[0].value.scaleGrad(by: .nan)
+      }
+    }
+    var parameters = TrainingParameters()
+    parameters.steps = 2
+    var generator = SeededRandom(seed: 1)
+    let model = T5Model(TinyModels.t5(encoderLayers: 1, decoderLayers: 1), using: &generator)
+    let before = model.stateDictionary().mapValues(\.scalars)
+    let loop = TrainingLoop(
+      objective: CrossEntropyObjective(model: model, parameters: parameters), settings: parameters.loopSettings,
+      schedule: CopyTaskSchedule(), checkpointFolder: nil, fingerprint: "", communicator: PoisonedGradients())
+    XCTAssertThrowsError(try loop.run()) { error in
+      XCTAssertTrue("\(error)".contains("step 1"), "\(error)")
+      XCTAssertTrue("\(error)".contains("gradient of '"), "\(error)")
+    }
+    XCTAssertEqual(model.stateDictionary().mapValues(\.scalars), before)
+  }
+
+  /// Another objective (a baseline, say) plugs into the same loop, and never resumes a teacher's checkpoint.
+  func testAnotherObjectiveRefusesATeacherCheckpoint() throws {
+    /// Cross-entropy under another name: what a baseline objective would look like to the loop.
+    final class RenamedObjective: TrainingObjective {
+      let wrapped: CrossEntropyObjective
+      init(_ wrapped: CrossEntropyObjective) { self.wrapped = wrapped }
+      var kind: String { "baseline" }
+      var trainable: any ParameterContainer { wrapped.trainable }
+      var counters: [String: Int] = [:]
+      func loss(step: Int, batch: Seq2SeqBatch) -> ObjectiveLoss { wrapped.loss(step: step, batch: batch) }
+      func validationLoss(_ batches: [Seq2SeqBatch]) -> Float? { wrapped.validationLoss(batches) }
+      func writeCheckpoint(into folder: URL) throws { try wrapped.writeCheckpoint(into: folder) }
+      func restoreCheckpoint(from folder: URL) throws { try wrapped.restoreCheckpoint(from: folder) }
+    }
+    let folder = temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let teacher = makeTrainer(steps: 5, folder: folder)
+    try teacher.run()
+    let objective = RenamedObjective(teacher.objective as! CrossEntropyObjective)
+    let baseline = TrainingLoop(
+      objective: objective, settings: teacher.settings, schedule: CopyTaskSchedule(), checkpointFolder: folder,
+      fingerprint: teacher.state.fingerprint)
+    XCTAssertThrowsError(try baseline.resume()) { error in
+      XCTAssertTrue("\(error)".contains("holds a 'teacher' checkpoint, not a 'baseline' one"), "\(error)")
     }
   }
 }

@@ -56,6 +56,10 @@ final class CommandLineTests: XCTestCase {
     XCTAssertEqual(noRegistry.status, 2)
     XCTAssertTrue(noRegistry.error.contains("holds no registry"), noRegistry.error)
     XCTAssertTrue(noRegistry.error.contains("--retrain"), noRegistry.error)
+    // A flag the command would ignore is an error.
+    let ignored = try CLI.run(["demo", "--retrain", "--checkpoints", folder.path, "--out", folder.appendingPathComponent("out").path])
+    XCTAssertEqual(ignored.status, 2)
+    XCTAssertTrue(ignored.error.contains("--checkpoints") && ignored.error.contains("--retrain"), ignored.error)
   }
 
   /// `teacher train` killed with SIGKILL and resumed has exactly the losses of an uninterrupted run.
@@ -82,16 +86,75 @@ final class CommandLineTests: XCTestCase {
     XCTAssertEqual(try losses(in: state), try losses(in: straight.appendingPathComponent("trainer_state.json")))
     XCTAssertEqual(try losses(in: state).count, 16)
 
-    // Starting again over an existing checkpoint without --resume is refused.
+    // Starting again over a trained teacher without --resume or --force is refused, and changes nothing.
+    let before = try Data(contentsOf: killed.appendingPathComponent("model.safetensors"))
     let again = try CLI.run(arguments(killed))
     XCTAssertEqual(again.status, 2)
-    XCTAssertTrue(again.error.contains("--resume"))
+    XCTAssertTrue(again.error.contains("--resume") && again.error.contains("--force"), again.error)
+    XCTAssertEqual(try Data(contentsOf: killed.appendingPathComponent("model.safetensors")), before)
+    let both = try CLI.run(arguments(killed) + ["--resume", "--force"])
+    XCTAssertEqual(both.status, 2)
+    XCTAssertTrue(both.error.contains("--resume and --force"), both.error)
+    // --force starts over and trains the same teacher again.
+    let forced = try CLI.run(arguments(killed) + ["--force"])
+    XCTAssertEqual(forced.status, 0, forced.error)
+    XCTAssertEqual(try losses(in: state), try losses(in: straight.appendingPathComponent("trainer_state.json")))
   }
 
-  /// `modules train` killed with SIGKILL and resumed writes exactly the modules of an uninterrupted run.
-  func testKilledModuleTrainingResumesExactly() throws {
+  /// A folder holding files Tessera did not write is never replaced, even with --force.
+  func testTeacherTrainRefusesAFolderItDidNotWrite() throws {
     let folder = CLI.temporaryFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
+    let notes = folder.appendingPathComponent("notes.txt")
+    try Data("mine".utf8).write(to: notes)
+    for extra in [[], ["--force"]] {
+      let result = try CLI.run(
+        ["teacher", "train", "--task", "arithmetic", "--out", folder.path, "--steps", "1", "--layers", "1", "--decoder-layers", "1",
+         "--d-model", "16", "--heads", "2", "--d-ff", "32", "--train-examples", "20", "--valid-examples", "4"] + extra)
+      XCTAssertEqual(result.status, 2, result.error)
+      XCTAssertTrue(result.error.contains("notes.txt"), result.error)
+    }
+    XCTAssertEqual(try String(contentsOf: notes, encoding: .utf8), "mine")
+    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.path), ["notes.txt"])
+  }
+
+  /// SIGKILL between the two steps of a checkpoint swap (injected by a test hook), with
+  /// the atomic exchange and with the two-rename fallback: `--resume` still finishes the
+  /// run with exactly the losses of an uninterrupted one, and the leftovers are removed.
+  func testTeacherKilledInsideTheCheckpointSwapStillResumes() throws {
+    let folder = CLI.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    func arguments(_ out: URL) -> [String] {
+      ["teacher", "train", "--task", "arithmetic", "--out", out.path, "--steps", "10", "--layers", "1", "--decoder-layers", "1",
+       "--d-model", "16", "--heads", "2", "--d-ff", "32", "--train-examples", "100", "--valid-examples", "10",
+       "--batch-tokens", "256", "--checkpoint-every", "4", "--seed", "1"]
+    }
+    let straight = folder.appendingPathComponent("straight")
+    let uninterrupted = try CLI.run(arguments(straight))
+    XCTAssertEqual(uninterrupted.status, 0, uninterrupted.error)
+    let expected = try losses(in: straight.appendingPathComponent("trainer_state.json"))
+
+    for (name, extra) in [("exchange", [:]), ("renames", ["TESSERA_TEST_FOLDER_SWAP_WITHOUT_EXCHANGE": "1"])] {
+      let out = folder.appendingPathComponent(name)
+      // The first checkpoint (step 4) creates the folder; the second (step 8) replaces it and is killed.
+      let killed = try CLI.run(arguments(out), environment: extra.merging(["TESSERA_TEST_KILL_IN_FOLDER_SWAP": "1"]) { $1 })
+      XCTAssertEqual(killed.status, SIGKILL, "\(name): \(killed.error)")
+      let leftovers = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasPrefix(".\(name).") }
+      XCTAssertFalse(leftovers.isEmpty, "\(name): the kill should leave the swap half done")
+
+      let resumed = try CLI.run(arguments(out) + ["--resume"], environment: extra)
+      XCTAssertEqual(resumed.status, 0, "\(name): \(resumed.error)")
+      // The exchange leaves the new checkpoint in place; the fallback brings back the previous one.
+      XCTAssertTrue(resumed.output.contains("resumed at step \(name == "exchange" ? 8 : 4)"), "\(name): \(resumed.output)")
+      XCTAssertEqual(try losses(in: out.appendingPathComponent("trainer_state.json")), expected, name)
+      XCTAssertEqual(
+        try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasPrefix(".\(name).") }, [],
+        "\(name): leftovers are removed by the next successful swap")
+    }
+  }
+
+  /// A tiny 4+4-layer teacher on the dates task, for the module tests.
+  private func trainTinyTeacher(in folder: URL) throws -> URL {
     let teacher = folder.appendingPathComponent("teacher")
     let trained = try CLI.run([
       "teacher", "train", "--task", "dates", "--out", teacher.path, "--steps", "2", "--layers", "4", "--decoder-layers", "4",
@@ -99,6 +162,42 @@ final class CommandLineTests: XCTestCase {
       "--batch-tokens", "256",
     ])
     XCTAssertEqual(trained.status, 0, trained.error)
+    return teacher
+  }
+
+  /// The recipe's sampling and granularities hold unless a flag is typed: flag defaults never override them.
+  func testModulesTrainKeepsTheRecipesValues() throws {
+    let folder = CLI.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let teacher = try trainTinyTeacher(in: folder)
+    let recipe = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent().appendingPathComponent("Recipes/demo-modules.json")
+    let registry = folder.appendingPathComponent("registry")
+    let result = try CLI.run([
+      "modules", "train", "--recipe", recipe.path, "--teacher", teacher.path, "--registry", registry.path, "--steps", "1",
+      "--train-examples", "32", "--batch-tokens", "256", "--probe-examples", "0",
+    ])
+    XCTAssertEqual(result.status, 0, result.error)
+    XCTAssertTrue(result.output.contains("granularities 2,3,4,6"), result.output)
+    XCTAssertTrue(result.output.contains("mixed sampling"), result.output)
+    let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: registry.appendingPathComponent("manifest.json"))) as? [String: Any]
+    let ids = try XCTUnwrap(manifest?["modules"] as? [[String: Any]]).compactMap { $0["id"] as? String }
+    XCTAssertTrue(ids.contains("encoder.g3.0") && ids.contains("decoder.g4.0"), "\(ids)")
+    // A typed flag does override the recipe.
+    let flagged = try CLI.run([
+      "modules", "train", "--recipe", recipe.path, "--teacher", teacher.path, "--registry", folder.appendingPathComponent("r2").path,
+      "--steps", "1", "--train-examples", "32", "--batch-tokens", "256", "--probe-examples", "0", "--sampling", "per-step",
+      "--granularities", "2",
+    ])
+    XCTAssertEqual(flagged.status, 0, flagged.error)
+    XCTAssertTrue(flagged.output.contains("granularities 2)") && flagged.output.contains("per-step sampling"), flagged.output)
+  }
+
+  /// `modules train` killed with SIGKILL and resumed writes exactly the modules of an uninterrupted run.
+  func testKilledModuleTrainingResumesExactly() throws {
+    let folder = CLI.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let teacher = try trainTinyTeacher(in: folder)
     func arguments(_ registry: URL) -> [String] {
       ["modules", "train", "--teacher", teacher.path, "--task", "dates", "--registry", registry.path, "--granularities", "2,4",
        "--sampling", "mixed", "--steps", "60", "--checkpoint-every", "5", "--train-examples", "64", "--valid-examples", "8",
@@ -109,8 +208,10 @@ final class CommandLineTests: XCTestCase {
     XCTAssertEqual(uninterrupted.status, 0, uninterrupted.error)
 
     let killed = folder.appendingPathComponent("killed")
-    let checkpoint = killed.appendingPathComponent("training-checkpoint.safetensors")
-    try CLI.runAndKill(arguments(killed)) { FileManager.default.fileExists(atPath: checkpoint.path) }
+    let checkpoint = killed.appendingPathComponent("training-checkpoint")
+    try CLI.runAndKill(arguments(killed)) {
+      FileManager.default.fileExists(atPath: checkpoint.appendingPathComponent("trainer_state.json").path)
+    }
 
     let again = try CLI.run(arguments(killed))
     XCTAssertEqual(again.status, 2, "an unfinished run must not be silently restarted")

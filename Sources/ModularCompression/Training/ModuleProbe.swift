@@ -9,15 +9,15 @@ import Tokenizers
 public enum ModuleProbe {
   /// Probes the teacher (the baseline) and then every module of `registry`,
   /// loading each through the registry's checks, and records the results.
-  /// `progress` gets (done, total) after each model.
+  /// `progress` gets (done, total) after each model; an error it throws stops the probe.
   public static func run(
     registry: ModuleRegistry, teacher: any Seq2SeqModel, teacherFingerprint: String, tokenizer: any TextTokenizer,
-    examples: [Example], metric: TextMetric = .em, progress: (Int, Int) -> Void = { _, _ in }
+    examples: [Example], metric: TextMetric = .em, progress: (Int, Int) throws -> Void = { _, _ in }
   ) throws {
     let entries = registry.entries
     let baseline = try score(teacher, tokenizer: tokenizer, examples: examples, metric: metric)
     try registry.updateTeacherValidation(baseline)
-    progress(1, entries.count + 1)
+    try progress(1, entries.count + 1)
     for (done, entry) in entries.enumerated() {
       let span = entry.moduleSpan
       let block = try registry.loadBlock(span, for: teacher, teacherFingerprint: teacherFingerprint)
@@ -26,7 +26,7 @@ public enum ModuleProbe {
       stack.blocks = Array(original[..<span.start]) + [block] + Array(original[span.end...])
       defer { stack.blocks = original }
       try registry.updateValidation(id: entry.id, score(teacher, tokenizer: tokenizer, examples: examples, metric: metric))
-      progress(done + 2, entries.count + 1)
+      try progress(done + 2, entries.count + 1)
     }
   }
 

@@ -31,7 +31,7 @@ enum DemoCommand {
     options: [
       .value("--out", "DIR", "Output folder", default: "demo-output"),
       .flag("--retrain", "Train the teacher and the modules from the recipes instead of reusing the shipped ones"),
-      .value("--checkpoints", "DIR", "The shipped teacher and registry", default: "Checkpoints/demo"),
+      .value("--checkpoints", "DIR", "The shipped teacher and registry, reused unless --retrain (default: Checkpoints/demo)"),
       .value("--recipes", "DIR", "Folder with demo-teacher.json and demo-modules.json", default: "Recipes"),
       .value("--ratios", "LIST", "Layer-parameter ratios", default: "1.1,1.5,2,3,4,6"),
       .value("--strategies", "LIST", "Strategies", default: "size-first,speed-first,pareto"),
@@ -39,73 +39,74 @@ enum DemoCommand {
     ]
   ) { arguments in
     let out = URL(fileURLWithPath: arguments.string("--out") ?? "demo-output")
-    let recipes = URL(fileURLWithPath: arguments.string("--recipes") ?? "Recipes")
-    let modulesRecipePath = (arguments.string("--recipes") ?? "Recipes") + "/demo-modules.json"  // as given, for provenance
-    let modulesRecipeURL = URL(fileURLWithPath: modulesRecipePath)
-    let modulesRecipe = try ModulesRecipe.load(from: modulesRecipeURL)
-    var phases: [(String, Double)] = []
-    func timed(_ name: String, _ body: () throws -> Void) rethrows {
-      let start = Date()
-      try body()
-      phases.append((name, Date().timeIntervalSince(start)))
+    let recipes = arguments.string("--recipes") ?? "Recipes"
+    let modulesRecipePath = recipes + "/demo-modules.json"  // as given, for provenance
+    let teacherRecipePath = recipes + "/demo-teacher.json"
+    let retrain = arguments.has("--retrain")
+    if retrain, arguments.string("--checkpoints") != nil {
+      throw UsageError("--checkpoints names the shipped teacher and registry to reuse; --retrain trains new ones instead: give one of them")
     }
-
-    let teacherFolder: URL, registryFolder: URL
-    if arguments.has("--retrain") {
-      teacherFolder = out.appendingPathComponent("teacher")
-      registryFolder = out.appendingPathComponent("registry")
-      let teacherRecipeURL = recipes.appendingPathComponent("demo-teacher.json")
-      let teacherRecipe = try TeacherRecipe.load(from: teacherRecipeURL)
-      try timed("teacher") {
-        print("== 1/3 teacher (\(teacherRecipeURL.path))")
-        try TeacherCommands.trainTeacher(
-          recipe: teacherRecipe, out: teacherFolder, tokenizer: ByteTokenizer(),
-          resume: TrainingCheckpoint.exists(at: teacherFolder))
-      }
-      try timed("modules") {
-        print("== 2/3 modules (\(modulesRecipeURL.path))")
-        let checkpoint = registryFolder.appendingPathComponent(ModulesCommands.checkpointFileName)
-        let resume = FileManager.default.fileExists(atPath: checkpoint.path)
-        if !resume, ModuleRegistry.exists(at: registryFolder), !(try ModuleRegistry.open(at: registryFolder).entries.isEmpty) {
-          print("\(registryFolder.path) already holds the trained modules; reusing them")
-        } else {
-          try ModulesCommands.trainModules(
-            teacherFolder: teacherFolder, registryFolder: registryFolder, recipe: modulesRecipe, resume: resume,
-            recipePath: modulesRecipePath)
-        }
-      }
-    } else {
-      let shipped = URL(fileURLWithPath: arguments.string("--checkpoints") ?? "Checkpoints/demo")
-      teacherFolder = shipped.appendingPathComponent("teacher")
-      registryFolder = shipped.appendingPathComponent("registry")
-      guard ModuleRegistry.exists(at: registryFolder) else {
-        throw UsageError("\(registryFolder.path) holds no registry; run from the repository root, or pass --retrain to train one")
+    let comparison = try CompareCommand.settings(from: arguments)
+    let count = try arguments.int("--count") ?? 500
+    guard count >= 1 else { throw UsageError("--count must be at least 1, got \(count)") }
+    let shipped = URL(fileURLWithPath: arguments.string("--checkpoints") ?? "Checkpoints/demo")
+    let parameters = DemoParameters(
+      output: out, teacherRecipe: retrain ? try TeacherRecipe.load(from: URL(fileURLWithPath: teacherRecipePath)) : nil,
+      modulesRecipe: try ModulesRecipe.load(from: URL(fileURLWithPath: modulesRecipePath)),
+      modulesRecipePath: modulesRecipePath, shipped: shipped, comparison: comparison, count: count,
+      command: ModulesCommands.commandLine)
+    if !retrain {
+      guard ModuleRegistry.exists(at: shipped.appendingPathComponent("registry")) else {
+        throw UsageError(
+          "\(shipped.appendingPathComponent("registry").path) holds no registry; run from the repository root, or pass --retrain to train one")
       }
       print("reusing the shipped teacher and modules in \(shipped.path) (--retrain trains them anew)")
     }
 
-    try timed("compare") {
-      print("== \(arguments.has("--retrain") ? "3/3 " : "")assemble and compare")
-      var settings = try CompareCommand.settings(from: arguments)
-      let count = try arguments.int("--count") ?? 500
-      guard count >= 1 else { throw UsageError("--count must be at least 1, got \(count)") }
-      var data = modulesRecipe.data
-      data.testExamples = max(data.testExamples, count)
-      let examples = Array(try data.examples(.test).prefix(count))
-      settings.dataName = "\(data.displayName), test split"
-      try CompareCommand.compare(
-        registry: try ModuleRegistry.open(at: registryFolder), teacherFolder: teacherFolder, examples: examples,
-        settings: settings, out: out.appendingPathComponent("report"), saveModels: false)
+    var teacherDisplay: TeacherRunDisplay?
+    var moduleDisplay: ModuleRunDisplay?
+    var compareBar: ProgressBar?
+    let result = try Demo.run(parameters) { event in
+        switch event {
+        case .teacher(let event):
+          if teacherDisplay == nil, let recipe = parameters.teacherRecipe {
+            print("== 1/3 teacher (\(teacherRecipePath))")
+            teacherDisplay = TeacherRunDisplay(recipe: recipe, out: out.appendingPathComponent("teacher"))
+          }
+          teacherDisplay?.show(event)
+        case .modules(let event):
+          if moduleDisplay == nil {
+            teacherDisplay?.finish()
+            teacherDisplay = nil
+            print("== 2/3 modules (\(modulesRecipePath))")
+            moduleDisplay = ModuleRunDisplay(ModuleTrainingParameters(
+              teacherFolder: out.appendingPathComponent("teacher"), registryFolder: out.appendingPathComponent("registry"),
+              recipe: parameters.modulesRecipe))
+          }
+          moduleDisplay?.show(event)
+        case .reusingModules(let registry):
+          teacherDisplay?.finish()
+          teacherDisplay = nil
+          print("\(registry.path) already holds the trained modules; reusing them")
+        case .comparing(let teacher, let registry, let examples):
+          teacherDisplay?.finish()
+          teacherDisplay = nil
+          print("== \(retrain ? "3/3 " : "")assemble and compare")
+          print("""
+            teacher: \(teacher.modelType) \(teacher.encoder.depth)+\(teacher.decoder.depth) layers, \
+            \(teacher.parameterCount.formatted()) parameters; registry: \(registry.entries.count) modules
+            data: \(parameters.modulesRecipe.data.displayName), test split, \(examples) examples
+            """)
+        case .comparison(let progress):
+          guard progress.models > 0 else { return }
+          if compareBar == nil { compareBar = ProgressBar(total: progress.models, label: "compare") }
+          compareBar?.update(
+            progress.modelsDone, detail: "\(progress.label): \(progress.stage.rawValue) \(progress.examplesDone)/\(progress.examples)")
+        }
     }
-
-    let record: [String: Any] = [
-      "command": (["tessera"] + CommandLine.arguments.dropFirst()).joined(separator: " "),
-      "retrained": arguments.has("--retrain"), "teacher": teacherFolder.path, "registry": registryFolder.path,
-      "seconds": Dictionary(uniqueKeysWithValues: phases.map { ($0.0, ($0.1 * 10).rounded() / 10) }),
-    ]
-    try AtomicFile.write(
-      try JSONSerialization.data(withJSONObject: record, options: [.prettyPrinted, .sortedKeys]),
-      to: out.appendingPathComponent("demo.json"))
-    print(phases.map { String(format: "%@ %.0f s", $0.0, $0.1) }.joined(separator: " · "))
+    compareBar?.finish()
+    print(ComparisonReport.table(result.results))
+    print("wrote \(out.appendingPathComponent("report").path) and \(out.appendingPathComponent("demo.json").path)")
+    print(result.seconds.map { String(format: "%@ %.0f s", $0.phase, $0.seconds) }.joined(separator: " · "))
   }
 }

@@ -27,19 +27,25 @@ enum ModulesCommands {
       the teacher's magnitude) + MSE of the module's attention to the teacher's at the
       span's last layer; the teacher is frozen and runs once a batch.
 
-      The run checkpoints into REGISTRY/training-checkpoint.safetensors (one atomic
-      file); --resume continues it with exactly the losses of an uninterrupted run.
-      At the end every module is written to the registry and probed: its validation
-      loss and metric with only it swapped into the teacher go into the manifest.
+      The run checkpoints into REGISTRY/training-checkpoint/ (replaced whole at
+      every checkpoint); --resume continues it with exactly the losses of an
+      uninterrupted run. At the end every module is written to the registry and
+      probed: its validation loss and metric with only it swapped into the
+      teacher go into the manifest. The checkpoint is removed only after the
+      probe, so --resume also finishes a run killed while probing. Over an
+      unfinished run pass --resume or --force (start over); replacing modules
+      of the same spans already in the registry needs --force.
+
+      Flags override the recipe; what neither sets takes the defaults shown.
       """,
     options: DatasetOptions.options + [
       .value("--teacher", "DIR", "Teacher model folder (required)"),
       .value("--registry", "DIR", "Registry folder, created if missing (required)"),
       .value("--recipe", "FILE", "Module recipe (modules, data); flags override it"),
-      .flag("--resume", "Continue from the registry's training checkpoint"),
-      .value("--granularities", "LIST", "Granularities to train", default: "2,3,4,6"),
-      .value("--sampling", "MODE", "per-step or mixed", default: "per-step"),
-      .value("--init", "FROM", "first, middle, last (layer of the span to copy) or random", default: "first"),
+    ] + TrainingStartFlags.options + [
+      .value("--granularities", "LIST", "Granularities to train (default: \(defaults.granularities.map(String.init).joined(separator: ",")))"),
+      .value("--sampling", "MODE", "per-step or mixed (default: \(defaults.sampling.rawValue))"),
+      .value("--init", "FROM", "first, middle, last (layer of the span to copy) or random (default: \(defaults.initialisation.rawValue))"),
       .value("--steps", "N", "Training steps"),
       .value("--lr", "X", "Peak learning rate"),
       .value("--warmup", "N", "Warm-up steps"),
@@ -49,7 +55,7 @@ enum ModulesCommands {
       .value("--weights", "LIST", "Loss weights, e.g. cross_entropy=1,logits=1,hidden=1,attention=1"),
       .value("--checkpoint-every", "N", "Steps between checkpoints"),
       .value("--seed", "N", "Seed of initialisation and hybrid sampling"),
-      .value("--probe-examples", "N", "Validation examples generated per module by the probe (0: skip the probe)"),
+      .value("--probe-examples", "N", "Validation examples scored per module by the probe (0: skip the probe; default: \(defaults.probeExamples))"),
     ]
   ) { arguments in
     var recipe = try arguments.string("--recipe").map { try ModulesRecipe.load(from: URL(fileURLWithPath: $0)) } ?? ModulesRecipe()
@@ -58,7 +64,7 @@ enum ModulesCommands {
     try trainModules(
       teacherFolder: URL(fileURLWithPath: try arguments.require("--teacher")),
       registryFolder: URL(fileURLWithPath: try arguments.require("--registry")), recipe: recipe,
-      resume: arguments.has("--resume"), recipePath: arguments.string("--recipe"))
+      start: try TrainingStartFlags.start(arguments), recipePath: arguments.string("--recipe"))
   }
 
   static let probe = Command(
@@ -76,7 +82,7 @@ enum ModulesCommands {
     options: DatasetOptions.options + [
       .value("--registry", "DIR", "Registry folder (required)"),
       .value("--teacher", "DIR", "Teacher model folder (default: the one the registry names)"),
-      .value("--probe-examples", "N", "Validation examples to score", default: "200"),
+      .value("--probe-examples", "N", "Validation examples to score (default: \(defaults.probeExamples))"),
     ]
   ) { arguments in
     var data = DatasetSpec()
@@ -85,99 +91,47 @@ enum ModulesCommands {
     guard let teacherFolder = arguments.string("--teacher").map({ URL(fileURLWithPath: $0) }) ?? registry.teacherFolder else {
       throw UsageError("the registry names no teacher folder; give --teacher DIR")
     }
-    let count = try arguments.int("--probe-examples") ?? 200
+    let count = try arguments.int("--probe-examples") ?? defaults.probeExamples
     guard count > 0 else { throw UsageError("--probe-examples must be positive") }
     let fingerprint = try TeacherFingerprint.of(modelFolder: teacherFolder)
     try registry.checkTeacher(fingerprint)
-    try probeModules(
+    var bar: ProgressBar?
+    try ModuleTraining.probe(
       registry: registry, teacher: try ModelLoading.load(from: teacherFolder), tokenizer: try loadTokenizer(from: teacherFolder),
-      teacherFingerprint: fingerprint, data: data, count: count)
+      teacherFingerprint: fingerprint, data: data, count: count
+    ) { showProbe($0, bar: &bar) }
   }
 
-  /// The unfinished run's checkpoint inside the registry folder.
-  static let checkpointFileName = "training-checkpoint.safetensors"
+  /// The library's defaults, which apply to what neither a flag nor the recipe sets.
+  private static let defaults = ModuleTrainingSettings()
 
-  /// Trains, registers and probes the modules of `recipe`; shared with `tessera demo`.
+  /// Trains, registers and probes the modules of `recipe` with progress bars.
   static func trainModules(
-    teacherFolder: URL, registryFolder: URL, recipe: ModulesRecipe, resume: Bool, recipePath: String?
+    teacherFolder: URL, registryFolder: URL, recipe: ModulesRecipe, start: TrainingStart, recipePath: String?
   ) throws {
-    let teacher = try ModelLoading.load(from: teacherFolder)
-    let tokenizer = try loadTokenizer(from: teacherFolder)
-    let fingerprint = try TeacherFingerprint.of(modelFolder: teacherFolder)
-    let registry = try ModuleRegistry.openOrCreate(
-      at: registryFolder, teacherFingerprint: fingerprint,
-      teacher: TeacherSummary(model: teacher, path: relativePath(of: teacherFolder, from: registryFolder)))
-    let checkpoint = registryFolder.appendingPathComponent(checkpointFileName)
-    let train = TokenizedExamples(try recipe.data.examples(.train), tokenizer: tokenizer)
-    let schedule = try TokenBudgetSchedule(
-      train, tokenBudget: recipe.data.batchTokens, seed: recipe.data.seed, tokens: teacher.specialTokens)
-    let dataContext = stableJSONText(recipe.data)
-    let trainer = ModuleTrainer(
-      teacher: teacher, settings: recipe.modules, schedule: schedule, checkpointFile: checkpoint,
-      context: fingerprint + "|" + dataContext)
-    if resume {
-      try trainer.resume()
-      print("resumed at step \(trainer.state.step) from \(checkpoint.path)")
-    } else if FileManager.default.fileExists(atPath: checkpoint.path) {
-      throw UsageError("\(checkpoint.path) holds an unfinished run; pass --resume to continue it or delete the file")
-    }
-    let settings = recipe.modules
-    print("""
-      teacher: \(teacher.modelType), \(teacher.encoder.depth)+\(teacher.decoder.depth) layers, d_model \(teacher.modelWidth) (\(teacherFolder.path))
-      modules: \(trainer.modules.spans.count) (granularities \(settings.granularities.map(String.init).joined(separator: ","))), \
-      \(settings.sampling.rawValue) sampling, init \(settings.initialisation.provenanceName), \(settings.steps) steps
-      data: \(recipe.data.displayName), \(train.count) train examples, \(recipe.data.batchTokens) tokens a batch
-      """)
-    for note in trainer.modules.notes { print("note: \(note)") }
-    let bar = ProgressBar(total: settings.steps, label: "modules")
-    try trainer.run { progress in
-      let perGranularity = progress.hiddenErrorByGranularity.sorted { $0.key < $1.key }
-        .map { String(format: "g%d %.3f", $0.key, $0.value) }.joined(separator: " ")
-      bar.update(progress.step, detail: String(
-        format: "loss %.3f · p %.2f · hidden %@ · %.0f tok/s", progress.loss, progress.probability, perGranularity,
-        progress.tokensPerSecond))
-    }
-    bar.finish()
-    let command = (["tessera"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
-    for span in trainer.modules.spans {
-      try registry.add(
-        block: trainer.modules.blocks[span]!, span: span,
-        provenance: ModuleProvenance(
-          steps: trainer.state.moduleSteps[span.id] ?? 0, seed: settings.seed, recipe: recipePath, command: command,
-          initialisation: settings.initialisation.provenanceName))
-    }
-    try FileManager.default.removeItem(at: checkpoint)
-    print("saved \(trainer.modules.spans.count) modules in \(registryFolder.path)")
-    if settings.probeExamples > 0 {
-      try probeModules(
-        registry: registry, teacher: teacher, tokenizer: tokenizer, teacherFingerprint: fingerprint, data: recipe.data,
-        count: settings.probeExamples)
-    }
+    let parameters = ModuleTrainingParameters(
+      teacherFolder: teacherFolder, registryFolder: registryFolder, recipe: recipe, start: start, recipePath: recipePath,
+      command: commandLine)
+    let display = ModuleRunDisplay(parameters)
+    try TrainingStartFlags.explained { try ModuleTraining.run(parameters) { display.show($0) } }
   }
 
-  /// Runs ``ModuleProbe`` on the first `count` validation examples with a progress bar;
-  /// `teacher` is the registry's (its fingerprint already checked).
-  static func probeModules(
-    registry: ModuleRegistry, teacher: any Seq2SeqModel, tokenizer: any TextTokenizer, teacherFingerprint fingerprint: String,
-    data: DatasetSpec, count: Int
-  ) throws {
-    let examples = Array(try data.examples(.valid).prefix(count))
-    let bar = ProgressBar(total: registry.entries.count + 1, label: "probe")
-    try ModuleProbe.run(
-      registry: registry, teacher: teacher, teacherFingerprint: fingerprint, tokenizer: tokenizer, examples: examples
-    ) { done, _ in bar.update(done) }
-    bar.finish()
-    let baseline = registry.manifest.teacherValidation
-    print(String(
-      format: "probed %d modules on %d validation examples (teacher: loss %.3f, %@ %.3f)", registry.entries.count,
-      examples.count, baseline?.loss ?? .nan, baseline?.metricName ?? "metric", baseline?.metric ?? .nan))
-  }
+  /// The command line as typed, for provenance.
+  static var commandLine: String { (["tessera"] + CommandLine.arguments.dropFirst()).joined(separator: " ") }
 
-  /// `folder` relative to `base` when it lies beside or inside it, else absolute; registries store it this way.
-  static func relativePath(of folder: URL, from base: URL) -> String {
-    let target = folder.standardizedFileURL.path, root = base.standardizedFileURL.deletingLastPathComponent().path
-    if target.hasPrefix(root + "/") { return "../" + target.dropFirst(root.count + 1) }
-    return target
+  /// Draws the probe's progress bar and prints its result.
+  static func showProbe(_ event: ModuleTrainingEvent, bar: inout ProgressBar?) {
+    switch event {
+    case .probing(let done, let total):
+      if bar == nil { bar = ProgressBar(total: total, label: "probe") }
+      bar?.update(done)
+    case .probed(let baseline, let modules, let examples):
+      bar?.finish()
+      print(String(
+        format: "probed %d modules on %d validation examples (teacher: loss %.3f, %@ %.3f)", modules, examples,
+        baseline?.loss ?? .nan, baseline?.metricName ?? "metric", baseline?.metric ?? .nan))
+    default: break
+    }
   }
 
   private static func applyFlags(_ arguments: ParsedArguments, to settings: inout ModuleTrainingSettings) throws {
@@ -222,5 +176,45 @@ enum ModulesCommands {
       }
     }
     if let problem = settings.validationProblem() { throw UsageError("modules \(problem.key): \(problem.message)") }
+  }
+}
+
+/// Prints a module run's events with progress bars; shared with `tessera demo`.
+final class ModuleRunDisplay {
+  let parameters: ModuleTrainingParameters
+  private let bar: ProgressBar
+  private var probeBar: ProgressBar?
+
+  init(_ parameters: ModuleTrainingParameters) {
+    self.parameters = parameters
+    bar = ProgressBar(total: parameters.recipe.modules.steps, label: "modules")
+  }
+
+  func show(_ event: ModuleTrainingEvent) {
+    let settings = parameters.recipe.modules, data = parameters.recipe.data
+    switch event {
+    case .started(let teacher, let modules, let notes, let trainCount, let resumedAt):
+      if let resumedAt {
+        let checkpoint = parameters.registryFolder.appendingPathComponent(ModuleTraining.checkpointFolderName)
+        print("resumed at step \(resumedAt) from \(checkpoint.path)")
+      }
+      print("""
+        teacher: \(teacher.modelType), \(teacher.encoder.depth)+\(teacher.decoder.depth) layers, d_model \(teacher.modelWidth) \
+        (\(parameters.teacherFolder.path))
+        modules: \(modules.count) (granularities \(settings.granularities.map(String.init).joined(separator: ","))), \
+        \(settings.sampling.rawValue) sampling, init \(settings.initialisation.provenanceName), \(settings.steps) steps
+        data: \(data.displayName), \(trainCount) train examples, \(data.batchTokens) tokens a batch
+        """)
+      for note in notes { print("note: \(note)") }
+    case .step(let progress):
+      let details = progress.metrics.filter { $0.name != "g" }.map { String(format: "%@ %.3f", $0.name, $0.value) }
+      bar.update(progress.step, detail: String(
+        format: "loss %.3f · %@ · %.0f tok/s", progress.loss, details.joined(separator: " · "), progress.tokensPerSecond))
+    case .registered(let count):
+      bar.finish()
+      print("saved \(count) modules in \(parameters.registryFolder.path)")
+    case .probing, .probed:
+      ModulesCommands.showProbe(event, bar: &probeBar)
+    }
   }
 }

@@ -22,12 +22,14 @@ enum TeacherCommands {
       model.safetensors, tokenizer.json) plus optimizer.safetensors and
       trainer_state.json; it is replaced atomically at every checkpoint, so a
       killed run resumes with --resume from the last one and continues with
-      exactly the losses an uninterrupted run would have had.
+      exactly the losses an uninterrupted run would have had. Over an earlier
+      run (finished or not) pass --resume or --force (start over); a folder
+      holding other files is never replaced.
       """,
     options: DatasetOptions.options + [
       .value("--out", "DIR", "Model and checkpoint folder (required)"),
       .value("--recipe", "FILE", "Teacher recipe (model, training, data); flags override it"),
-      .flag("--resume", "Continue from the checkpoint in --out"),
+    ] + TrainingStartFlags.options + [
       .value("--tokenizer", "DIR", "Folder with a tokenizer.json (default: the byte tokenizer)"),
       .value("--model-type", "t5|bart", "Model family"),
       .value("--d-model", "N", "Model width"),
@@ -51,38 +53,18 @@ enum TeacherCommands {
     try applyTrainingFlags(arguments, to: &recipe.training)
     let out = URL(fileURLWithPath: try arguments.require("--out"))
     let tokenizer: any TextTokenizer = try arguments.string("--tokenizer").map { try loadTokenizer(from: URL(fileURLWithPath: $0)) } ?? ByteTokenizer()
-    try trainTeacher(recipe: recipe, out: out, tokenizer: tokenizer, resume: arguments.has("--resume"))
+    try trainTeacher(recipe: recipe, out: out, tokenizer: tokenizer, start: try TrainingStartFlags.start(arguments))
   }
 
-  /// Trains (or resumes) the teacher of `recipe` into `out` with a progress bar; shared with `tessera demo`.
-  static func trainTeacher(recipe: TeacherRecipe, out: URL, tokenizer: any TextTokenizer, resume: Bool) throws {
-    let model = try recipe.makeModel(tokenizer: tokenizer, seed: recipe.training.seed)
-    let train = TokenizedExamples(try recipe.data.examples(.train), tokenizer: tokenizer)
-    let valid = TokenizedExamples(try recipe.data.examples(.valid), tokenizer: tokenizer)
-    let schedule = try TokenBudgetSchedule(train, tokenBudget: recipe.data.batchTokens, seed: recipe.data.seed, tokens: model.specialTokens)
-    let trainer = Seq2SeqTrainer(
-      model: model, parameters: recipe.training, schedule: schedule,
-      validation: valid.orderedBatches(tokenBudget: recipe.data.batchTokens, tokens: model.specialTokens), checkpointFolder: out)
-    trainer.tokenizer = tokenizer
-    if resume {
-      try trainer.resume()
-      print("resumed at step \(trainer.state.step) from \(out.path)")
-    } else if TrainingCheckpoint.exists(at: out) {
-      throw UsageError("\(out.path) already holds a checkpoint; pass --resume to continue it or choose another --out")
+  /// Trains (or resumes) the teacher of `recipe` into `out` with a progress bar.
+  static func trainTeacher(recipe: TeacherRecipe, out: URL, tokenizer: any TextTokenizer, start: TrainingStart) throws {
+    let display = TeacherRunDisplay(recipe: recipe, out: out)
+    try TrainingStartFlags.explained {
+      try TeacherTraining.run(TeacherTrainingParameters(recipe: recipe, output: out, tokenizer: tokenizer, start: start)) {
+        display.show($0)
+      }
     }
-    print("""
-      teacher: \(model.modelType), \(model.encoder.depth)+\(model.decoder.depth) layers, d_model \(model.modelWidth), \
-      \(model.parameterCount.formatted()) parameters
-      data: \(recipe.data.displayName), \(train.count) train / \(valid.count) valid examples, \(recipe.data.batchTokens) tokens a batch
-      """)
-    let bar = ProgressBar(total: recipe.training.steps, label: "train")
-    var lastValidation = ""
-    try trainer.run { progress in
-      if let loss = progress.validationLoss { lastValidation = String(format: " · valid %.3f", loss) }
-      bar.update(progress.step, detail: String(format: "loss %.3f%@ · %.0f tok/s", progress.loss, lastValidation, progress.tokensPerSecond))
-    }
-    bar.finish(detail: lastValidation)
-    print("saved \(out.path)")
+    display.finish()
   }
 
   static let importModel = Command(
@@ -142,6 +124,40 @@ enum TeacherCommands {
     if let v = try arguments.int("--checkpoint-every") { training.checkpointEvery = v }
     if let v = try arguments.int("--seed") { training.seed = UInt64(max(0, v)) }
     if let problem = training.validationProblem() { throw UsageError("training \(problem.key): \(problem.message)") }
+  }
+}
+
+/// Prints a teacher run's events with a progress bar; shared with `tessera demo`.
+final class TeacherRunDisplay {
+  let recipe: TeacherRecipe
+  let out: URL
+  private let bar: ProgressBar
+  private var lastValidation = ""
+
+  init(recipe: TeacherRecipe, out: URL) {
+    self.recipe = recipe
+    self.out = out
+    bar = ProgressBar(total: recipe.training.steps, label: "train")
+  }
+
+  func show(_ event: TeacherTrainingEvent) {
+    switch event {
+    case .started(let model, let trainCount, let validCount, let resumedAt):
+      if let resumedAt { print("resumed at step \(resumedAt) from \(out.path)") }
+      print("""
+        teacher: \(model.modelType), \(model.encoder.depth)+\(model.decoder.depth) layers, d_model \(model.modelWidth), \
+        \(model.parameterCount.formatted()) parameters
+        data: \(recipe.data.displayName), \(trainCount) train / \(validCount) valid examples, \(recipe.data.batchTokens) tokens a batch
+        """)
+    case .step(let progress):
+      if let loss = progress.validationLoss { lastValidation = String(format: " · valid %.3f", loss) }
+      bar.update(progress.step, detail: String(format: "loss %.3f%@ · %.0f tok/s", progress.loss, lastValidation, progress.tokensPerSecond))
+    }
+  }
+
+  func finish() {
+    bar.finish(detail: lastValidation)
+    print("saved \(out.path)")
   }
 }
 

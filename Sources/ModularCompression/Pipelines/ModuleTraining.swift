@@ -1,0 +1,142 @@
+import Foundation
+import NeuralLayers
+import Seq2SeqModels
+import TensorCore
+import TextTasks
+import Tokenizers
+
+/// What a module training run is asked to do.
+public struct ModuleTrainingParameters {
+  public var teacherFolder: URL
+  /// Created if missing; the modules of the run are added to it.
+  public var registryFolder: URL
+  public var recipe: ModulesRecipe
+  public var start: TrainingStart
+  /// Stored in each module's provenance.
+  public var recipePath: String?
+  public var command: String?
+  public var communicator: any GradientCommunicator
+
+  public init(
+    teacherFolder: URL, registryFolder: URL, recipe: ModulesRecipe = ModulesRecipe(), start: TrainingStart = .fresh,
+    recipePath: String? = nil, command: String? = nil,
+    communicator: any GradientCommunicator = SingleProcessCommunicator()
+  ) {
+    self.teacherFolder = teacherFolder
+    self.registryFolder = registryFolder
+    self.recipe = recipe
+    self.start = start
+    self.recipePath = recipePath
+    self.command = command
+    self.communicator = communicator
+  }
+}
+
+/// What a module run reports as it goes.
+public enum ModuleTrainingEvent {
+  /// Before the first step: the teacher, the modules, notes on spans no module covers, data size, resumed step.
+  case started(teacher: any Seq2SeqModel, modules: [ModuleSpan], notes: [String], trainExamples: Int, resumedAt: Int?)
+  case step(TrainingProgress)
+  /// The modules are in the registry.
+  case registered(count: Int)
+  /// The probe scored `done` of `total` models (the teacher first).
+  case probing(done: Int, total: Int)
+  /// The probe is done: the teacher's baseline, the modules probed and the number of examples.
+  case probed(teacher: ModuleValidation?, modules: Int, examples: Int)
+}
+
+/// Module training: every module of the recipe against a frozen teacher in
+/// one run, then registered in the registry and probed. The run checkpoints
+/// into `REGISTRY/training-checkpoint/`, which is kept until the probe is done,
+/// so a run killed at any point — the probe included — finishes with `.resume`.
+public enum ModuleTraining {
+  public static let checkpointFolderName = "training-checkpoint"
+  /// The single-file checkpoint of older Tessera versions, which is not resumed.
+  static let formerCheckpointFileName = "training-checkpoint.safetensors"
+
+  /// Trains, registers and probes; returns the registry. A fresh run is
+  /// refused over an unfinished one and over modules of the same spans already
+  /// in the registry (`.restart` replaces them; `.resume` continues the run).
+  @discardableResult
+  public static func run(
+    _ parameters: ModuleTrainingParameters, events: (ModuleTrainingEvent) throws -> Void = { _ in }
+  ) throws -> ModuleRegistry {
+    let recipe = parameters.recipe, settings = recipe.modules
+    let checkpoint = parameters.registryFolder.appendingPathComponent(checkpointFolderName)
+    let former = parameters.registryFolder.appendingPathComponent(formerCheckpointFileName)
+    if FileManager.default.fileExists(atPath: former.path) {
+      guard parameters.start == .restart else {
+        throw TrainingStartError(
+          kind: .earlierRun, path: former.path,
+          reason: "a checkpoint of an older Tessera, which cannot be resumed; start over (it is then removed)")
+      }
+      try FileManager.default.removeItem(at: former)
+    }
+    let resume = try TrainingOutput.prepare(checkpoint, start: parameters.start, what: "module training")
+    let teacher = try ModelLoading.load(from: parameters.teacherFolder)
+    let tokenizer = try loadTokenizer(from: parameters.teacherFolder)
+    let fingerprint = try TeacherFingerprint.of(modelFolder: parameters.teacherFolder)
+    let registry = try ModuleRegistry.openOrCreate(
+      at: parameters.registryFolder, teacherFingerprint: fingerprint,
+      teacher: TeacherSummary(
+        model: teacher, path: relativePath(of: parameters.teacherFolder, from: parameters.registryFolder)))
+    let train = TokenizedExamples(try recipe.data.examples(.train), tokenizer: tokenizer)
+    let schedule = try TokenBudgetSchedule(
+      train, tokenBudget: recipe.data.batchTokens, seed: recipe.data.seed, tokens: teacher.specialTokens)
+    let objective = ModuleDistillationObjective(teacher: teacher, settings: settings)
+    let replaced = objective.modules.spans.map(\.id).filter { registry.entry($0) != nil }
+    if !resume, parameters.start == .fresh, !replaced.isEmpty {
+      throw TrainingStartError(
+        kind: .earlierRun, path: parameters.registryFolder.path,
+        reason: "already holds \(replaced.count) of the modules this run would replace (\(replaced.prefix(3).joined(separator: ", "))"
+          + "\(replaced.count > 3 ? ", …" : "")); train other granularities into it, or use another registry")
+    }
+    let loop = TrainingLoop(
+      objective: objective, settings: settings.loopSettings, schedule: schedule, checkpointFolder: checkpoint,
+      fingerprint: [settings.fingerprint, fingerprint, stableJSONText(recipe.data)].joined(separator: "|"),
+      communicator: parameters.communicator)
+    if resume { try loop.resume() }
+    try events(.started(
+      teacher: teacher, modules: objective.modules.spans, notes: objective.modules.notes, trainExamples: train.count,
+      resumedAt: resume ? loop.state.step : nil))
+    try loop.run { try events(.step($0)) }
+
+    for span in objective.modules.spans {
+      try registry.add(
+        block: objective.modules.blocks[span]!, span: span,
+        provenance: ModuleProvenance(
+          steps: objective.steps(of: span), seed: settings.seed, recipe: parameters.recipePath,
+          command: parameters.command, initialisation: settings.initialisation.provenanceName))
+    }
+    try events(.registered(count: objective.modules.spans.count))
+    if settings.probeExamples > 0 {
+      try probe(
+        registry: registry, teacher: teacher, tokenizer: tokenizer, teacherFingerprint: fingerprint, data: recipe.data,
+        count: settings.probeExamples, events: events)
+    }
+    // Only now is the run complete: until here a resume redoes what is left.
+    try FileManager.default.removeItem(at: checkpoint)
+    AtomicFolder.removeLeftovers(of: checkpoint)
+    return registry
+  }
+
+  /// Runs ``ModuleProbe`` on the first `count` validation examples of `data`;
+  /// `teacher` is the registry's (its fingerprint already checked).
+  public static func probe(
+    registry: ModuleRegistry, teacher: any Seq2SeqModel, tokenizer: any TextTokenizer, teacherFingerprint: String,
+    data: DatasetSpec, count: Int, events: (ModuleTrainingEvent) throws -> Void = { _ in }
+  ) throws {
+    let examples = Array(try data.examples(.valid).prefix(count))
+    try ModuleProbe.run(
+      registry: registry, teacher: teacher, teacherFingerprint: teacherFingerprint, tokenizer: tokenizer, examples: examples
+    ) { done, total in try events(.probing(done: done, total: total)) }
+    try events(.probed(teacher: registry.manifest.teacherValidation, modules: registry.entries.count, examples: examples.count))
+  }
+
+  /// `folder` relative to `base` when it lies beside or inside it, else absolute; registries store it this way.
+  public static func relativePath(of folder: URL, from base: URL) -> String {
+    let target = folder.standardizedFileURL.path, root = base.standardizedFileURL.deletingLastPathComponent().path
+    if target.hasPrefix(root + "/") { return "../" + target.dropFirst(root.count + 1) }
+    return target
+  }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import NeuralLayers
+import Seq2SeqModels
+import TensorCore
+import TextTasks
+import Tokenizers
+
+/// What a teacher training run is asked to do.
+public struct TeacherTrainingParameters {
+  public var recipe: TeacherRecipe
+  /// The model folder, which is also the run's checkpoint.
+  public var output: URL
+  public var tokenizer: any TextTokenizer
+  public var start: TrainingStart
+  public var communicator: any GradientCommunicator
+
+  public init(
+    recipe: TeacherRecipe = TeacherRecipe(), output: URL, tokenizer: any TextTokenizer = ByteTokenizer(),
+    start: TrainingStart = .fresh, communicator: any GradientCommunicator = SingleProcessCommunicator()
+  ) {
+    self.recipe = recipe
+    self.output = output
+    self.tokenizer = tokenizer
+    self.start = start
+    self.communicator = communicator
+  }
+}
+
+/// What a teacher run reports as it goes.
+public enum TeacherTrainingEvent {
+  /// Before the first step: the model, the data sizes and, when resumed, the step it resumed at.
+  case started(model: any Seq2SeqModel, trainExamples: Int, validExamples: Int, resumedAt: Int?)
+  case step(TrainingProgress)
+}
+
+/// Teacher training: a model from a recipe trained with cross-entropy into a
+/// model folder that checkpoints as it goes.
+public enum TeacherTraining {
+  /// Trains (or resumes) the teacher; returns the final trainer state.
+  ///
+  /// A fresh run is refused over an earlier run (`.resume` continues it,
+  /// `.restart` starts over); any output holding files Tessera did not write
+  /// is refused whatever `start` says. Resuming is refused when the settings,
+  /// model, tokenizer or data differ from the checkpoint's.
+  @discardableResult
+  public static func run(
+    _ parameters: TeacherTrainingParameters, events: (TeacherTrainingEvent) throws -> Void = { _ in }
+  ) throws -> TrainerState {
+    let recipe = parameters.recipe
+    let resume = try TrainingOutput.prepare(parameters.output, start: parameters.start, what: "teacher")
+    let tokenizer = parameters.tokenizer
+    let model = try recipe.makeModel(tokenizer: tokenizer, seed: recipe.training.seed)
+    let train = TokenizedExamples(try recipe.data.examples(.train), tokenizer: tokenizer)
+    let valid = TokenizedExamples(try recipe.data.examples(.valid), tokenizer: tokenizer)
+    let tokens = model.specialTokens
+    let schedule = try TokenBudgetSchedule(train, tokenBudget: recipe.data.batchTokens, seed: recipe.data.seed, tokens: tokens)
+    let loop = TrainingLoop(
+      objective: CrossEntropyObjective(model: model, parameters: recipe.training, tokenizer: tokenizer),
+      settings: recipe.training.loopSettings, schedule: schedule,
+      validation: valid.orderedBatches(tokenBudget: recipe.data.batchTokens, tokens: tokens),
+      checkpointFolder: parameters.output,
+      fingerprint: fingerprint(recipe: recipe, model: model, tokenizer: tokenizer),
+      communicator: parameters.communicator)
+    if resume { try loop.resume() }
+    try events(.started(
+      model: model, trainExamples: train.count, validExamples: valid.count, resumedAt: resume ? loop.state.step : nil))
+    try loop.run { try events(.step($0)) }
+    return loop.state
+  }
+
+  /// Everything that changes the losses: training settings, the model's configuration, tokenizer and data.
+  static func fingerprint(recipe: TeacherRecipe, model: any Seq2SeqModel, tokenizer: any TextTokenizer) -> String {
+    let configuration = (try? model.configurationJSON()).map { String(decoding: $0, as: UTF8.self) } ?? model.modelType
+    return [
+      recipe.training.fingerprint, configuration, "\(type(of: tokenizer)) \(tokenizer.vocabularySize)",
+      stableJSONText(recipe.data),
+    ].joined(separator: "|")
+  }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import NeuralLayers
+import TensorCore
+import Tokenizers
+
+/// Writes `config.json` in the reference's shape.
+enum ModelConfigurationWriter {
+  /// `floatKeys` are written with a decimal point (`1.0`, not `1`): the
+  /// reference validates their type when it loads the file.
+  static func json(_ configuration: some Encodable, architecture: String, floatKeys: [String]) throws -> Data {
+    let encoded = try JSONEncoder().encode(configuration)
+    guard var dictionary = try JSONSerialization.jsonObject(with: encoded) as? [String: Any] else {
+      preconditionFailure("a configuration encodes to a JSON object")
+    }
+    dictionary["architectures"] = [architecture]
+    dictionary["is_encoder_decoder"] = true
+    var text = String(decoding: try JSONSerialization.data(withJSONObject: dictionary, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self)
+    for key in floatKeys {
+      // "key" : 1  →  "key" : 1.0
+      text = text.replacingOccurrences(
+        of: "(\"\(key)\" ?: ?-?[0-9]+)(?=[,\n }])", with: "$1.0", options: .regularExpression)
+    }
+    return Data(text.utf8)
+  }
+}
+
+/// Writing model folders that Hugging Face tools read.
+public enum ModelExport {
+  /// Writes `config.json`, `model.safetensors`, the tokenizer's files and any
+  /// `extraFiles` into `folder`. Files are built in a temporary sibling folder
+  /// and swapped in at the end (``AtomicFolder``), so a failure or a kill never
+  /// leaves a half-written model and never loses the previous one.
+  public static func save(
+    _ model: any Seq2SeqModel, to folder: URL, tokenizer: (any TextTokenizer)? = nil, extraFiles: [String: Data] = [:],
+    metadata: [String: String] = [:]
+  ) throws {
+    try writeFolder(folder) { staging in
+      try writeModelFiles(model, into: staging, tokenizer: tokenizer, metadata: metadata)
+      for (name, data) in extraFiles { try AtomicFile.write(data, to: staging.appendingPathComponent(name)) }
+    }
+  }
+
+  /// Writes `config.json`, `model.safetensors` and the tokenizer's files into
+  /// the folder being built (no swap: see ``writeFolder(_:fill:)``).
+  public static func writeModelFiles(
+    _ model: any Seq2SeqModel, into folder: URL, tokenizer: (any TextTokenizer)?, metadata: [String: String] = [:]
+  ) throws {
+    try AtomicFile.write(model.configurationJSON(), to: folder.appendingPathComponent("config.json"))
+    var fileMetadata = metadata
+    fileMetadata["format"] = "pt"
+    try SafeTensorsFile(tensors: model.checkpointTensors(), metadata: fileMetadata)
+      .write(to: folder.appendingPathComponent("model.safetensors"))
+    try tokenizer?.save(to: folder)
+  }
+
+  /// Builds a folder with `fill` in a staging folder beside `folder`, then
+  /// swaps it in whole; on failure the staging folder is removed and `folder`
+  /// is left as it was.
+  public static func writeFolder(_ folder: URL, fill: (URL) throws -> Void) throws {
+    let fileManager = FileManager.default
+    try fileManager.createDirectory(at: folder.deletingLastPathComponent(), withIntermediateDirectories: true)
+    let staging = AtomicFolder.stagingURL(for: folder)
+    try fileManager.createDirectory(at: staging, withIntermediateDirectories: true)
+    do {
+      try fill(staging)
+      try AtomicFolder.replace(folder, with: staging)
+    } catch {
+      try? fileManager.removeItem(at: staging)
+      throw error
+    }
+  }
+}
