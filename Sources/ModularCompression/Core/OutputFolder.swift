@@ -119,7 +119,10 @@ public enum OutputFolder {
       if case .tessera(let kind) = inspect(url.appendingPathComponent(entry)) { nested[entry] = kind }
     }
     if !nested.isEmpty { return .holdsOutputs(nested) }
-    return .otherFiles(Array(entries.filter { nested[$0] == nil }.prefix(5)))
+    // Name the entries no kind writes; a mixture of kinds' files names them all.
+    let known = Set(fileNames.values.joined())
+    let unknown = entries.filter { !known.contains($0) && !ManifestDecoding.isPlainFileName($0) }
+    return .otherFiles(Array((unknown.isEmpty ? entries : unknown).prefix(5)))
   }
 
   /// Checks that a command writing `kind` may write `url` and that it can be
