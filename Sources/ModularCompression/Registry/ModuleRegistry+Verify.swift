@@ -101,7 +101,7 @@ extension ModuleRegistry {
     var isFolder: ObjCBool = false
     guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isFolder), isFolder.boolValue else {
       throw RegistryError.invalidValue(
-        field: "teacher folder '\(folder.path)'", reason: "does not exist (the manifest's teacher.path is '\(manifest.teacher.path ?? "")')")
+        field: "teacher folder '\(folder.standardizedFileURL.path)'", reason: "does not exist (the manifest's teacher.path is '\(manifest.teacher.path ?? "")')")
     }
     try checkTeacher(try TeacherFingerprint.of(modelFolder: folder))
     let configuration = folder.appendingPathComponent("config.json")
@@ -131,17 +131,21 @@ extension ModuleRegistry {
     let layer = (span.stack == .encoder ? teacher.encoder : teacher.decoder).blocks[span.start]
     let expected = layer.stateDictionary().mapValues(\.shape)
     let found = Dictionary(uniqueKeysWithValues: header.entries.map { ($0.name, $0.shape) })
-    var differences: [String] = []
-    for key in expected.keys.sorted() {
-      guard let shape = found[key] else {
-        differences.append("key '\(key)' is missing")
-        continue
-      }
-      if shape != expected[key] { differences.append("'\(key)' has shape \(shape), the teacher's \(expected[key]!)") }
+    let missing = expected.keys.filter { found[$0] == nil }.sorted()
+    let unexpected = found.keys.filter { expected[$0] == nil }.sorted()
+    let reshaped = expected.keys.filter { found[$0] != nil && found[$0] != expected[$0] }.sorted()
+    func list(_ what: String, _ keys: [String], _ describe: (String) -> String) -> String? {
+      guard !keys.isEmpty else { return nil }
+      let more = keys.count > 3 ? " and \(keys.count - 3) more" : ""
+      return what + " " + keys.prefix(3).map(describe).joined(separator: ", ") + more
     }
-    differences += found.keys.filter { expected[$0] == nil }.sorted().map { "unexpected key '\($0)'" }
+    let differences = [
+      list("missing keys", missing) { "'\($0)'" },
+      list("unexpected keys", unexpected) { "'\($0)'" },
+      list("other shapes:", reshaped) { "'\($0)' \(found[$0]!) (the teacher's \(expected[$0]!))" },
+    ].compactMap { $0 }
     guard !differences.isEmpty else { return nil }
-    let shown = differences.prefix(4).joined(separator: "; ") + (differences.count > 4 ? "; and \(differences.count - 4) more" : "")
+    let shown = differences.joined(separator: "; ")
     return RegistryProblem(
       .error, moduleID: entry.id, file: folder.appendingPathComponent(entry.file).path,
       message: "module '\(entry.id)': does not fit the teacher's \(span.stack.rawValue) layer \(span.start): \(shown)")
