@@ -19,12 +19,14 @@ enum CLI {
     let error: String
   }
 
-  /// Runs to completion and captures both streams.
+  /// Runs to completion and captures both streams; in `folder` when given
+  /// (starting fails if it does not exist).
   @discardableResult
-  static func run(_ arguments: [String], input: String? = nil) throws -> Result {
+  static func run(_ arguments: [String], input: String? = nil, in folder: URL? = nil) throws -> Result {
     let process = Process()
     process.executableURL = binary
     process.arguments = arguments
+    process.currentDirectoryURL = folder
     let out = Pipe(), err = Pipe(), stdin = Pipe()
     process.standardOutput = out
     process.standardError = err

@@ -11,12 +11,17 @@ final class OutputSafetyCLITests: XCTestCase {
   /// A tiny Hugging Face T5 folder to import.
   private static let source = repository.appendingPathComponent("Tests/Seq2SeqModelsTests/Fixtures/t5_v1_0")
 
+  /// Holds `project`, so that even `..` of the project stays inside this test's own folder.
+  private var sandbox: URL!
+
   override func setUpWithError() throws {
-    project = CLI.temporaryFolder()
+    sandbox = CLI.temporaryFolder()
+    project = sandbox.appendingPathComponent("project")
+    try FileManager.default.createDirectory(at: project, withIntermediateDirectories: true)
   }
 
   override func tearDownWithError() throws {
-    try? FileManager.default.removeItem(at: project)
+    try? FileManager.default.removeItem(at: sandbox)
   }
 
   /// A project folder as a user has it: a registry and a teacher Tessera wrote, and notes of their own.
@@ -46,12 +51,13 @@ final class OutputSafetyCLITests: XCTestCase {
     return files
   }
 
-  /// Runs the CLI with `folder` as its current folder.
+  /// Runs the CLI with `folder` (the sandbox or a folder in it) as its current folder. A
+  /// command that replaced its folder (an old bug) must not make the next run
+  /// start anywhere else: a folder that is gone fails the run.
   private func run(in folder: URL, _ arguments: [String]) throws -> CLI.Result {
-    let previous = FileManager.default.currentDirectoryPath
-    XCTAssertTrue(FileManager.default.changeCurrentDirectoryPath(folder.path))
-    defer { FileManager.default.changeCurrentDirectoryPath(previous) }
-    return try CLI.run(arguments)
+    let path = folder.standardizedFileURL.path
+    precondition(path == sandbox.path || path.hasPrefix(sandbox.path + "/"), "runs stay inside the sandbox")
+    return try CLI.run(arguments, in: folder)
   }
 
   private func assertRefused(_ result: CLI.Result, _ fragments: [String], file: StaticString = #filePath, line: UInt = #line) {
@@ -82,11 +88,11 @@ final class OutputSafetyCLITests: XCTestCase {
     let notes = project.appendingPathComponent("notes.txt")
     let before = try snapshot(project)
     assertRefused(
-      try CLI.run(["teacher", "import", Self.source.path, "--out", registry.path]),
+      try run(in: sandbox, ["teacher", "import", Self.source.path, "--out", registry.path]),
       [registry.path, "a module registry (manifest.json)", "pass --force"])
-    assertRefused(try CLI.run(["teacher", "import", Self.source.path, "--out", notes.path, "--force"]), [notes.path, "is a file"])
-    let elsewhere = CLI.temporaryFolder()
-    defer { try? FileManager.default.removeItem(at: elsewhere) }
+    assertRefused(try run(in: sandbox, ["teacher", "import", Self.source.path, "--out", notes.path, "--force"]), [notes.path, "is a file"])
+    let elsewhere = sandbox.appendingPathComponent("elsewhere")
+    try FileManager.default.createDirectory(at: elsewhere, withIntermediateDirectories: true)
     assertRefused(
       try run(in: elsewhere, ["teacher", "import", Self.source.path, "--out", project.path, "--force"]),
       [project.path, "'registry' (a module registry", "'teacher' (a trained teacher"])
@@ -94,10 +100,10 @@ final class OutputSafetyCLITests: XCTestCase {
 
     let model = project.appendingPathComponent("imported")
     for _ in 0..<2 {  // a model folder it wrote may be written again
-      let result = try CLI.run(["teacher", "import", Self.source.path, "--out", model.path])
+      let result = try run(in: sandbox, ["teacher", "import", Self.source.path, "--out", model.path])
       XCTAssertEqual(result.status, 0, result.error)
     }
-    let forced = try CLI.run(["teacher", "import", Self.source.path, "--out", registry.path, "--force"])
+    let forced = try run(in: sandbox, ["teacher", "import", Self.source.path, "--out", registry.path, "--force"])
     XCTAssertEqual(forced.status, 0, forced.error)
     XCTAssertTrue(FileManager.default.fileExists(atPath: registry.appendingPathComponent("model.safetensors").path))
   }
@@ -107,16 +113,16 @@ final class OutputSafetyCLITests: XCTestCase {
     let before = try snapshot(project)
     assertRefused(try run(in: project, ["data", "make", "--task", "arithmetic", "--out", ".", "--force"]), ["current folder"])
     assertRefused(
-      try CLI.run(["data", "make", "--task", "arithmetic", "--out", project.appendingPathComponent("teacher").path]),
+      try run(in: sandbox, ["data", "make", "--task", "arithmetic", "--out", project.appendingPathComponent("teacher").path]),
       ["a trained teacher", "--force"])
     XCTAssertEqual(try snapshot(project), before)
     let data = project.appendingPathComponent("data")
     for _ in 0..<2 {
-      let result = try CLI.run(["data", "make", "--task", "arithmetic", "--out", data.path, "--train", "5", "--valid", "2", "--test", "2"])
+      let result = try run(in: sandbox, ["data", "make", "--task", "arithmetic", "--out", data.path, "--train", "5", "--valid", "2", "--test", "2"])
       XCTAssertEqual(result.status, 0, result.error)
     }
     let blocked = project.appendingPathComponent("notes.txt/data")
-    assertRefused(try CLI.run(["data", "make", "--task", "arithmetic", "--out", blocked.path]), ["'\(project.path)/notes.txt' is a file"])
+    assertRefused(try run(in: sandbox, ["data", "make", "--task", "arithmetic", "--out", blocked.path]), ["'\(project.path)/notes.txt' is a file"])
   }
 
   // MARK: registry verify
@@ -133,7 +139,7 @@ final class OutputSafetyCLITests: XCTestCase {
   func testVerifyChecksTheTeacherAndWarnsOfStrayFiles() throws {
     let (teacher, registry) = try copyDemo()
     try Data("mine".utf8).write(to: registry.appendingPathComponent("notes.txt"))
-    let warned = try CLI.run(["registry", "verify", registry.path])
+    let warned = try run(in: sandbox, ["registry", "verify", registry.path])
     XCTAssertEqual(warned.status, 0, warned.error)
     XCTAssertTrue(warned.output.contains("warning registry: 'notes.txt': not listed in the manifest"), warned.output)
     XCTAssertTrue(warned.output.contains("30 modules verified"), warned.output)
@@ -142,7 +148,7 @@ final class OutputSafetyCLITests: XCTestCase {
     var bytes = try Data(contentsOf: weights)
     bytes[bytes.count - 1] ^= 1
     try bytes.write(to: weights)
-    let failed = try CLI.run(["registry", "verify", registry.path])
+    let failed = try run(in: sandbox, ["registry", "verify", registry.path])
     XCTAssertEqual(failed.status, 1)
     XCTAssertTrue(failed.output.contains("FAILED  registry: teacher:"), failed.output)
     XCTAssertTrue(failed.output.contains("another teacher"), failed.output)
