@@ -31,25 +31,23 @@ public enum FileAccess {
   /// Creates the folder at `url` and any missing folders above it; an
   /// existing folder is fine.
   public static func createFolder(_ url: URL) throws {
-    var isFolder: ObjCBool = false
-    if FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder) {
-      guard isFolder.boolValue else {
-        throw FileAccessError(path: url.path, action: .createFolder, reason: "a file of that name exists")
+    var missing: [String] = []
+    var path = url.standardizedFileURL.path
+    var status = stat()
+    while stat(path, &status) != 0 {
+      missing.append(path)
+      path = (path as NSString).deletingLastPathComponent
+    }
+    guard status.st_mode & S_IFMT == S_IFDIR else {
+      throw FileAccessError(
+        path: url.path, action: .createFolder,
+        reason: missing.isEmpty ? "a file of that name exists" : "'\(path)' is a file")
+    }
+    for folder in missing.reversed() {
+      // Another process may have made it meanwhile.
+      guard mkdir(folder, 0o755) == 0 || errno == EEXIST else {
+        throw FileAccessError(path: url.path, action: .createFolder, code: errno, in: folder)
       }
-      return
-    }
-    var parent = url.standardizedFileURL.deletingLastPathComponent()
-    while !FileManager.default.fileExists(atPath: parent.path, isDirectory: &isFolder), parent.path != "/" {
-      parent = parent.deletingLastPathComponent()
-    }
-    guard isFolder.boolValue else {
-      throw FileAccessError(path: url.path, action: .createFolder, reason: "'\(parent.path)' is a file")
-    }
-    do {
-      try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    } catch {
-      let reason = access(parent.path, W_OK | X_OK) == 0 ? "\(error.localizedDescription)" : String(cString: strerror(errno))
-      throw FileAccessError(path: url.path, action: .createFolder, reason: "'\(parent.path)': \(reason)")
     }
   }
 }
@@ -72,8 +70,10 @@ public struct FileAccessError: LocalizedError, CustomStringConvertible, Equatabl
     self.reason = reason
   }
 
-  init(path: String, action: Action, code: Int32) {
-    self.init(path: path, action: action, reason: String(cString: strerror(code)))
+  /// The system's reason for `code`, at `folder` when that is not `path` itself.
+  init(path: String, action: Action, code: Int32, in folder: String? = nil) {
+    let reason = String(cString: strerror(code))
+    self.init(path: path, action: action, reason: folder.map { $0 == path ? reason : "'\($0)': \(reason)" } ?? reason)
   }
 
   public var description: String { "cannot \(action.rawValue) '\(path)': \(reason)" }

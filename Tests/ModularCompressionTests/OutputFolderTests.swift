@@ -178,6 +178,13 @@ final class OutputFolderTests: XCTestCase {
       XCTAssertEqual("\($0)", "cannot write '\(below.path)': '\(file.path)' is a file, so no folder can be made in it")
     }
     try OutputFolder.checkWritable(root.appendingPathComponent("a/b/c"))
+    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: root.path), ["file.txt"], "the check leaves nothing behind")
+    #if os(Linux)
+      // Permission bits would let root through; /proc takes no new files from anyone.
+      XCTAssertThrowsError(try OutputFolder.claim(URL(fileURLWithPath: "/proc/tessera-out"), as: .report, force: false)) {
+        XCTAssertTrue("\($0)".hasPrefix("cannot write '/proc/tessera-out': '/proc' is not writable"), "\($0)")
+      }
+    #endif
     guard getuid() != 0 else { return }  // root may write anywhere
     let locked = try make("locked", [])
     try FileManager.default.setAttributes([.posixPermissions: 0o555], ofItemAtPath: locked.path)

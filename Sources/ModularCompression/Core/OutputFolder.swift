@@ -183,14 +183,20 @@ public enum OutputFolder {
     try checkWritableFolder(folder, for: url)
   }
 
+  /// Creates and removes a hidden file in `folder`: unlike permission bits,
+  /// this also catches read-only and special file systems, and works for root.
   private static func checkWritableFolder(_ folder: URL, for url: URL) throws {
-    guard access(folder.path, W_OK | X_OK) == 0 else {
+    let probe = folder.appendingPathComponent(".tessera-write-check.tmp-\(getpid())-\(UInt32.random(in: .min ... .max))").path
+    let descriptor = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+    guard descriptor >= 0 else {
       let reason = String(cString: strerror(errno))
       throw OutputFolderError(
         path: url.path, kind: nil,
         reason: folder.path == url.standardizedFileURL.path
           ? "the folder is not writable (\(reason))" : "'\(folder.path)' is not writable (\(reason))")
     }
+    _ = close(descriptor)
+    _ = unlink(probe)
   }
 
   /// The kind of folder whose (non-leftover) `entries` are all of one kind's
