@@ -134,8 +134,23 @@ public struct AtomicFileError: LocalizedError, CustomStringConvertible, Equatabl
     self.code = code
   }
 
+  /// Says what is wrong in the user's terms where the step and `errno`
+  /// tell it (a missing or read-only folder, a folder in the file's place),
+  /// else the step and the system's reason.
   public var description: String {
-    "cannot \(step.rawValue) '\(path)': \(String(cString: strerror(code)))"
+    let folder = (path as NSString).deletingLastPathComponent
+    let reason = String(cString: strerror(code))
+    switch (step, code) {
+    case (.createTemporary, ENOENT): return "cannot write '\(path)': the folder '\(folder)' does not exist"
+    case (.createTemporary, ENOTDIR): return "cannot write '\(path)': '\(folder)' is not a folder"
+    case (.createTemporary, EACCES), (.createTemporary, EPERM), (.createTemporary, EROFS):
+      return "cannot write '\(path)': the folder '\(folder)' is not writable (\(reason))"
+    case (.rename, EISDIR), (.rename, ENOTEMPTY), (.rename, EEXIST):
+      return "cannot replace '\(path)': it is a folder, not a file"
+    case (.write, ENOSPC), (.sync, ENOSPC), (.close, ENOSPC):
+      return "cannot write '\(path)': the disk is full (\(reason)); the previous file, if any, is unchanged"
+    default: return "cannot \(step.rawValue) '\(path)': \(reason)"
+    }
   }
 
   public var errorDescription: String? { description }

@@ -52,6 +52,11 @@ final class RegistryTests: XCTestCase {
     return (model, registry, entries)
   }
 
+  /// What `verify` finds wrong with the modules (these registries' teacher folders do not exist).
+  private static func moduleProblems(_ registry: ModuleRegistry) -> [RegistryProblem] {
+    registry.verify().filter { $0.moduleID != nil }
+  }
+
   private func assertThrows(
     _ expression: @autoclosure () throws -> some Any, containing fragments: [String], file: StaticString = #filePath,
     line: UInt = #line
@@ -158,7 +163,7 @@ final class RegistryTests: XCTestCase {
       XCTAssertEqual(actual[key]?.shape, tensor.shape, key)
       XCTAssertEqual(actual[key]?.scalars, tensor.scalars, key)
     }
-    XCTAssertEqual(reopened.verify(), [])
+    XCTAssertEqual(Self.moduleProblems(reopened), [])
   }
 
   func testAddingTheSameIDReplacesTheModule() throws {
@@ -207,7 +212,7 @@ final class RegistryTests: XCTestCase {
     assertThrows(
       try registry.loadBlock(span, for: model, teacherFingerprint: Self.fingerprint),
       containing: ["checksum mismatch", fileURL.path, "decoder.g4.0"])
-    let problems = registry.verify()
+    let problems = Self.moduleProblems(registry)
     XCTAssertEqual(problems.map(\.moduleID), ["decoder.g4.0"])
     XCTAssertTrue(problems[0].message.contains("checksum mismatch"), problems[0].message)
   }
@@ -248,7 +253,7 @@ final class RegistryTests: XCTestCase {
     assertThrows(
       try registry.loadBlock(span, for: model, teacherFingerprint: Self.fingerprint),
       containing: ["encoder.g2.0", "another teacher", Self.otherFingerprint])
-    XCTAssertEqual(registry.verify().map(\.moduleID), ["encoder.g2.0"])
+    XCTAssertEqual(Self.moduleProblems(registry).map(\.moduleID), ["encoder.g2.0"])
   }
 
   func testMissingModuleListsAvailableIDs() throws {
@@ -266,7 +271,7 @@ final class RegistryTests: XCTestCase {
     assertThrows(
       try registry.loadBlock(span, for: model, teacherFingerprint: Self.fingerprint),
       containing: ["encoder.g2.0", "is missing", entry.file])
-    XCTAssertEqual(registry.verify().map(\.moduleID), ["encoder.g2.0"])
+    XCTAssertEqual(Self.moduleProblems(registry).map(\.moduleID), ["encoder.g2.0"])
   }
 
   func testCreateOpenAndFolderErrors() throws {
@@ -335,7 +340,7 @@ final class RegistryTests: XCTestCase {
     let registry = try ModuleRegistry.open(at: folder)
     XCTAssertEqual(registry.entries.count, 2 * (12 + 8))
     XCTAssertEqual(registry.entries.filter { $0.validation?.loss == Float($0.moduleSpan.index) }.count, 40)
-    XCTAssertEqual(registry.verify(), [])
+    XCTAssertEqual(registry.verify().filter(\.isError), [])
     let leftovers = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.contains(".tmp-") }
     XCTAssertEqual(leftovers, [])
   }

@@ -66,7 +66,7 @@ final class AtomicFileTests: XCTestCase {
     XCTAssertThrowsError(try AtomicFile.write(Data("new".utf8), to: url)) { error in
       guard let error = error as? AtomicFileError else { return XCTFail("unexpected \(error)") }
       XCTAssertEqual(error.step, .rename)
-      XCTAssert(error.description.contains(url.path), error.description)
+      XCTAssertEqual(error.description, "cannot replace '\(url.path)': it is a folder, not a file")
     }
     XCTAssertEqual(try directoryContents(), ["occupied"])
     XCTAssertEqual(try Data(contentsOf: url.appendingPathComponent("inside")), Data("keep".utf8))
@@ -78,7 +78,18 @@ final class AtomicFileTests: XCTestCase {
       guard let error = error as? AtomicFileError else { return XCTFail("unexpected \(error)") }
       XCTAssertEqual(error.step, .createTemporary)
       XCTAssertEqual(error.code, ENOENT)
-      XCTAssert(error.localizedDescription.contains("no-such-folder/file.txt"), error.localizedDescription)
+      XCTAssertEqual(
+        error.localizedDescription,
+        "cannot write '\(url.path)': the folder '\(url.deletingLastPathComponent().path)' does not exist")
+    }
+  }
+
+  func testFileInPlaceOfTheFolderIsNamed() throws {
+    let blocker = directory.appendingPathComponent("plain-file")
+    try Data("x".utf8).write(to: blocker)
+    let url = blocker.appendingPathComponent("out.json")
+    XCTAssertThrowsError(try AtomicFile.write(Data("x".utf8), to: url)) { error in
+      XCTAssertEqual("\(error)", "cannot write '\(url.path)': '\(blocker.path)' is not a folder")
     }
   }
 }

@@ -19,12 +19,16 @@ enum CLI {
     let error: String
   }
 
-  /// Runs to completion and captures both streams; `environment` is added to the test's own.
+  /// Runs to completion and captures both streams; in `folder` when given
+  /// (starting fails if it does not exist); `environment` is added to the test's own.
   @discardableResult
-  static func run(_ arguments: [String], input: String? = nil, environment: [String: String] = [:]) throws -> Result {
+  static func run(
+    _ arguments: [String], input: String? = nil, in folder: URL? = nil, environment: [String: String] = [:]
+  ) throws -> Result {
     let process = Process()
     process.executableURL = binary
     process.arguments = arguments
+    process.currentDirectoryURL = folder
     process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, added in added }
     let out = Pipe(), err = Pipe(), stdin = Pipe()
     process.standardOutput = out

@@ -3,8 +3,9 @@ import NeuralLayers
 import Seq2SeqModels
 import TensorCore
 
-/// A folder of modules trained against one teacher (DESIGN §4): `manifest.json`
-/// plus one safetensors file per module, named `<module id>.safetensors`.
+/// A folder of modules trained against one teacher: `manifest.json` (the
+/// teacher's fingerprint and one entry per module) plus one safetensors file
+/// per module, named `<module id>.safetensors`.
 ///
 /// Every change rewrites files atomically under the folder's lock
 /// (``RegistryLock``) and re-reads the manifest first, so concurrent writers —
@@ -22,13 +23,19 @@ public final class ModuleRegistry {
   /// The registry folder.
   public let folder: URL
   /// The manifest as last read or written by this instance.
-  public private(set) var manifest: RegistryManifest
+  public internal(set) var manifest: RegistryManifest
 
   /// The manifest's file name inside the folder.
   public static let manifestFileName = "manifest.json"
   /// Safetensors metadata keys written into every module file.
   public static let moduleIDMetadataKey = "module_id"
   public static let teacherFingerprintMetadataKey = "teacher_fingerprint"
+  /// The unfinished module-training run's checkpoint, kept in the registry folder.
+  public static let trainingCheckpointFileName = "training-checkpoint.safetensors"
+  /// The measured latencies of teacher layers and modules, kept with the registry.
+  public static let latencyProfileFileName = "latency-profile.json"
+  /// Files other than the manifest and the modules that Tessera keeps in a registry folder.
+  public static let auxiliaryFileNames = [trainingCheckpointFileName, latencyProfileFileName]
 
   private init(folder: URL, manifest: RegistryManifest) {
     self.folder = folder
@@ -55,7 +62,7 @@ public final class ModuleRegistry {
       throw RegistryError.invalidValue(
         field: "teacher fingerprint", reason: "'\(teacherFingerprint)' is not 64 lower-case hex digits (a SHA-256)")
     }
-    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    try FileAccess.createFolder(folder)
     let manifest = RegistryManifest(teacherFingerprint: teacherFingerprint, teacher: teacher)
     return try RegistryLock.withLock(folder, .exclusive) {
       guard !exists(at: folder) else { throw RegistryError.alreadyExists(folder: folder.path) }
@@ -208,8 +215,8 @@ public final class ModuleRegistry {
       throw RegistryError.missingModuleFile(id: entry.id, file: url.path)
     }
     let data: Data
-    do { data = try Data(contentsOf: url) } catch {
-      throw RegistryError.invalidModuleFile(id: entry.id, file: url.path, reason: "cannot be read")
+    do { data = try FileAccess.read(url) } catch {
+      throw RegistryError.invalidModuleFile(id: entry.id, file: url.path, reason: (error as? FileAccessError)?.reason ?? "\(error)")
     }
     let digest = SHA256.hexDigest(of: data)
     guard digest == entry.sha256 else {
@@ -223,7 +230,7 @@ public final class ModuleRegistry {
     return file
   }
 
-  private func checkMetadata(_ metadata: [String: String], of entry: ModuleEntry, file: String) throws {
+  func checkMetadata(_ metadata: [String: String], of entry: ModuleEntry, file: String) throws {
     let fingerprint = metadata[Self.teacherFingerprintMetadataKey] ?? "(none)"
     guard fingerprint == manifest.teacherFingerprint else {
       throw RegistryError.invalidModuleFile(
@@ -236,49 +243,14 @@ public final class ModuleRegistry {
     }
   }
 
-  // MARK: Checking
-
-  /// Checks every module file — present, checksum, readable header, metadata
-  /// naming this module and teacher — and returns one problem per failure;
-  /// an empty list means the registry is sound.
-  public func verify() -> [RegistryProblem] {
-    do {
-      return try RegistryLock.withLock(folder, .shared) {
-        manifest = try Self.readManifest(in: folder)
-        return manifest.modules.compactMap { entry in
-          let url = folder.appendingPathComponent(entry.file)
-          do {
-            guard FileManager.default.fileExists(atPath: url.path) else {
-              throw RegistryError.missingModuleFile(id: entry.id, file: url.path)
-            }
-            let digest = try SHA256.hexDigest(ofFile: url)
-            guard digest == entry.sha256 else {
-              throw RegistryError.checksumMismatch(id: entry.id, file: url.path, expected: entry.sha256, found: digest)
-            }
-            let header: SafeTensorsHeader
-            do { header = try SafeTensorsFile.readHeader(from: url) } catch {
-              throw RegistryError.invalidModuleFile(id: entry.id, file: url.path, reason: "\(error)")
-            }
-            try checkMetadata(header.metadata, of: entry, file: url.path)
-            return nil
-          } catch {
-            return RegistryProblem(moduleID: entry.id, file: url.path, message: "\(error)")
-          }
-        }
-      }
-    } catch {
-      return [RegistryProblem(moduleID: nil, file: manifestURL.path, message: "\(error)")]
-    }
-  }
-
   // MARK: Files
 
-  private static func readManifest(in folder: URL) throws -> RegistryManifest {
+  static func readManifest(in folder: URL) throws -> RegistryManifest {
     let url = folder.appendingPathComponent(manifestFileName)
     guard FileManager.default.fileExists(atPath: url.path) else { throw RegistryError.notARegistry(folder: folder.path) }
     let data: Data
-    do { data = try Data(contentsOf: url) } catch {
-      throw RegistryError.invalidManifest(file: url.path, field: "", reason: "cannot be read (\(error.localizedDescription))")
+    do { data = try FileAccess.read(url) } catch {
+      throw RegistryError.invalidManifest(file: url.path, field: "", reason: (error as? FileAccessError)?.reason ?? "\(error)")
     }
     return try RegistryManifest.decode(data, file: url.path)
   }
@@ -299,15 +271,4 @@ public final class ModuleRegistry {
       if let value, !value.isFinite { throw RegistryError.invalidValue(field: name, reason: "must be finite, got \(value)") }
     }
   }
-}
-
-/// One thing ``ModuleRegistry/verify()`` found wrong.
-public struct RegistryProblem: Sendable, Equatable, CustomStringConvertible {
-  /// The module concerned; nil when the manifest itself is unusable.
-  public let moduleID: String?
-  /// The file concerned.
-  public let file: String
-  public let message: String
-
-  public var description: String { message }
 }

@@ -1,8 +1,8 @@
 import Foundation
 import Seq2SeqModels
 
-/// `manifest.json` of a module registry (DESIGN §4): the teacher the modules
-/// were trained against and one entry per module file.
+/// `manifest.json` of a module registry: the teacher the modules were trained
+/// against (by the SHA-256 of its weights) and one entry per module file.
 ///
 /// ```json
 /// {"format_version": 1, "teacher_fingerprint": "9f86d0…",

@@ -1,4 +1,5 @@
 import Foundation
+import ModularCompression
 import TensorCore
 import TextTasks
 
@@ -31,7 +32,8 @@ enum DataCommands {
       Writes DIR/train.jsonl, DIR/valid.jsonl and DIR/test.jsonl (one {"source": …, "target": …}
       object a line) and DIR/task.json (task, settings, seed, sizes). The same task, settings and
       seed always give byte-identical files. A source text belongs to one split for every seed
-      (a stable hash picks it), so splits never share an example.
+      (a stable hash picks it), so splits never share an example. DIR must be new, empty or
+      task data written before; --force also replaces another Tessera output there.
 
       EXAMPLES:
         tessera data make --task arithmetic --out data/arithmetic
@@ -46,6 +48,7 @@ enum DataCommands {
       .value("--test", "N", "Test examples (default: per task)"),
       .value("--seed", "S", "Random seed", default: "0"),
       .value("--difficulty", "K=V,…", "Task settings, e.g. max-digits=3,operations=+-"),
+      .flag("--force", "Replace another Tessera output (a model, report, …) at --out"),
     ]
   ) { arguments in
     let name = try arguments.require("--task")
@@ -65,9 +68,11 @@ enum DataCommands {
     let train = try count(arguments, "--train", default: sizes.train)
     let valid = try count(arguments, "--valid", default: sizes.valid)
     let test = try count(arguments, "--test", default: sizes.test)
+    let existing = try OutputFolder.claim(out, as: .dataset, force: arguments.has("--force"))
 
     let splits = try task.makeSplits(train: train, valid: valid, test: test, seed: seed)
-    try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+    if case .tessera(let kind) = existing, kind != .dataset { try FileManager.default.removeItem(at: out) }
+    try FileAccess.createFolder(out)
     for split in TaskSplit.allCases {
       try DataFileWriter.writeJSONL(splits[split], to: out.appendingPathComponent("\(split.rawValue).jsonl"))
     }

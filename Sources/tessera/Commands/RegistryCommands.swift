@@ -82,27 +82,40 @@ enum RegistryCommands {
   }
 
   static let verify = Command(
-    path: ["registry", "verify"], summary: "Check every module file against the manifest (exit 1 on problems)",
+    path: ["registry", "verify"], summary: "Check the modules and the teacher against the manifest (exit 1 on errors)",
     discussion: """
       For each module: the file exists, its SHA-256 matches the manifest, its safetensors header
-      reads, and its metadata names this module and this registry's teacher. Prints one line per
-      module; exits with status 1 and lists the problems when any check fails.
+      reads, its metadata names this module and this registry's teacher, it holds the manifest's
+      parameter count, and its keys and shapes are those of the teacher's first layer of its span.
+      For the teacher (the folder the manifest names, or --teacher): the SHA-256 of its
+      model.safetensors is the manifest's fingerprint and its config.json has the manifest's
+      model type, layer counts and width.
+
+      Errors make the exit status 1. Files in the folder that the manifest does not list (other
+      than Tessera's lock, training checkpoint and latency profile) are warnings: the registry
+      still works, and they may be a module whose entry was lost or a file put there by hand.
 
       EXAMPLE:
         tessera registry verify Checkpoints/demo/registry
       """,
-    positionals: [folderArgument]
+    positionals: [folderArgument],
+    options: [.value("--teacher", "DIR", "Teacher model folder (default: the one the manifest names)")]
   ) { arguments in
     let registry = try ModuleRegistry.open(at: URL(fileURLWithPath: arguments.positional(0)!))
-    let problems = registry.verify()
-    let failed = Set(problems.compactMap(\.moduleID))
-    for entry in registry.entries where !failed.contains(entry.id) { print("ok      \(entry.id)") }
-    for problem in problems { print("FAILED  \(problem.moduleID ?? "manifest"): \(problem.message)") }
-    guard problems.isEmpty else {
-      throw RegistryCheckFailure(
-        description: "\(problems.count) problem\(problems.count == 1 ? "" : "s") in registry '\(registry.folder.path)'")
+    let problems = registry.verify(teacherFolder: arguments.string("--teacher").map { URL(fileURLWithPath: $0) })
+    let failed = Set(problems.filter(\.isError).compactMap(\.moduleID))
+    for entry in registry.entries where !failed.contains(entry.id) { print("ok       \(entry.id)") }
+    for problem in problems {
+      print("\(problem.isError ? "FAILED " : "warning") \(problem.moduleID ?? "registry"): \(problem.message)")
     }
-    print("\(registry.entries.count) modules verified in \(registry.folder.path)")
+    let errors = problems.filter(\.isError).count
+    guard errors == 0 else {
+      throw RegistryCheckFailure(description: "\(errors) error\(errors == 1 ? "" : "s") in registry '\(registry.folder.path)'")
+    }
+    let warnings = problems.count
+    print(
+      "\(registry.entries.count) modules verified in \(registry.folder.path)"
+        + (warnings == 0 ? "" : " (\(warnings) warning\(warnings == 1 ? "" : "s"))"))
   }
 
   static let remove = Command(

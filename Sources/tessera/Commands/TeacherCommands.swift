@@ -76,12 +76,19 @@ enum TeacherCommands {
 
       Reads config.json, model.safetensors (F32, F16 or BF16) and tokenizer.json;
       every weight must be present with its shape. Writes an F32 copy in --out.
+      --out must be new, empty or a model folder Tessera wrote; --force also
+      replaces another Tessera output, but never a file, a folder with other
+      files, the current folder or the source.
       """,
     positionals: [Positional(name: "DIR", help: "Hugging Face model folder")],
-    options: [.value("--out", "DIR", "Where to write the converted teacher (required)")]
+    options: [
+      .value("--out", "DIR", "Where to write the converted teacher (required)"),
+      .flag("--force", "Replace another Tessera output (a teacher, registry, report, …) at --out"),
+    ]
   ) { arguments in
     let source = URL(fileURLWithPath: arguments.positional(0)!)
     let out = URL(fileURLWithPath: try arguments.require("--out"))
+    try OutputFolder.claim(out, as: .model, force: arguments.has("--force"), reading: [source])
     let model = try ModelLoading.load(from: source)
     let hasTokenizer = FileManager.default.fileExists(atPath: source.appendingPathComponent("tokenizer.json").path)
     let tokenizer = hasTokenizer ? try loadTokenizer(from: source) : nil
