@@ -94,11 +94,6 @@ public final class ModuleRegistry {
     return registry
   }
 
-  /// Re-reads the manifest from disk (other writers may have changed it).
-  public func reload() throws {
-    manifest = try RegistryLock.withLock(folder, .shared) { try Self.readManifest(in: folder) }
-  }
-
   /// Throws ``RegistryError/foreignTeacher(folder:registryFingerprint:teacherFingerprint:)``
   /// unless `fingerprint` is this registry's teacher's.
   public func checkTeacher(_ fingerprint: String) throws {
