@@ -68,11 +68,14 @@ public struct AssemblyParameters {
   public var out: URL
   /// Measure the registry's latency profile again instead of using the kept one.
   public var remeasureLatency: Bool
+  /// Let `out` replace another kind of Tessera output (never anything else).
+  public var force: Bool
 
   public init(
     registryFolder: URL, teacherFolder: URL? = nil, recipe: AssemblyRecipe, recipeSource: String, out: URL,
-    remeasureLatency: Bool = false
+    remeasureLatency: Bool = false, force: Bool = false
   ) {
+    self.force = force
     self.registryFolder = registryFolder
     self.teacherFolder = teacherFolder
     self.recipe = recipe
@@ -99,7 +102,9 @@ extension Assembler {
   /// latency profile as ``Comparison``, and writes the model folder with
   /// `assembly.json`. `out` is checked before any work.
   public static func run(_ parameters: AssemblyParameters, warn: (String) -> Void = { _ in }) throws -> AssemblyOutcome {
-    try checkReplaceable(parameters.out)
+    try checkReplaceable(
+      parameters.out, force: parameters.force,
+      reading: [parameters.registryFolder] + (parameters.teacherFolder.map { [$0] } ?? []))
     let planning = try PlanningContext.load(
       registryFolder: parameters.registryFolder, teacherFolder: parameters.teacherFolder,
       latency: parameters.remeasureLatency ? .remeasure : .keptProfile, warn: warn)
@@ -113,12 +118,10 @@ extension Assembler {
       isNewLatencyProfile: planning.isNewLatencyProfile)
   }
 
-  /// Throws unless `folder` is missing, empty, or a model folder an assembly
-  /// wrote (it holds `assembly.json`), so that nothing else is replaced.
-  public static func checkReplaceable(_ folder: URL) throws {
-    try ReportFolder.checkOwned(folder) { entries in
-      entries.contains(AssemblyReport.fileName) && !entries.contains(ModuleRegistry.manifestFileName)
-        ? nil : "is not a model folder that tessera assemble wrote (it has no \(AssemblyReport.fileName))"
-    }
+  /// Throws unless `folder` may receive an assembly: missing, empty, an
+  /// assembly Tessera wrote, or (with `force`) another of its outputs.
+  public static func checkReplaceable(_ folder: URL, force: Bool = false, reading inputs: [URL] = []) throws {
+    try OutputFolder.claim(folder, as: .assembly, force: force, reading: inputs)
   }
+
 }

@@ -48,14 +48,17 @@ public struct ComparisonParameters {
   public var saveModels: Bool
   /// Measure the registry's latency profile again instead of using the kept one.
   public var remeasureLatency: Bool
+  /// Let `reportFolder` replace another kind of Tessera output (never anything else).
+  public var force: Bool
   /// The kinds of candidate besides the teacher; nil: ``Comparison/standardCandidates(_:)``.
   public var candidates: [any ComparisonCandidate]?
 
   public init(
     registryFolder: URL, teacherFolder: URL? = nil, examples: [Example], settings: ComparisonSettings = ComparisonSettings(),
-    reportFolder: URL? = nil, saveModels: Bool = false, remeasureLatency: Bool = false,
+    reportFolder: URL? = nil, saveModels: Bool = false, remeasureLatency: Bool = false, force: Bool = false,
     candidates: [any ComparisonCandidate]? = nil
   ) {
+    self.force = force
     self.registryFolder = registryFolder
     self.teacherFolder = teacherFolder
     self.examples = examples
@@ -86,7 +89,8 @@ public enum Comparison {
   ) throws -> ComparisonResults {
     try parameters.settings.validate()
     guard !parameters.examples.isEmpty else { throw ComparisonError.noExamples }
-    if let folder = parameters.reportFolder { try ReportFolder.checkReplaceable(folder) }
+    let inputs = [parameters.registryFolder] + (parameters.teacherFolder.map { [$0] } ?? [])
+    if let folder = parameters.reportFolder { try ReportFolder.checkReplaceable(folder, force: parameters.force, reading: inputs) }
     if parameters.saveModels && parameters.reportFolder == nil {
       throw ComparisonError.invalidSetting("save_models", "models are saved inside the report folder; give one")
     }
@@ -110,12 +114,12 @@ public enum Comparison {
         planning, tokenizer: tokenizer, examples: parameters.examples, settings: parameters.settings, candidates: candidates,
         progress: progress)
     }
-    return try ReportFolder.replace(reportFolder) { staging in
+    return try ReportFolder.replace(reportFolder, force: parameters.force, reading: inputs) { staging in
       let results = try measure(
         planning, tokenizer: tokenizer, examples: parameters.examples, settings: parameters.settings, candidates: candidates,
         saveModelsTo: parameters.saveModels ? staging.appendingPathComponent(ComparisonReport.modelsFolderName) : nil,
         progress: progress)
-      try ComparisonReport.write(results, to: staging)
+      try ComparisonReport.writeFiles(results, into: staging)
       return results
     }
   }
