@@ -62,6 +62,14 @@ public enum Demo {
   /// Runs the demo. Retraining resumes the teacher and modules a killed
   /// earlier demo left in `output`, and reuses modules it already finished.
   public static func run(_ parameters: DemoParameters, events: (DemoEvent) throws -> Void = { _ in }) throws -> DemoResult {
+    try OutputFolder.claim(
+      parameters.output, as: .demo, force: false, reading: parameters.teacherRecipe == nil ? [parameters.shipped] : [])
+    let recordURL = parameters.output.appendingPathComponent("demo.json")
+    if !FileManager.default.fileExists(atPath: recordURL.path) {
+      // Marks the folder as a demo's from the start, so a killed retrain's output is recognised and resumed.
+      try FileAccess.createFolder(parameters.output)
+      try AtomicFile.write(Data(#"{"status": "started"}"#.utf8), to: recordURL)
+    }
     var seconds: [(phase: String, seconds: Double)] = []
     func timed<R>(_ name: String, _ body: () throws -> R) rethrows -> R {
       let start = Date()
@@ -126,7 +134,7 @@ public enum Demo {
     ]
     try AtomicFile.write(
       try JSONSerialization.data(withJSONObject: record, options: [.prettyPrinted, .sortedKeys]),
-      to: parameters.output.appendingPathComponent("demo.json"))
+      to: recordURL)
     return DemoResult(teacherFolder: teacherFolder, registryFolder: registryFolder, results: results, seconds: seconds)
   }
 }

@@ -64,6 +64,8 @@ public enum ModuleTraining {
     let recipe = parameters.recipe, settings = recipe.modules
     let checkpoint = parameters.registryFolder.appendingPathComponent(checkpointFolderName)
     let former = parameters.registryFolder.appendingPathComponent(formerCheckpointFileName)
+    try OutputFolder.claim(
+      parameters.registryFolder, as: .registry, force: parameters.start == .restart, reading: [parameters.teacherFolder])
     if FileManager.default.fileExists(atPath: former.path) {
       guard parameters.start == .restart else {
         throw TrainingStartError(

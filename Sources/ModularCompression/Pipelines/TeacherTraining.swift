@@ -47,6 +47,7 @@ public enum TeacherTraining {
     _ parameters: TeacherTrainingParameters, events: (TeacherTrainingEvent) throws -> Void = { _ in }
   ) throws -> TrainerState {
     let recipe = parameters.recipe
+    try OutputFolder.claim(parameters.output, as: .teacher, force: parameters.start == .restart)
     let resume = try TrainingOutput.prepare(parameters.output, start: parameters.start, what: "teacher")
     let tokenizer = parameters.tokenizer
     let model = try recipe.makeModel(tokenizer: tokenizer, seed: recipe.training.seed)

@@ -30,12 +30,12 @@ public final class ModuleRegistry {
   /// Safetensors metadata keys written into every module file.
   public static let moduleIDMetadataKey = "module_id"
   public static let teacherFingerprintMetadataKey = "teacher_fingerprint"
-  /// The unfinished module-training run's checkpoint, kept in the registry folder.
-  public static let trainingCheckpointFileName = "training-checkpoint.safetensors"
-  /// The measured latencies of teacher layers and modules, kept with the registry.
-  public static let latencyProfileFileName = "latency-profile.json"
-  /// Files other than the manifest and the modules that Tessera keeps in a registry folder.
-  public static let auxiliaryFileNames = [trainingCheckpointFileName, latencyProfileFileName]
+  /// Files and folders other than the manifest and the modules that Tessera
+  /// keeps in a registry folder: the unfinished training run's checkpoint
+  /// (and the single-file one of older versions), and the latency profile.
+  public static let auxiliaryFileNames = [
+    ModuleTraining.checkpointFolderName, ModuleTraining.formerCheckpointFileName, LatencyProfile.fileName,
+  ]
 
   private init(folder: URL, manifest: RegistryManifest) {
     self.folder = folder

@@ -28,6 +28,7 @@ enum AssembleCommand {
       .value("--recipe", "FILE", "Assembly recipe instead of --ratio/--strategy"),
       .value("--out", "DIR", "Output model folder (required; an existing one must be an assembly)"),
       .flag("--remeasure-latency", "Time the teacher's layers again and replace the registry's latency profile"),
+      .flag("--force", "Let --out replace another kind of Tessera output (never files Tessera did not write)"),
     ]
   ) { arguments in
     let (recipe, source) = try request(arguments)
@@ -38,7 +39,8 @@ enum AssembleCommand {
     let outcome = try Assembler.run(
       AssemblyParameters(
         registryFolder: URL(fileURLWithPath: registryPath), teacherFolder: arguments.string("--teacher").map { URL(fileURLWithPath: $0) },
-        recipe: recipe, recipeSource: source, out: out, remeasureLatency: arguments.has("--remeasure-latency"))
+        recipe: recipe, recipeSource: source, out: out, remeasureLatency: arguments.has("--remeasure-latency"),
+        force: arguments.has("--force"))
     ) { FileHandle.standardError.write(Data("warning: \($0)\n".utf8)) }
     let (planned, model, teacher) = (outcome.planned, outcome.model, outcome.teacher)
     let cost = planned.cost

@@ -52,6 +52,7 @@ enum CompareCommand {
       .value("--out", "DIR", "Report folder", default: "compare-report"),
       .flag("--save-models", "Also save each assembly under OUT/models"),
       .flag("--remeasure-latency", "Time the teacher's layers again and replace the registry's latency profile"),
+      .flag("--force", "Let --out replace another kind of Tessera output (never files Tessera did not write)"),
     ]
   ) { arguments in
     var settings = try settings(from: arguments)
@@ -63,7 +64,8 @@ enum CompareCommand {
         registryFolder: registry, teacherFolder: arguments.string("--teacher").map { URL(fileURLWithPath: $0) },
         examples: examples, settings: settings,
         reportFolder: URL(fileURLWithPath: arguments.string("--out") ?? "compare-report"),
-        saveModels: arguments.has("--save-models"), remeasureLatency: arguments.has("--remeasure-latency")))
+        saveModels: arguments.has("--save-models"), remeasureLatency: arguments.has("--remeasure-latency"),
+        force: arguments.has("--force")))
   }
 
   /// Measures the sweep with a progress bar, writes the report and prints the table; shared with `tessera demo`.
