@@ -190,8 +190,8 @@ final class ComparisonPipelineTests: XCTestCase {
     try Data("mine".utf8).write(to: file)
 
     for (target, expected) in [
-      (fixture.registry.folder, "holds '"), (notes, "holds 'todo.txt'"), (file, "is a file"),
-      (fixture.teacherFolder, "holds 'config.json'"),
+      (fixture.registry.folder, "module registry"), (notes, "'todo.txt'"), (file, "is a file"),
+      (fixture.teacherFolder, "refusing to write"),
     ] {
       XCTAssertThrowsError(try ComparisonReport.write(results("x"), to: target)) {
         XCTAssertTrue("\($0)".contains(target.path) && "\($0)".contains(expected), "\($0)")

@@ -153,7 +153,7 @@ final class PipelineTests: XCTestCase {
     let notes = folder.appendingPathComponent("teacher/notes.txt")
     try Data("mine".utf8).write(to: notes)
     XCTAssertThrowsError(try trainTeacher(start: .restart)) { error in
-      XCTAssertEqual((error as? TrainingStartError)?.kind, .foreignOutput, "\(error)")
+      XCTAssertTrue(error is OutputFolderError, "\(error)")
       XCTAssertTrue("\(error)".contains("notes.txt"), "\(error)")
     }
     XCTAssertEqual(try String(contentsOf: notes, encoding: .utf8), "mine")

@@ -76,7 +76,7 @@ final class AssembleCompareCommandTests: XCTestCase {
         "compare", "--registry", registry.path, "--task", "arithmetic", "--count", "2", "--ratios", "2", "--out", target.path,
       ])
       XCTAssertEqual(compared.status, 1, compared.error)
-      XCTAssertTrue(compared.error.contains(target.path) && compared.error.contains("holds '"), compared.error)
+      XCTAssertTrue(compared.error.contains(target.path) && compared.error.contains("refusing to write"), compared.error)
     }
     XCTAssertEqual(try Data(contentsOf: registry.appendingPathComponent("manifest.json")), manifest)
     XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: registry.path).sorted(), modules)

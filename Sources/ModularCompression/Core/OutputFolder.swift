@@ -226,6 +226,8 @@ public enum OutputFolder {
     entries.allSatisfy { entry in
       // Module files are named by their ids; the registry's manifest says which belong.
       let isModuleFile = kind == .registry && ManifestDecoding.isPlainFileName(entry)
+      // An unfinished module-training run keeps its checkpoint folder in the registry.
+      if kind == .registry && entry == ModuleTraining.checkpointFolderName { return isFolder(url.appendingPathComponent(entry)) }
       if isModuleFile || fileNames[kind]!.contains(entry) { return !isFolder(url.appendingPathComponent(entry)) }
       guard let allowed = subfolders[kind]?[entry] else { return false }
       let sub = url.appendingPathComponent(entry)
