@@ -70,7 +70,8 @@ public enum JSONValue: Sendable {
   /// Integral numbers without a fraction (`3`, not `3.0`), others in Swift's
   /// shortest round-tripping form, which is valid JSON for finite values.
   static func numberText(_ number: Double) -> String {
-    if let integer = Int(exactly: number) { return String(integer) }
+    // Beyond 2⁵³ an integer literal would be refused on reading; "5e+18" is not.
+    if abs(number) < 0x1p53, let integer = Int(exactly: number) { return String(integer) }
     return number.isFinite ? "\(number)" : "null"
   }
 }

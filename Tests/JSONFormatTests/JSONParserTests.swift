@@ -38,6 +38,9 @@ final class JSONParserTests: XCTestCase {
   func testTextRoundTrips() throws {
     let text = #"{"k":[1,0.002,-3,"q\"\\",{}],"n":null,"t":true}"#
     XCTAssertEqual(try parse(text).jsonText, text)
+    // Found by the fuzzer: 5e18 was written as an integer literal the parser refuses.
+    let large = try parse("[5e18]")
+    XCTAssertEqual(try parse(large.jsonText), large)
   }
 
   func testDuplicateKeysAreRefusedNamingKeyAndPlace() {
