@@ -34,19 +34,22 @@ let package = Package(
     .library(name: "ModularCompression", targets: ["ModularCompression"]),
   ],
   targets: [
+    // The one JSON value type and parser (configs, recipes, tokenizers, safetensors headers).
+    .target(name: "JSONFormat"),
     .target(name: "TensorKernels", swiftSettings: numericSettings),
     .target(name: "TensorKernelsAVX512", dependencies: ["TensorKernels"], swiftSettings: wideSIMDSettings),
-    .target(name: "TensorCore", dependencies: ["TensorKernels", "TensorKernelsAVX512"], swiftSettings: numericSettings,
+    .target(name: "TensorCore", dependencies: ["JSONFormat", "TensorKernels", "TensorKernelsAVX512"], swiftSettings: numericSettings,
             linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
     .target(name: "NeuralLayers", dependencies: ["TensorCore"], swiftSettings: numericSettings),
-    .target(name: "Tokenizers"),
+    .target(name: "Tokenizers", dependencies: ["JSONFormat"]),
     .target(name: "TextTasks", dependencies: ["TensorCore", "Tokenizers"]),
     .target(name: "Seq2SeqModels", dependencies: ["NeuralLayers", "Tokenizers"], swiftSettings: numericSettings),
-    .target(name: "ModularCompression", dependencies: ["Seq2SeqModels", "TextTasks"]),
+    .target(name: "ModularCompression", dependencies: ["JSONFormat", "Seq2SeqModels", "TextTasks"]),
     .executableTarget(
       name: "tessera",
       dependencies: ["ModularCompression", "Seq2SeqModels", "TextTasks", "Tokenizers", "NeuralLayers", "TensorCore"]),
 
+    .testTarget(name: "JSONFormatTests", dependencies: ["JSONFormat"]),
     .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
     .testTarget(name: "NeuralLayersTests", dependencies: ["NeuralLayers"]),
     .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], resources: [.copy("Fixtures")]),

@@ -20,13 +20,14 @@ public struct TrainingParameters: Codable, Sendable, Equatable, NamedLearningRat
 
   public init() {}
 
-  enum CodingKeys: String, CodingKey {
+  enum CodingKeys: String, CodingKey, CaseIterable {
     case steps, learningRate = "learning_rate", warmupSteps = "warmup_steps", schedule, weightDecay = "weight_decay"
     case clipNorm = "clip_norm", labelSmoothing = "label_smoothing", dropout, validateEvery = "validate_every"
     case checkpointEvery = "checkpoint_every", seed
   }
 
   public init(from decoder: Decoder) throws {
+    try decoder.rejectUnknownKeys(CodingKeys.self)
     let c = try decoder.container(keyedBy: CodingKeys.self)
     let d = TrainingParameters()
     steps = try c.decodeIfPresent(Int.self, forKey: .steps) ?? d.steps
@@ -52,7 +53,9 @@ public struct TrainingParameters: Codable, Sendable, Equatable, NamedLearningRat
 
   func problem() -> (key: CodingKeys, message: String)? {
     if steps <= 0 { return (.steps, "must be positive, got \(steps)") }
-    if !(learningRate > 0) { return (.learningRate, "must be positive, got \(learningRate)") }
+    if !(learningRate > 0 && learningRate.isFinite) { return (.learningRate, "must be a positive finite number, got \(learningRate)") }
+    if !(weightDecay >= 0 && weightDecay.isFinite) { return (.weightDecay, "must be a finite number ≥ 0, got \(weightDecay)") }
+    if !(clipNorm >= 0 && clipNorm.isFinite) { return (.clipNorm, "must be a finite number ≥ 0, got \(clipNorm)") }
     if warmupSteps < 0 { return (.warmupSteps, "must not be negative") }
     if !LearningRateSchedule.names.contains(schedule) {
       return (.schedule, "unknown schedule '\(schedule)'; expected linear, inverse_sqrt or constant")

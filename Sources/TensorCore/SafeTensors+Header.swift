@@ -59,12 +59,7 @@ extension SafeTensorsHeader {
     }
     let headerBytes = [UInt8](file[8..<(8 + headerLength)])
     guard isValidUTF8(headerBytes) else { throw .invalidHeaderJSON(source: source, reason: "not valid UTF-8") }
-    let json: HeaderJSON
-    do {
-      json = try HeaderJSONParser.parse(headerBytes)
-    } catch {
-      throw .invalidHeaderJSON(source: source, reason: "\(error.reason) at byte \(error.offset) of the header")
-    }
+    let json = try parseJSON(headerBytes, source: source)
     guard case .object(let members) = json else { throw .headerNotObject(source: source, found: json.kind) }
 
     let reader = EntryReader(source: source, bufferByteCount: fileByteCount - 8 - headerLength)
@@ -104,7 +99,7 @@ private struct EntryReader {
   let source: String
   let bufferByteCount: Int
 
-  func metadata(_ value: HeaderJSON) throws(SafeTensorsError) -> [String: String] {
+  func metadata(_ value: JSONValue) throws(SafeTensorsError) -> [String: String] {
     guard case .object(let members) = value else {
       throw .invalidMetadata(source: source, reason: "must be an object, found \(value.kind)")
     }
@@ -120,10 +115,10 @@ private struct EntryReader {
     return metadata
   }
 
-  func entry(_ name: String, _ value: HeaderJSON) throws(SafeTensorsError) -> SafeTensorsEntry {
+  func entry(_ name: String, _ value: JSONValue) throws(SafeTensorsError) -> SafeTensorsEntry {
     func invalid(_ reason: String) -> SafeTensorsError { .invalidEntry(source: source, tensor: name, reason: reason) }
     guard case .object(let members) = value else { throw invalid("expected an object, found \(value.kind)") }
-    var fields: [String: HeaderJSON] = [:]
+    var fields: [String: JSONValue] = [:]
     // Other keys are ignored, as the reference reader ignores them.
     for (key, value) in members {
       guard fields.updateValue(value, forKey: key) == nil else { throw invalid("key '\(key)' appears more than once") }
@@ -140,7 +135,7 @@ private struct EntryReader {
     var shape: [Int] = []
     var byteCount = dtype.byteSize
     for (axis, dimension) in dimensions.enumerated() {
-      guard case .integer(let extent) = dimension, extent >= 0 else {
+      guard let extent = dimension.integerValue, extent >= 0 else {
         throw .invalidShape(source: source, tensor: name, reason: "dimension \(axis) is \(Self.describe(dimension))")
       }
       let (product, overflow) = byteCount.multipliedReportingOverflow(by: extent)
@@ -153,7 +148,7 @@ private struct EntryReader {
 
     guard let offsetsValue = fields["data_offsets"] else { throw invalid("missing 'data_offsets'") }
     guard case .array(let offsets) = offsetsValue, offsets.count == 2,
-      case .integer(let begin) = offsets[0], case .integer(let end) = offsets[1], 0 <= begin, begin <= end
+      let begin = offsets[0].integerValue, let end = offsets[1].integerValue, 0 <= begin, begin <= end
     else { throw invalid("'data_offsets' must be [begin, end] with 0 <= begin <= end") }
     guard end <= bufferByteCount else {
       throw .offsetsOutOfRange(source: source, tensor: name, begin: begin, end: end, bufferByteCount: bufferByteCount)
@@ -184,11 +179,8 @@ private struct EntryReader {
     }
   }
 
-  private static func describe(_ value: HeaderJSON) -> String {
-    switch value {
-    case .integer(let number): String(number)
-    case .otherNumber(let text): text
-    default: value.kind
-    }
+  private static func describe(_ value: JSONValue) -> String {
+    if case .number = value { return value.jsonText }
+    return value.kind
   }
 }

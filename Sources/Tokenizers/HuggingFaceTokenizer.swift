@@ -1,4 +1,5 @@
 import Foundation
+import JSONFormat
 
 /// A Hugging Face file beside `tokenizer.json` that names special tokens.
 struct ConfigFile: Sendable {

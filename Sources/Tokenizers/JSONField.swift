@@ -1,4 +1,5 @@
 import Foundation
+import JSONFormat
 
 /// A position in a parsed JSON file: the value there (if any) plus its dotted
 /// path, so that every complaint can name the file and the field.
@@ -20,7 +21,7 @@ struct JSONField {
   }
 
   subscript(key: String) -> JSONField {
-    JSONField(value: value?.member(key), path: path.isEmpty ? key : "\(path).\(key)", file: file)
+    JSONField(value: value?[key], path: path.isEmpty ? key : "\(path).\(key)", file: file)
   }
 
   /// Missing, or an explicit `null`.

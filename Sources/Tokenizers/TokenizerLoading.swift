@@ -1,4 +1,5 @@
 import Foundation
+import JSONFormat
 
 #if canImport(Glibc)
   import Glibc

@@ -1,4 +1,5 @@
 import Foundation
+import JSONFormat
 
 /// Works out which ids are pad / eos / unk / bos / mask for a Hugging Face
 /// tokenizer: from `tokenizer_config.json`, then `special_tokens_map.json`,

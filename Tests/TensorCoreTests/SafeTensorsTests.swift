@@ -238,7 +238,7 @@ final class SafeTensorsTests: XCTestCase {
 
   func testInvalidJSON() {
     for (header, reason) in [
-      ("{\"a\": ", "unexpected end of header at byte 6 of the header"),
+      ("{\"a\": ", "unexpected end of the JSON text at byte 6 of the header"),
       ("{\"a\":1,}", "expected a quoted key at byte 7 of the header"),
       ("{} x", "unexpected text after the JSON value at byte 3 of the header"),
       ("{\"a\\q\":1}", "invalid escape '\\q' at byte 5 of the header"),

@@ -1,4 +1,5 @@
 import Foundation
+import JSONFormat
 import Seq2SeqModels
 
 /// What to assemble: a strategy with a budget, or a plan given in full.
@@ -38,20 +39,14 @@ public struct AssemblyRecipe: Sendable, Equatable {
 
   /// Reads a recipe file; errors name the file and the field.
   public static func load(from url: URL) throws -> AssemblyRecipe {
-    let data: Data
-    do { data = try Data(contentsOf: url) } catch { throw RecipeError(file: url.path, reason: "cannot be read") }
-    return try parse(data, source: url.path)
+    try parse(RecipeFile.read(url), source: url.path)
   }
 
   /// Parses recipe JSON; `source` names it in errors.
   public static func parse(_ data: Data, source: String) throws -> AssemblyRecipe {
     func fail(_ reason: String) -> RecipeError { RecipeError(file: source, reason: reason) }
-    guard let root = try? JSONDecoder().decode([String: JSONValue].self, from: data) else {
-      throw fail("is not a JSON object")
-    }
-    if let unknown = root.keys.sorted().first(where: { !fields.contains($0) }) {
-      throw fail("unknown field '\(unknown)'; expected \(fields.joined(separator: ", "))")
-    }
+    let file = try RecipeFile(data: data, source: source, parts: fields)
+    let root = file.root
     func string(_ key: String) throws -> String? {
       guard let value = root[key] else { return nil }
       guard case .string(let text) = value else { throw fail("field '\(key)' must be a string") }
@@ -73,7 +68,7 @@ public struct AssemblyRecipe: Sendable, Equatable {
         throw fail("field 'strategy': \(error)")
       }
     }
-    if let plan = root["plan"] { recipe.plan = try parsePlan(plan, fail: fail) }
+    if let plan = try file.object("plan") { recipe.plan = try parsePlan(plan, source: source, fail: fail) }
 
     if recipe.plan != nil {
       if let extra = ["strategy", "ratio", "speedup"].first(where: { root[$0] != nil }) {
@@ -92,8 +87,7 @@ public struct AssemblyRecipe: Sendable, Equatable {
     return recipe
   }
 
-  static func parsePlan(_ value: JSONValue, fail: (String) -> RecipeError) throws -> AssemblyPlan {
-    guard case .object(let object) = value else { throw fail("field 'plan' must be an object with 'encoder' and 'decoder'") }
+  static func parsePlan(_ object: [String: JSONValue], source: String, fail: (String) -> RecipeError) throws -> AssemblyPlan {
     if let unknown = object.keys.sorted().first(where: { !["encoder", "decoder"].contains($0) }) {
       throw fail("unknown field 'plan.\(unknown)'; expected plan.encoder, plan.decoder")
     }
@@ -103,9 +97,10 @@ public struct AssemblyRecipe: Sendable, Equatable {
       guard case .array(let items) = list else { throw fail("field '\(key)' must be a list of pieces") }
       return try items.enumerated().map { index, item in
         let place = "\(key)[\(index)]"
-        guard case .object(let piece) = item, piece.count == 1 else {
+        guard case .object(let members) = item, members.count == 1 else {
           throw fail("field '\(place)' must be {\"teacher\": LAYER} or {\"module\": \"\(stack.rawValue).gG.J\"}")
         }
+        let piece = try RecipeFile.dictionary(members, path: place, source: source)
         if let layer = piece["teacher"] {
           guard case .number(let number) = layer, number >= 0, number == number.rounded(), number < 1e9 else {
             throw fail("field '\(place).teacher' must be a layer index ≥ 0")

@@ -42,13 +42,14 @@ public struct ComparisonSettings: Codable, Sendable, Equatable {
     self.dataName = dataName
   }
 
-  enum CodingKeys: String, CodingKey {
+  enum CodingKeys: String, CodingKey, CaseIterable {
     case ratios, strategies, includeLayerDropping = "include_layer_dropping", metrics, primaryMetric = "primary_metric"
     case latencyExamples = "latency_examples", throughputBatch = "throughput_batch", profileLatency = "profile_latency"
     case dataName = "data_name"
   }
 
   public init(from decoder: Decoder) throws {
+    try decoder.rejectUnknownKeys(CodingKeys.self)
     let c = try decoder.container(keyedBy: CodingKeys.self)
     let d = ComparisonSettings()
     ratios = try c.decodeIfPresent([Double].self, forKey: .ratios) ?? d.ratios

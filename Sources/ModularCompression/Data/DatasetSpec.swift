@@ -23,13 +23,14 @@ public struct DatasetSpec: Codable, Sendable, Equatable {
 
   public init(task: String? = nil) { self.task = task }
 
-  enum CodingKeys: String, CodingKey {
+  enum CodingKeys: String, CodingKey, CaseIterable {
     case task, taskSettings = "task_settings", trainFile = "train_file", validFile = "valid_file", testFile = "test_file"
     case trainExamples = "train_examples", validExamples = "valid_examples", testExamples = "test_examples"
     case seed, batchTokens = "batch_tokens"
   }
 
   public init(from decoder: Decoder) throws {
+    try decoder.rejectUnknownKeys(CodingKeys.self)
     let c = try decoder.container(keyedBy: CodingKeys.self)
     let d = DatasetSpec()
     task = try c.decodeIfPresent(String.self, forKey: .task)
@@ -42,13 +43,33 @@ public struct DatasetSpec: Codable, Sendable, Equatable {
     testExamples = try c.decodeIfPresent(Int.self, forKey: .testExamples) ?? d.testExamples
     seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
     batchTokens = try c.decodeIfPresent(Int.self, forKey: .batchTokens) ?? d.batchTokens
+    if let problem = validationProblem() {
+      let key = CodingKeys(stringValue: problem.key) ?? .task
+      throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: problem.message)
+    }
+  }
+
+  /// The first invalid or conflicting field (its recipe key) and why, if any:
+  /// a task and data files exclude each other, since one of them would be ignored.
+  public func validationProblem() -> (key: String, message: String)? {
     if let task, !BuiltinTask.names.contains(task) {
-      throw DecodingError.dataCorruptedError(
-        forKey: .task, in: c, debugDescription: "unknown task '\(task)'; one of \(BuiltinTask.names.joined(separator: ", "))")
+      return ("task", "unknown task '\(task)'; one of \(BuiltinTask.names.joined(separator: ", "))")
     }
-    guard batchTokens > 0 else {
-      throw DecodingError.dataCorruptedError(forKey: .batchTokens, in: c, debugDescription: "must be positive")
+    if task != nil, let file = [("train_file", trainFile), ("valid_file", validFile), ("test_file", testFile)]
+      .first(where: { $0.1 != nil })
+    {
+      return (file.0, "cannot be used with 'task': the data comes from a built-in task or from files, not both")
     }
+    if task == nil, !taskSettings.isEmpty { return ("task_settings", "needs 'task'") }
+    if trainFile == nil, let file = [("valid_file", validFile), ("test_file", testFile)].first(where: { $0.1 != nil }) {
+      return (file.0, "needs 'train_file'")
+    }
+    for (key, count) in [("train_examples", trainExamples), ("valid_examples", validExamples), ("test_examples", testExamples)]
+    where count < 1 {
+      return (key, "must be at least 1, got \(count)")
+    }
+    if batchTokens <= 0 { return ("batch_tokens", "must be positive, got \(batchTokens)") }
+    return nil
   }
 
   /// A short name for reports (`arithmetic`, or the training file's name).

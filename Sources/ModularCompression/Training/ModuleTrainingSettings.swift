@@ -41,11 +41,12 @@ public struct DistillationWeights: Codable, Sendable, Equatable {
 
   public init() {}
 
-  enum CodingKeys: String, CodingKey {
+  enum CodingKeys: String, CodingKey, CaseIterable {
     case crossEntropy = "cross_entropy", logits, hidden, attention
   }
 
   public init(from decoder: Decoder) throws {
+    try decoder.rejectUnknownKeys(CodingKeys.self)
     let c = try decoder.container(keyedBy: CodingKeys.self)
     let d = DistillationWeights()
     crossEntropy = try c.decodeIfPresent(Float.self, forKey: .crossEntropy) ?? d.crossEntropy
@@ -56,6 +57,16 @@ public struct DistillationWeights: Codable, Sendable, Equatable {
     where !(value >= 0 && value.isFinite) {
       throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "must be a non-negative number, got \(value)")
     }
+    if let problem = validationProblem() {
+      throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath, debugDescription: problem))
+    }
+  }
+
+  /// Why these weights train nothing, if they do not.
+  public func validationProblem() -> String? {
+    let all = [crossEntropy, logits, hidden, attention]
+    if let bad = all.first(where: { !($0 >= 0 && $0.isFinite) }) { return "each weight must be a non-negative number, got \(bad)" }
+    return all.contains { $0 > 0 } ? nil : "at least one loss weight must be positive"
   }
 }
 
@@ -85,7 +96,7 @@ public struct ModuleTrainingSettings: Codable, Sendable, Equatable, NamedLearnin
 
   public init() {}
 
-  enum CodingKeys: String, CodingKey {
+  enum CodingKeys: String, CodingKey, CaseIterable {
     case granularities, sampling, initialisation, steps, learningRate = "learning_rate", warmupSteps = "warmup_steps"
     case schedule, weightDecay = "weight_decay", clipNorm = "clip_norm", replaceStart = "replace_start"
     case replaceRamp = "replace_ramp", temperature, weights, checkpointEvery = "checkpoint_every", seed
@@ -93,6 +104,7 @@ public struct ModuleTrainingSettings: Codable, Sendable, Equatable, NamedLearnin
   }
 
   public init(from decoder: Decoder) throws {
+    try decoder.rejectUnknownKeys(CodingKeys.self)
     let c = try decoder.container(keyedBy: CodingKeys.self)
     let d = ModuleTrainingSettings()
     granularities = try c.decodeIfPresent([Int].self, forKey: .granularities) ?? d.granularities
@@ -123,17 +135,32 @@ public struct ModuleTrainingSettings: Codable, Sendable, Equatable, NamedLearnin
     if let bad = granularities.first(where: { $0 < 2 }) { return ("granularities", "each must be at least 2, got \(bad)") }
     if Set(granularities).count != granularities.count { return ("granularities", "lists a granularity twice") }
     if steps <= 0 { return ("steps", "must be positive, got \(steps)") }
-    if !(learningRate > 0) { return ("learning_rate", "must be positive, got \(learningRate)") }
+    if !(learningRate > 0 && learningRate.isFinite) { return ("learning_rate", "must be a positive finite number, got \(learningRate)") }
     if warmupSteps < 0 { return ("warmup_steps", "must not be negative") }
     if !LearningRateSchedule.names.contains(schedule) {
       return ("schedule", "unknown schedule '\(schedule)'; expected linear, inverse_sqrt or constant")
     }
     if !(0...1).contains(replaceStart) { return ("replace_start", "must be in [0, 1], got \(replaceStart)") }
     if !(replaceRamp > 0 && replaceRamp <= 1) { return ("replace_ramp", "must be in (0, 1], got \(replaceRamp)") }
-    if !(temperature > 0) { return ("temperature", "must be positive, got \(temperature)") }
+    if !(weightDecay >= 0 && weightDecay.isFinite) { return ("weight_decay", "must be a finite number ≥ 0, got \(weightDecay)") }
+    if !(clipNorm >= 0 && clipNorm.isFinite) { return ("clip_norm", "must be a finite number ≥ 0, got \(clipNorm)") }
+    if !(temperature > 0 && temperature.isFinite) { return ("temperature", "must be a positive finite number, got \(temperature)") }
+    if let problem = weights.validationProblem() { return ("weights", problem) }
     if checkpointEvery <= 0 { return ("checkpoint_every", "must be positive") }
     if probeExamples < 0 { return ("probe_examples", "must not be negative") }
     return nil
+  }
+
+  /// The first granularity no stack of a teacher with these depths can hold
+  /// (a module of `g` layers needs a stack of at least `g`), and why.
+  public func granularityProblem(encoderLayers: Int, decoderLayers: Int) -> (key: String, message: String)? {
+    let deepest = max(encoderLayers, decoderLayers)
+    guard let bad = granularities.first(where: { $0 > deepest }) else { return nil }
+    return (
+      "granularities",
+      "granularity \(bad) does not fit the teacher (\(encoderLayers) encoder and \(decoderLayers) decoder layers); "
+        + "each must be between 2 and \(deepest)"
+    )
   }
 
   /// The replacement probability at `step` (1-based).
