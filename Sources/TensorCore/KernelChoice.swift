@@ -12,8 +12,7 @@ import TensorKernels
 public enum KernelChoice {
   /// The kernels in use.
   static let active: any KernelSet.Type = {
-    let forced = ProcessInfo.processInfo.environment["TESSERA_SIMD"]?.lowercased()
-    if forced == "baseline" { return BaselineKernels.self }
+    if EnvironmentSettings.forcesBaselineKernels { return BaselineKernels.self }
     return available.last ?? BaselineKernels.self
   }()
 

@@ -13,21 +13,8 @@ public enum ThreadCount {
   /// The number of threads used by elementwise kernels and BLAS.
   public static var current: Int {
     if let override { return override }
-    return environmentCount ?? ProcessInfoCores.activeCount
+    return EnvironmentSettings.threads ?? ProcessInfoCores.activeCount
   }
-
-  /// `TESSERA_THREADS` read once; a value that is not a positive integer is
-  /// reported on stderr (once, as the value is read once) and every core is used.
-  private static let environmentCount: Int? = {
-    guard let raw = getenv("TESSERA_THREADS") else { return nil }
-    let text = String(cString: raw)
-    if let value = Int(text), value > 0 { return value }
-    let warning =
-      "tessera: warning: TESSERA_THREADS='\(text)' is not a positive integer; "
-      + "using every core (\(ProcessInfoCores.activeCount) threads)\n"
-    _ = warning.withCString { write(2, $0, strlen($0)) }
-    return nil
-  }()
 
   /// Sets the thread count for this process (benchmarks compare 1 and 2).
   public static func set(_ threads: Int) {

@@ -33,7 +33,7 @@ final class CommandLineTests: XCTestCase {
     try Data(#"{"training": {"steps": -3}}"#.utf8).write(to: recipe)
     let badRecipe = try CLI.run(["teacher", "train", "--recipe", recipe.path, "--task", "arithmetic", "--out", folder.path])
     XCTAssertEqual(badRecipe.status, 1)
-    XCTAssertTrue(badRecipe.error.contains("r.json: training: field 'steps'"), badRecipe.error)
+    XCTAssertTrue(badRecipe.error.contains("r.json: field 'training.steps'"), badRecipe.error)
   }
 
   func testModuleCompareAndDemoUsageErrorsNameTheArgument() throws {

@@ -76,6 +76,13 @@ struct ParsedArguments: Sendable {
     return value
   }
 
+  /// An integer that must be at least 1 (`--threads 0` is an error, not clamped).
+  func positiveInt(_ name: String) throws -> Int? {
+    guard let value = try int(name) else { return nil }
+    guard value > 0 else { throw UsageError("\(name) must be at least 1, got \(value)") }
+    return value
+  }
+
   func double(_ name: String) throws -> Double? {
     guard let text = values[name] else { return nil }
     guard let value = Double(text), value.isFinite else {

@@ -30,9 +30,9 @@ enum ModelBenchmark {
       .flag("--torch", "Also run the PyTorch reference on the same weights"),
     ]
   ) { arguments in
-    if let threads = try arguments.int("--threads") { ThreadCount.set(max(1, threads)) }
-    let trainSteps = max(1, try arguments.int("--train-steps") ?? 5)
-    let decodeRuns = max(1, try arguments.int("--decode-runs") ?? 5)
+    if let threads = try arguments.positiveInt("--threads") { ThreadCount.set(threads) }
+    let trainSteps = try arguments.positiveInt("--train-steps") ?? 5
+    let decodeRuns = try arguments.positiveInt("--decode-runs") ?? 5
     let folder: URL
     if let path = arguments.string("--model") {
       folder = URL(fileURLWithPath: path)
