@@ -57,6 +57,21 @@ final class PipelineTests: XCTestCase {
     return recipe
   }
 
+  /// A granularity no stack of the teacher can hold is refused before any
+  /// training, naming the field (it used to train nothing and register nothing).
+  func testGranularityDeeperThanTheTeacherIsRefused() throws {
+    let teacher = try trainTeacher().folder
+    var recipe = modulesRecipe()
+    recipe.modules.granularities = [13]
+    let registry = folder.appendingPathComponent("registry")
+    XCTAssertThrowsError(
+      try ModuleTraining.run(ModuleTrainingParameters(teacherFolder: teacher, registryFolder: registry, recipe: recipe))
+    ) { error in
+      XCTAssertTrue("\(error)".contains("field 'modules.granularities': granularity 13 does not fit"), "\(error)")
+    }
+    XCTAssertFalse(FileManager.default.fileExists(atPath: registry.appendingPathComponent("manifest.json").path))
+  }
+
   /// teacher → modules → registry → assemble → compare, asserting on what each step wrote.
   func testTeacherModulesRegistryAssembleCompare() throws {
     let (teacherFolder, steps) = try trainTeacher()
