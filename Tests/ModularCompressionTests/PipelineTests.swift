@@ -67,7 +67,7 @@ final class PipelineTests: XCTestCase {
     XCTAssertThrowsError(
       try ModuleTraining.run(ModuleTrainingParameters(teacherFolder: teacher, registryFolder: registry, recipe: recipe))
     ) { error in
-      XCTAssertTrue("\(error)".contains("field 'modules.granularities': granularity 13 does not fit"), "\(error)")
+      XCTAssertTrue("\(error)".contains("field 'modules.granularities': no granularity of [13] fits"), "\(error)")
     }
     XCTAssertFalse(FileManager.default.fileExists(atPath: registry.appendingPathComponent("manifest.json").path))
   }

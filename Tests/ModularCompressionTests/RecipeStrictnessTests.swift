@@ -53,6 +53,8 @@ final class RecipeStrictnessTests: XCTestCase {
     XCTAssertEqual(settings.granularityProblem(encoderLayers: 12, decoderLayers: 12)?.key, "granularities")
     settings.granularities = [2, 12]
     XCTAssertNil(settings.granularityProblem(encoderLayers: 12, decoderLayers: 12))
+    settings.granularities = [2, 13]
+    XCTAssertNil(settings.granularityProblem(encoderLayers: 12, decoderLayers: 12), "13 alone is a note; 2 still trains")
   }
 
   func testShippedRecipesStillLoad() throws {

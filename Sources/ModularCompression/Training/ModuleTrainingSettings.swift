@@ -151,15 +151,18 @@ public struct ModuleTrainingSettings: Codable, Sendable, Equatable, NamedLearnin
     return nil
   }
 
-  /// The first granularity no stack of a teacher with these depths can hold
-  /// (a module of `g` layers needs a stack of at least `g`), and why.
+  /// Why a teacher with these depths can hold none of the granularities (a
+  /// module of `g` layers needs a stack of at least `g`); nil when one fits.
   public func granularityProblem(encoderLayers: Int, decoderLayers: Int) -> (key: String, message: String)? {
+    // One granularity too deep for both stacks is reported as a note by the
+    // module set; only a run that would train nothing at all is refused.
     let deepest = max(encoderLayers, decoderLayers)
-    guard let bad = granularities.first(where: { $0 > deepest }) else { return nil }
+    guard !granularities.isEmpty, granularities.allSatisfy({ $0 > deepest }) else { return nil }
+    let list = granularities.map(String.init).joined(separator: ", ")
     return (
       "granularities",
-      "granularity \(bad) does not fit the teacher (\(encoderLayers) encoder and \(decoderLayers) decoder layers); "
-        + "each must be between 2 and \(deepest)"
+      "no granularity of [\(list)] fits the teacher (\(encoderLayers) encoder and \(decoderLayers) decoder layers), "
+        + "so nothing would be trained; use granularities between 2 and \(deepest)"
     )
   }
 
