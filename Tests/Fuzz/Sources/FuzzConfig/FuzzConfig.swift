@@ -4,7 +4,7 @@ import Seq2SeqModels
 
 /// Largest model the harness builds; bigger valid configurations are only
 /// decoded and validated, so each input stays fast.
-let buildLimit = 50_000.0
+let buildLimit = 100_000.0
 
 /// One input: `config.json` bytes. Both families' decoders (which validate)
 /// run; a small valid configuration is built through `ModelLoading`.
