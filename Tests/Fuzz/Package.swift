@@ -1,20 +1,28 @@
 // swift-tools-version: 6.0
-// libFuzzer harnesses; a separate package so the root build never compiles them.
-// Build: swift build -c release -Xswiftc -sanitize=fuzzer,address (see README.md).
 import PackageDescription
 
+// libFuzzer harnesses over Tessera's parsers; built apart from the root package:
+//   swift build -c release -Xswiftc -sanitize=fuzzer,address
+// Each harness is an executable whose entry point hands control to libFuzzer.
 let harness: [SwiftSetting] = [.unsafeFlags(["-parse-as-library"])]
 
 let package = Package(
   name: "TesseraFuzz",
+  platforms: [.macOS(.v13)],
   dependencies: [.package(name: "Tessera", path: "../..")],
   targets: [
-    .target(name: "FuzzSupport"),
+    .target(name: "FuzzDriver"),
     .executableTarget(
-      name: "JSONFuzzer", dependencies: ["FuzzSupport", .product(name: "ModularCompression", package: "Tessera")],
+      name: "FuzzSafeTensors", dependencies: ["FuzzDriver", .product(name: "ModularCompression", package: "Tessera")],
       swiftSettings: harness),
     .executableTarget(
-      name: "SafeTensorsHeaderFuzzer", dependencies: ["FuzzSupport", .product(name: "ModularCompression", package: "Tessera")],
+      name: "FuzzTokenizer", dependencies: ["FuzzDriver", .product(name: "ModularCompression", package: "Tessera")],
+      swiftSettings: harness),
+    .executableTarget(
+      name: "FuzzConfig", dependencies: ["FuzzDriver", .product(name: "ModularCompression", package: "Tessera")],
+      swiftSettings: harness),
+    .executableTarget(
+      name: "FuzzRecipes", dependencies: ["FuzzDriver", .product(name: "ModularCompression", package: "Tessera")],
       swiftSettings: harness),
   ]
 )
