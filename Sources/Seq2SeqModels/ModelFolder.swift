@@ -31,7 +31,7 @@ public enum ModelLoading {
     for url in [configURL, weightsURL] where !FileManager.default.fileExists(atPath: url.path) {
       throw ModelFolderError.missingFile(url.path)
     }
-    let configData = try Data(contentsOf: configURL)
+    let configData = try FileAccess.read(configURL)
     let model = try makeModel(configuration: configData, source: configURL.path)
     let weights = try SafeTensorsFile.readWeights(from: weightsURL).tensors
     try model.loadStateDictionary(model.sanitize(weights: weights, source: weightsURL.path), source: weightsURL.path)

@@ -218,7 +218,10 @@ public final class ModuleRegistry {
       throw RegistryError.checksumMismatch(id: entry.id, file: url.path, expected: entry.sha256, found: digest)
     }
     let file: SafeTensorsFile
-    do { file = try SafeTensorsFile.read(data: data, source: url.path) } catch {
+    do {
+      file = try SafeTensorsFile.read(data: data, source: url.path)
+      try SafeTensorsFile.requireFinite(file.tensors, source: url.path)
+    } catch {
       throw RegistryError.invalidModuleFile(id: entry.id, file: url.path, reason: "\(error)")
     }
     try checkMetadata(file.metadata, of: entry, file: url.path)

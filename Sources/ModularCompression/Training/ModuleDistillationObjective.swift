@@ -62,7 +62,7 @@ public final class ModuleDistillationObjective: TrainingObjective {
   public func restoreCheckpoint(from folder: URL) throws {
     let url = folder.appendingPathComponent(Self.modulesFileName)
     guard FileManager.default.fileExists(atPath: url.path) else { throw ModelFolderError.missingFile(url.path) }
-    try modules.loadStateDictionary(SafeTensorsFile.read(from: url).tensors, source: url.path)
+    try modules.loadStateDictionary(SafeTensorsFile.readWeights(from: url).tensors, source: url.path)
   }
 }
 
