@@ -111,6 +111,12 @@ final class InputCheckCLITests: XCTestCase {
     let small = folder.appendingPathComponent("small")
     try Self.saveTinyModel(to: small, vocabularySize: 100)
     try assertRefused(["generate", "--model", small.path, "12"], "has 259 tokens but the model in \(small.path) only 100 embeddings")
+    // Module training checks the teacher's tokenizer the same way, before any step.
+    let registry = folder.appendingPathComponent("registry")
+    try assertRefused(
+      ["modules", "train", "--teacher", small.path, "--task", "arithmetic", "--registry", registry.path, "--steps", "1"],
+      "only 100 embeddings")
+    XCTAssertFalse(FileManager.default.fileExists(atPath: registry.appendingPathComponent("manifest.json").path))
   }
 
   func testEvaluateRefusesConflictingSourcesAndHonoursCountWithData() throws {

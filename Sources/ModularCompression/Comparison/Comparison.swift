@@ -99,7 +99,7 @@ public enum Comparison {
       throw PlanningError.noTeacherFolder(registry: parameters.registryFolder.path)
     }
     let teacher = try ModelLoading.load(from: teacherFolder)
-    let tokenizer = try loadTokenizer(from: teacherFolder)
+    let tokenizer = try loadTokenizer(from: teacherFolder, fitting: teacher)
     let latency: LatencySource =
       !parameters.settings.profileLatency ? .estimate : (parameters.remeasureLatency ? .remeasure : .keptProfile)
     if latency == .remeasure || (latency == .keptProfile && !LatencyProfile.isKept(in: registry.folder)) {

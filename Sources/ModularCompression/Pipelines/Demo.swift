@@ -117,7 +117,7 @@ public enum Demo {
       try events(.comparing(teacher: teacher, registry: registry, examples: examples.count))
       var failure: Error?
       let results = try Comparison.run(
-        teacher: teacher, teacherFolder: teacherFolder, registry: registry, tokenizer: try loadTokenizer(from: teacherFolder),
+        teacher: teacher, teacherFolder: teacherFolder, registry: registry, tokenizer: try loadTokenizer(from: teacherFolder, fitting: teacher),
         examples: examples, settings: settings
       ) { progress in
         do { try events(.comparison(progress)) } catch { failure = failure ?? error }

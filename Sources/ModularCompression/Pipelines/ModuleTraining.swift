@@ -76,10 +76,10 @@ public enum ModuleTraining {
     }
     let resume = try TrainingOutput.prepare(checkpoint, start: parameters.start, what: "module training")
     let teacher = try ModelLoading.load(from: parameters.teacherFolder)
+    let tokenizer = try loadTokenizer(from: parameters.teacherFolder, fitting: teacher)
     if let problem = settings.granularityProblem(encoderLayers: teacher.encoder.depth, decoderLayers: teacher.decoder.depth) {
       throw RecipeError(file: parameters.recipePath ?? "modules settings", reason: "field 'modules.\(problem.key)': \(problem.message)")
     }
-    let tokenizer = try loadTokenizer(from: parameters.teacherFolder)
     let fingerprint = try TeacherFingerprint.of(modelFolder: parameters.teacherFolder)
     let registry = try ModuleRegistry.openOrCreate(
       at: parameters.registryFolder, teacherFingerprint: fingerprint,
