@@ -8,6 +8,7 @@ import Tokenizers
 /// complete model folder.
 public final class CrossEntropyObjective: TrainingObjective {
   public let model: any Seq2SeqModel
+  public var inputModel: any Seq2SeqModel { model }
   public let labelSmoothing: Float
   public let dropoutRate: Float
   public let seed: UInt64

@@ -47,6 +47,9 @@ public protocol TrainingObjective: AnyObject {
   var trainable: any ParameterContainer { get }
   /// Counters kept in checkpoints (e.g. the steps each module took part in).
   var counters: [String: Int] { get set }
+  /// The model whose vocabulary and limits every batch must fit; checked
+  /// before a batch reaches an embedding lookup.
+  var inputModel: any Seq2SeqModel { get }
   /// The loss of `step` on `batch`, with gradients.
   func loss(step: Int, batch: Seq2SeqBatch) -> ObjectiveLoss
   /// Mean loss over `batches`, run without gradients; nil if the objective does not validate.
@@ -173,6 +176,7 @@ public final class TrainingLoop {
     while state.step < settings.steps {
       let step = state.step + 1
       let batch = schedule.batch(forStep: step)
+      do { try objective.inputModel.validate(batch) } catch { throw TrainingError("step \(step): \(error)") }
       optimizer.zeroGrad()
       let loss = objective.loss(step: step, batch: batch)
       let value = loss.total.item()

@@ -160,6 +160,7 @@ final class TrainerTests: XCTestCase {
       init(_ wrapped: CrossEntropyObjective) { self.wrapped = wrapped }
       var kind: String { "baseline" }
       var trainable: any ParameterContainer { wrapped.trainable }
+      var inputModel: any Seq2SeqModel { wrapped.inputModel }
       var counters: [String: Int] = [:]
       func loss(step: Int, batch: Seq2SeqBatch) -> ObjectiveLoss { wrapped.loss(step: step, batch: batch) }
       func validationLoss(_ batches: [Seq2SeqBatch]) -> Float? { wrapped.validationLoss(batches) }

@@ -9,6 +9,7 @@ import TensorCore
 /// Its checkpoint holds the modules in `modules.safetensors`.
 public final class ModuleDistillationObjective: TrainingObjective {
   public let teacher: any Seq2SeqModel
+  public var inputModel: any Seq2SeqModel { teacher }
   public let modules: ModuleSet
   public let settings: ModuleTrainingSettings
   let sampler: HybridSampler
