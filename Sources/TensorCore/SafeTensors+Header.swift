@@ -63,6 +63,8 @@ extension SafeTensorsHeader {
     guard case .object(let members) = json else { throw .headerNotObject(source: source, found: json.kind) }
 
     let reader = EntryReader(source: source, bufferByteCount: fileByteCount - 8 - headerLength)
+    // The parser keeps keys apart byte for byte; Swift strings also equate
+    // canonically equivalent ones (é composed or not), which must not merge.
     var seen = Set<String>()
     var metadata: [String: String] = [:]
     var entries: [SafeTensorsEntry] = []

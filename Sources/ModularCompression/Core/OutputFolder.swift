@@ -1,4 +1,5 @@
 import Foundation
+import Seq2SeqModels
 
 #if canImport(Glibc)
   import Glibc
@@ -86,8 +87,8 @@ public enum OutputFolder {
   public static let fileNames: [OutputKind: [String]] = {
     let model = ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]
     return [
-      .teacher: ["trainer_state.json", "optimizer.safetensors"] + model,
-      .assembly: ["assembly.json"] + model,
+      .teacher: [TrainingCheckpoint.stateFileName, TrainingCheckpoint.optimizerFileName] + model,
+      .assembly: [AssemblyReport.fileName] + model,
       .model: model,
       .registry: [ModuleRegistry.manifestFileName, RegistryLock.fileName] + ModuleRegistry.auxiliaryFileNames,
       .report: [
@@ -211,8 +212,8 @@ public enum OutputFolder {
     let markers: [(OutputKind, Bool)] = [
       (.demo, isDemo),
       (.registry, present.contains(ModuleRegistry.manifestFileName)),
-      (.teacher, present.contains("trainer_state.json")),
-      (.assembly, present.contains("assembly.json")),
+      (.teacher, present.contains(TrainingCheckpoint.stateFileName)),
+      (.assembly, present.contains(AssemblyReport.fileName)),
       (.model, present.isSuperset(of: ["config.json", "model.safetensors"])),
       (.report, !present.isDisjoint(with: [ComparisonReport.markdownFileName, ComparisonReport.jsonFileName])),
       (.dataset, present.contains("task.json")),

@@ -32,12 +32,11 @@ public struct TrainingStartError: Error, CustomStringConvertible, Equatable {
 
 /// The output-folder rules of the training pipelines.
 enum TrainingOutput {
-  /// The files Tessera writes into a model or checkpoint folder.
-  static let ownFileNames: Set<String> = [
-    "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-    "generation_config.json", "assembly.json", TrainingCheckpoint.stateFileName, TrainingCheckpoint.optimizerFileName,
-    ModuleDistillationObjective.modulesFileName,
-  ]
+  /// The files Tessera writes into a model or checkpoint folder: those of
+  /// teachers and assemblies, and a module run's weights.
+  static let ownFileNames: Set<String> =
+    Set(OutputFolder.fileNames[.teacher, default: []] + OutputFolder.fileNames[.assembly, default: []])
+    .union(["generation_config.json", ModuleDistillationObjective.modulesFileName])
 
   /// Checks `folder` (a teacher's output, or a module run's checkpoint) against
   /// `start`; returns whether a checkpoint should be resumed. Nothing is
