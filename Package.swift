@@ -43,7 +43,7 @@ let package = Package(
     .target(name: "NeuralLayers", dependencies: ["TensorCore"], swiftSettings: numericSettings),
     .target(name: "Tokenizers", dependencies: ["JSONFormat"]),
     .target(name: "TextTasks", dependencies: ["TensorCore", "Tokenizers"]),
-    .target(name: "Seq2SeqModels", dependencies: ["NeuralLayers", "Tokenizers"], swiftSettings: numericSettings),
+    .target(name: "Seq2SeqModels", dependencies: ["JSONFormat", "NeuralLayers", "Tokenizers"], swiftSettings: numericSettings),
     .target(name: "ModularCompression", dependencies: ["JSONFormat", "Seq2SeqModels", "TextTasks"]),
     .executableTarget(
       name: "tessera",

@@ -129,8 +129,11 @@ public struct JSONKey: CodingKey, Hashable, Sendable {
 
   public init?(stringValue: String) { self.init(stringValue) }
 
-  public init?(intValue: Int) {
-    stringValue = String(intValue)
-    self.intValue = intValue
+  public init?(intValue: Int) { self.init(index: intValue) }
+
+  /// The key of an array element, for coding paths.
+  public init(index: Int) {
+    stringValue = String(index)
+    intValue = index
   }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import JSONFormat
 import NeuralLayers
 import TensorCore
 import Tokenizers
@@ -40,14 +41,15 @@ public enum ModelLoading {
 
   /// Builds an untrained model from `config.json` bytes.
   public static func makeModel(configuration data: Data, source: String, seed: UInt64 = 0) throws -> any Seq2SeqModel {
-    let object: Any
-    do { object = try JSONSerialization.jsonObject(with: data) } catch {
-      throw ModelFolderError.invalidConfiguration(file: source, reason: "invalid JSON (\(error.localizedDescription))")
+    let object: JSONValue
+    do { object = try JSONValue.parse(data) } catch {
+      throw ModelFolderError.invalidConfiguration(file: source, reason: "invalid JSON, \(error.description)")
     }
-    guard let dictionary = object as? [String: Any] else {
+    guard case .object = object else {
       throw ModelFolderError.invalidConfiguration(file: source, reason: "expected a JSON object")
     }
-    let modelType = dictionary["model_type"] as? String ?? "(none)"
+    var modelType = "(none)"
+    if case .string(let name) = object["model_type"] { modelType = name }
     var generator = SeededRandom(seed: seed)
     do {
       switch modelType {
@@ -79,15 +81,6 @@ public enum ModelLoading {
 
   /// "field 'd_model': must be positive" from a decoding error.
   public static func describe(_ error: DecodingError) -> String {
-    func path(_ context: DecodingError.Context) -> String {
-      context.codingPath.map(\.stringValue).joined(separator: ".")
-    }
-    switch error {
-    case .dataCorrupted(let context): return "field '\(path(context))': \(context.debugDescription)"
-    case .keyNotFound(let key, _): return "missing field '\(key.stringValue)'"
-    case .typeMismatch(_, let context): return "field '\(path(context))' has the wrong type: \(context.debugDescription)"
-    case .valueNotFound(_, let context): return "field '\(path(context))' is null"
-    @unknown default: return String(describing: error)
-    }
+    JSONFieldError(error, under: []).description
   }
 }

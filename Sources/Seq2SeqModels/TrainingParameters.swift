@@ -3,7 +3,7 @@ import NeuralLayers
 import TensorCore
 
 /// Settings of a training run; Codable with snake_case keys for recipes.
-public struct TrainingParameters: Codable, Sendable, Equatable, NamedLearningRateSchedule {
+public struct TrainingParameters: Codable, Sendable, Equatable, OptimizerFields {
   public var steps = 1000
   public var learningRate: Float = 1e-3
   public var warmupSteps = 100
@@ -29,18 +29,12 @@ public struct TrainingParameters: Codable, Sendable, Equatable, NamedLearningRat
   public init(from decoder: Decoder) throws {
     try decoder.rejectUnknownKeys(CodingKeys.self)
     let c = try decoder.container(keyedBy: CodingKeys.self)
-    let d = TrainingParameters()
-    steps = try c.decodeIfPresent(Int.self, forKey: .steps) ?? d.steps
-    learningRate = try c.decodeIfPresent(Float.self, forKey: .learningRate) ?? d.learningRate
-    warmupSteps = try c.decodeIfPresent(Int.self, forKey: .warmupSteps) ?? d.warmupSteps
-    schedule = try c.decodeIfPresent(String.self, forKey: .schedule) ?? d.schedule
-    weightDecay = try c.decodeIfPresent(Float.self, forKey: .weightDecay) ?? d.weightDecay
-    clipNorm = try c.decodeIfPresent(Float.self, forKey: .clipNorm) ?? d.clipNorm
-    labelSmoothing = try c.decodeIfPresent(Float.self, forKey: .labelSmoothing) ?? d.labelSmoothing
+    try decodeOptimizerFields(from: c)
+    labelSmoothing = try c.decodeIfPresent(Float.self, forKey: .labelSmoothing) ?? labelSmoothing
     dropout = try c.decodeIfPresent(Float.self, forKey: .dropout)
-    validateEvery = try c.decodeIfPresent(Int.self, forKey: .validateEvery) ?? d.validateEvery
-    checkpointEvery = try c.decodeIfPresent(Int.self, forKey: .checkpointEvery) ?? d.checkpointEvery
-    seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
+    validateEvery = try c.decodeIfPresent(Int.self, forKey: .validateEvery) ?? validateEvery
+    checkpointEvery = try c.decodeIfPresent(Int.self, forKey: .checkpointEvery) ?? checkpointEvery
+    seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
     if let problem = problem() {
       throw DecodingError.dataCorruptedError(forKey: problem.key, in: c, debugDescription: problem.message)
     }
@@ -52,13 +46,8 @@ public struct TrainingParameters: Codable, Sendable, Equatable, NamedLearningRat
   }
 
   func problem() -> (key: CodingKeys, message: String)? {
-    if steps <= 0 { return (.steps, "must be positive, got \(steps)") }
-    if !(learningRate > 0 && learningRate.isFinite) { return (.learningRate, "must be a positive finite number, got \(learningRate)") }
-    if !(weightDecay >= 0 && weightDecay.isFinite) { return (.weightDecay, "must be a finite number ≥ 0, got \(weightDecay)") }
-    if !(clipNorm >= 0 && clipNorm.isFinite) { return (.clipNorm, "must be a finite number ≥ 0, got \(clipNorm)") }
-    if warmupSteps < 0 { return (.warmupSteps, "must not be negative") }
-    if !LearningRateSchedule.names.contains(schedule) {
-      return (.schedule, "unknown schedule '\(schedule)'; expected linear, inverse_sqrt or constant")
+    if let problem = optimizerFieldProblem() {
+      return (CodingKeys(stringValue: problem.key) ?? .steps, problem.message)
     }
     if !(0..<1).contains(labelSmoothing) { return (.labelSmoothing, "must be in [0, 1), got \(labelSmoothing)") }
     if let dropout, !(0..<1).contains(dropout) { return (.dropout, "must be in [0, 1), got \(dropout)") }

@@ -60,7 +60,7 @@ public struct BLASLibrary: @unchecked Sendable {
   }
 
   /// Whether the library can set its thread count (OpenBLAS can).
-  public var canSetThreadCount: Bool { setNumThreads != nil }
+  var canSetThreadCount: Bool { setNumThreads != nil }
 
   /// Sets the library's thread count when it has a way to.
   public func setThreadCount(_ threads: Int) {

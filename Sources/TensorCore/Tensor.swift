@@ -107,7 +107,7 @@ public struct Tensor: @unchecked Sendable {
   }
 
   /// Whether both tensors share one storage (for tests of copy-on-write).
-  public func sharesStorage(with other: Tensor) -> Bool { storage === other.storage }
+  func sharesStorage(with other: Tensor) -> Bool { storage === other.storage }
 }
 
 extension Tensor {

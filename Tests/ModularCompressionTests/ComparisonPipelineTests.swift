@@ -132,7 +132,7 @@ final class ComparisonPipelineTests: XCTestCase {
     XCTAssertEqual(costs.cost(ofModel: teacher), whole)
 
     // Layer dropping sizes the layers it keeps by their own counts.
-    let plan = try LayerDropping.plan(costs: costs, ratio: 1.5)
+    let plan = try StudentShape.plan(costs: costs, ratio: 1.5)
     let kept = plan.encoder.map { piece -> Int in
       guard case .teacher(let layer) = piece else { return 0 }
       return teacher.encoder.blocks[layer].parameterCount
@@ -280,6 +280,10 @@ final class ComparisonPipelineTests: XCTestCase {
 
     let json = try Data(contentsOf: out.appendingPathComponent("results.json"))
     XCTAssertEqual(try ComparisonResults.decode(json), results)
+    let doubled = #"{"teacher": 1, "teacher": 2, "# + String(decoding: json, as: UTF8.self).drop { $0 != "{" }.dropFirst()
+    XCTAssertThrowsError(try ComparisonResults.decode(Data(doubled.utf8))) { error in
+      XCTAssertTrue("\(error)".contains("duplicate key 'teacher'"), "\(error)")
+    }
     let csv = try String(contentsOf: out.appendingPathComponent("results.csv"), encoding: .utf8)
     XCTAssertTrue(csv.contains("\ncopy 2×,copy,,2.0,"), csv)
     XCTAssertTrue(csv.contains("\nsize-first 2×,assembly,size-first,2.0,"), csv)

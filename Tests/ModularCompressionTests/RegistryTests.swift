@@ -116,7 +116,7 @@ final class RegistryTests: XCTestCase {
     try check({ _, module in module["id"] = "decoder.g2.x" }, ["field 'modules[0].id'"])
     try check({ _, module in module["file"] = "../escape.safetensors" }, ["field 'modules[0].file'"])
     try check({ _, module in module["stack"] = "middle" }, ["field 'modules[0].stack'"])
-    try check({ _, module in module["validation"] = ["loss": "low"] }, ["field 'modules[0].validation.loss'", "wrong type"])
+    try check({ _, module in module["validation"] = ["loss": "low"] }, ["field 'modules[0].validation.loss'", "expected a number"])
     try check(
       { _, module in
         var provenance = module["provenance"] as! [String: Any]
@@ -130,7 +130,11 @@ final class RegistryTests: XCTestCase {
         module["span"] = [4, 8]
       }, ["field 'modules[0]'", "outside the teacher's decoder of 4 layers"])
     try Data("{\"format_version\": 1,".utf8).write(to: registry.manifestURL)
+    assertThrows(try ModuleRegistry.open(at: folder), containing: [registry.manifestURL.path, "unexpected end of the JSON text"])
+    try Data("[1]".utf8).write(to: registry.manifestURL)
     assertThrows(try ModuleRegistry.open(at: folder), containing: [registry.manifestURL.path, "not a JSON object"])
+    try Data(#"{"format_version": 1, "format_version": 1}"#.utf8).write(to: registry.manifestURL)
+    assertThrows(try ModuleRegistry.open(at: folder), containing: [registry.manifestURL.path, "duplicate key 'format_version'"])
   }
 
   // MARK: Adding and loading

@@ -54,7 +54,10 @@ final class ModelFolderTests: XCTestCase {
       XCTAssertTrue(String(describing: error).contains("feed_forward_proj"), String(describing: error))
     }
     XCTAssertThrowsError(try ModelLoading.makeModel(configuration: Data("{not json".utf8), source: "c.json")) { error in
-      XCTAssertTrue(String(describing: error).hasPrefix("c.json: invalid JSON"))
+      XCTAssertTrue(String(describing: error).hasPrefix("c.json: invalid JSON, line 1, column 2"), String(describing: error))
+    }
+    XCTAssertThrowsError(try ModelLoading.makeModel(configuration: Data(#"{"model_type": "t5", "d_model": 8, "d_model": 16}"#.utf8), source: "c.json")) { error in
+      XCTAssertTrue(String(describing: error).contains("duplicate key 'd_model'"), String(describing: error))
     }
   }
 

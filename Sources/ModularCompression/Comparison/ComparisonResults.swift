@@ -1,4 +1,5 @@
 import Foundation
+import JSONFormat
 import TextTasks
 
 /// Everything `tessera compare` measured: `results.json` (snake_case keys).
@@ -91,6 +92,7 @@ public struct ComparisonResults: Codable, Sendable, Equatable {
 
   /// Reads what ``jsonData()`` wrote.
   public static func decode(_ data: Data) throws -> ComparisonResults {
+    _ = try JSONValue.parse(data)  // refuses repeated keys, which JSONDecoder would resolve silently
     let decoder = JSONDecoder()
     decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     return try decoder.decode(ComparisonResults.self, from: data)

@@ -1,4 +1,5 @@
 import Foundation
+import JSONFormat
 import Seq2SeqModels
 
 /// `manifest.json` of a module registry: the teacher the modules were trained
@@ -45,7 +46,7 @@ public struct RegistryManifest: Codable, Sendable, Equatable {
   }
 
   public init(from decoder: Decoder) throws {
-    try ManifestDecoding.rejectUnknownKeys(decoder, CodingKeys.self)
+    try decoder.rejectUnknownKeys(CodingKeys.self)
     let c = try decoder.container(keyedBy: CodingKeys.self)
     let version = try c.decode(Int.self, forKey: .formatVersion)
     guard version == Self.formatVersion else {
@@ -69,7 +70,7 @@ public struct RegistryManifest: Codable, Sendable, Equatable {
         reason = "span \(module.span) is outside the teacher's \(module.stack.rawValue) of \(depth) layers"
       }
       if let reason {
-        let path = decoder.codingPath + [CodingKeys.modules, ManifestDecoding.Key(index: index)]
+        let path = decoder.codingPath + [CodingKeys.modules, JSONKey(index: index)]
         throw DecodingError.dataCorrupted(.init(codingPath: path, debugDescription: reason))
       }
     }
@@ -87,17 +88,21 @@ public struct RegistryManifest: Codable, Sendable, Equatable {
   /// Parses manifest bytes; `file` names the manifest in errors. A format
   /// version other than ``formatVersion`` is refused before anything else.
   public static func decode(_ data: Data, file: String) throws -> RegistryManifest {
-    guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+    let root: JSONValue
+    do { root = try JSONValue.parse(data) } catch {
+      throw RegistryError.invalidManifest(file: file, field: error.pathText, reason: error.description)
+    }
+    guard case .object = root else {
       throw RegistryError.invalidManifest(file: file, field: "", reason: "is not a JSON object")
     }
-    if let version = root["format_version"] as? Int, version != formatVersion {
+    if let version = root["format_version"]?.integerValue, version != formatVersion {
       throw RegistryError.unsupportedFormatVersion(file: file, version: version)
     }
     do {
       return try JSONDecoder().decode(RegistryManifest.self, from: data)
     } catch let error as DecodingError {
-      let (field, reason) = ManifestDecoding.describe(error)
-      throw RegistryError.invalidManifest(file: file, field: field, reason: reason)
+      let described = JSONFieldError(error, under: [])
+      throw RegistryError.invalidManifest(file: file, field: described.path, reason: described.reason)
     }
   }
 
@@ -140,7 +145,7 @@ public struct TeacherSummary: Codable, Sendable, Equatable {
   }
 
   public init(from decoder: Decoder) throws {
-    try ManifestDecoding.rejectUnknownKeys(decoder, CodingKeys.self)
+    try decoder.rejectUnknownKeys(CodingKeys.self)
     let c = try decoder.container(keyedBy: CodingKeys.self)
     modelType = try c.decode(String.self, forKey: .modelType)
     encoderLayers = try ManifestDecoding.positive(c, .encoderLayers)
@@ -192,7 +197,7 @@ public struct ModuleEntry: Codable, Sendable, Equatable {
   }
 
   public init(from decoder: Decoder) throws {
-    try ManifestDecoding.rejectUnknownKeys(decoder, CodingKeys.self)
+    try decoder.rejectUnknownKeys(CodingKeys.self)
     let c = try decoder.container(keyedBy: CodingKeys.self)
     let id = try c.decode(String.self, forKey: .id)
     self.id = id
@@ -258,7 +263,7 @@ public struct ModuleProvenance: Codable, Sendable, Equatable {
   }
 
   public init(from decoder: Decoder) throws {
-    try ManifestDecoding.rejectUnknownKeys(decoder, CodingKeys.self)
+    try decoder.rejectUnknownKeys(CodingKeys.self)
     let c = try decoder.container(keyedBy: CodingKeys.self)
     created = try c.decode(String.self, forKey: .created)
     guard ISO8601DateFormatter().date(from: created) != nil else {
@@ -296,7 +301,7 @@ public struct ModuleValidation: Codable, Sendable, Equatable {
   }
 
   public init(from decoder: Decoder) throws {
-    try ManifestDecoding.rejectUnknownKeys(decoder, CodingKeys.self)
+    try decoder.rejectUnknownKeys(CodingKeys.self)
     let c = try decoder.container(keyedBy: CodingKeys.self)
     loss = try c.decodeIfPresent(Float.self, forKey: .loss)
     metric = try c.decodeIfPresent(Float.self, forKey: .metric)
@@ -309,30 +314,6 @@ public struct ModuleValidation: Codable, Sendable, Equatable {
 
 /// Strict-decoding helpers shared by the manifest's types.
 enum ManifestDecoding {
-  /// A coding key for any field name or array index.
-  struct Key: CodingKey {
-    var stringValue: String
-    var intValue: Int?
-    init(stringValue: String) { self.stringValue = stringValue }
-    init(intValue: Int) { self.init(index: intValue) }
-    init(index: Int) {
-      stringValue = "Index \(index)"
-      intValue = index
-    }
-  }
-
-  /// Throws when the object being decoded has a field `Keys` does not name.
-  static func rejectUnknownKeys<Keys: CodingKey & CaseIterable>(_ decoder: Decoder, _: Keys.Type) throws {
-    let known = Keys.allCases.map(\.stringValue)
-    let present = try decoder.container(keyedBy: Key.self).allKeys
-    if let unknown = present.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
-      throw DecodingError.dataCorrupted(
-        .init(
-          codingPath: decoder.codingPath + [Key(stringValue: unknown)],
-          debugDescription: "unknown field; expected one of " + known.joined(separator: ", ")))
-    }
-  }
-
   static func positive<Keys: CodingKey>(_ c: KeyedDecodingContainer<Keys>, _ key: Keys) throws -> Int {
     let value = try c.decode(Int.self, forKey: key)
     guard value > 0 else { throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "must be positive") }
@@ -346,29 +327,5 @@ enum ManifestDecoding {
   /// A file name without folders that names a safetensors file.
   static func isPlainFileName(_ name: String) -> Bool {
     !name.contains("/") && !name.contains("\\") && !name.hasPrefix(".") && name.hasSuffix(".safetensors")
-  }
-
-  /// `modules[2].provenance.steps` from a coding path.
-  static func fieldPath(_ path: [CodingKey]) -> String {
-    var text = ""
-    for key in path {
-      if let index = key.intValue {
-        text += "[\(index)]"
-      } else {
-        text += (text.isEmpty ? "" : ".") + key.stringValue
-      }
-    }
-    return text
-  }
-
-  /// The field and the reason of a decoding error.
-  static func describe(_ error: DecodingError) -> (field: String, reason: String) {
-    switch error {
-    case .keyNotFound(let key, let context): (fieldPath(context.codingPath + [key]), "is missing")
-    case .typeMismatch(let type, let context): (fieldPath(context.codingPath), "has the wrong type (expected \(type))")
-    case .valueNotFound(_, let context): (fieldPath(context.codingPath), "is null")
-    case .dataCorrupted(let context): (fieldPath(context.codingPath), context.debugDescription)
-    @unknown default: ("", String(describing: error))
-    }
   }
 }

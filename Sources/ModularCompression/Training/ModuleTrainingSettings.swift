@@ -71,7 +71,7 @@ public struct DistillationWeights: Codable, Sendable, Equatable {
 }
 
 /// Settings of a module training run (the `modules` part of a recipe; snake_case keys).
-public struct ModuleTrainingSettings: Codable, Sendable, Equatable, NamedLearningRateSchedule {
+public struct ModuleTrainingSettings: Codable, Sendable, Equatable, OptimizerFields {
   /// Granularities trained; each must be at least 2.
   public var granularities = [2, 3, 4, 6]
   public var sampling = HybridSampling.perStep
@@ -106,23 +106,17 @@ public struct ModuleTrainingSettings: Codable, Sendable, Equatable, NamedLearnin
   public init(from decoder: Decoder) throws {
     try decoder.rejectUnknownKeys(CodingKeys.self)
     let c = try decoder.container(keyedBy: CodingKeys.self)
-    let d = ModuleTrainingSettings()
-    granularities = try c.decodeIfPresent([Int].self, forKey: .granularities) ?? d.granularities
-    sampling = try c.decodeIfPresent(HybridSampling.self, forKey: .sampling) ?? d.sampling
-    initialisation = try c.decodeIfPresent(ModuleInitialisation.self, forKey: .initialisation) ?? d.initialisation
-    steps = try c.decodeIfPresent(Int.self, forKey: .steps) ?? d.steps
-    learningRate = try c.decodeIfPresent(Float.self, forKey: .learningRate) ?? d.learningRate
-    warmupSteps = try c.decodeIfPresent(Int.self, forKey: .warmupSteps) ?? d.warmupSteps
-    schedule = try c.decodeIfPresent(String.self, forKey: .schedule) ?? d.schedule
-    weightDecay = try c.decodeIfPresent(Float.self, forKey: .weightDecay) ?? d.weightDecay
-    clipNorm = try c.decodeIfPresent(Float.self, forKey: .clipNorm) ?? d.clipNorm
-    replaceStart = try c.decodeIfPresent(Float.self, forKey: .replaceStart) ?? d.replaceStart
-    replaceRamp = try c.decodeIfPresent(Float.self, forKey: .replaceRamp) ?? d.replaceRamp
-    temperature = try c.decodeIfPresent(Float.self, forKey: .temperature) ?? d.temperature
-    weights = try c.decodeIfPresent(DistillationWeights.self, forKey: .weights) ?? d.weights
-    checkpointEvery = try c.decodeIfPresent(Int.self, forKey: .checkpointEvery) ?? d.checkpointEvery
-    seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
-    probeExamples = try c.decodeIfPresent(Int.self, forKey: .probeExamples) ?? d.probeExamples
+    try decodeOptimizerFields(from: c)
+    granularities = try c.decodeIfPresent([Int].self, forKey: .granularities) ?? granularities
+    sampling = try c.decodeIfPresent(HybridSampling.self, forKey: .sampling) ?? sampling
+    initialisation = try c.decodeIfPresent(ModuleInitialisation.self, forKey: .initialisation) ?? initialisation
+    replaceStart = try c.decodeIfPresent(Float.self, forKey: .replaceStart) ?? replaceStart
+    replaceRamp = try c.decodeIfPresent(Float.self, forKey: .replaceRamp) ?? replaceRamp
+    temperature = try c.decodeIfPresent(Float.self, forKey: .temperature) ?? temperature
+    weights = try c.decodeIfPresent(DistillationWeights.self, forKey: .weights) ?? weights
+    checkpointEvery = try c.decodeIfPresent(Int.self, forKey: .checkpointEvery) ?? checkpointEvery
+    seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
+    probeExamples = try c.decodeIfPresent(Int.self, forKey: .probeExamples) ?? probeExamples
     if let problem = validationProblem() {
       let key = CodingKeys(stringValue: problem.key) ?? .steps
       throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: problem.message)
@@ -134,16 +128,9 @@ public struct ModuleTrainingSettings: Codable, Sendable, Equatable, NamedLearnin
     if granularities.isEmpty { return ("granularities", "must name at least one granularity") }
     if let bad = granularities.first(where: { $0 < 2 }) { return ("granularities", "each must be at least 2, got \(bad)") }
     if Set(granularities).count != granularities.count { return ("granularities", "lists a granularity twice") }
-    if steps <= 0 { return ("steps", "must be positive, got \(steps)") }
-    if !(learningRate > 0 && learningRate.isFinite) { return ("learning_rate", "must be a positive finite number, got \(learningRate)") }
-    if warmupSteps < 0 { return ("warmup_steps", "must not be negative") }
-    if !LearningRateSchedule.names.contains(schedule) {
-      return ("schedule", "unknown schedule '\(schedule)'; expected linear, inverse_sqrt or constant")
-    }
+    if let problem = optimizerFieldProblem() { return problem }
     if !(0...1).contains(replaceStart) { return ("replace_start", "must be in [0, 1], got \(replaceStart)") }
     if !(replaceRamp > 0 && replaceRamp <= 1) { return ("replace_ramp", "must be in (0, 1], got \(replaceRamp)") }
-    if !(weightDecay >= 0 && weightDecay.isFinite) { return ("weight_decay", "must be a finite number ≥ 0, got \(weightDecay)") }
-    if !(clipNorm >= 0 && clipNorm.isFinite) { return ("clip_norm", "must be a finite number ≥ 0, got \(clipNorm)") }
     if !(temperature > 0 && temperature.isFinite) { return ("temperature", "must be a positive finite number, got \(temperature)") }
     if let problem = weights.validationProblem() { return ("weights", problem) }
     if checkpointEvery <= 0 { return ("checkpoint_every", "must be positive") }
