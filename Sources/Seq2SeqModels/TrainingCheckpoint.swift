@@ -19,6 +19,10 @@ public struct TrainerState: Codable, Sendable, Equatable {
   public var fingerprint: String
   /// The objective's counters (e.g. steps per module).
   public var counters: [String: Int]
+  /// Source and target tokens trained on so far (pads not counted), over every resume.
+  public var tokens = 0
+  /// Seconds spent in training steps so far (validation included, checkpoint writes not), over every resume.
+  public var seconds: Double = 0
 
   public init(
     objective: String, step: Int = 0, losses: [Float] = [], validations: [ValidationRecord] = [], fingerprint: String,
@@ -33,7 +37,21 @@ public struct TrainerState: Codable, Sendable, Equatable {
   }
 
   enum CodingKeys: String, CodingKey {
-    case formatVersion = "format_version", objective, step, losses, validations, fingerprint, counters
+    case formatVersion = "format_version", objective, step, losses, validations, fingerprint, counters, tokens, seconds
+  }
+
+  public init(from decoder: Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    formatVersion = try c.decode(Int.self, forKey: .formatVersion)
+    objective = try c.decode(String.self, forKey: .objective)
+    step = try c.decode(Int.self, forKey: .step)
+    losses = try c.decode([Float].self, forKey: .losses)
+    validations = try c.decode([ValidationRecord].self, forKey: .validations)
+    fingerprint = try c.decode(String.self, forKey: .fingerprint)
+    counters = try c.decode([String: Int].self, forKey: .counters)
+    // Checkpoints written before the training-cost ledger have neither.
+    tokens = try c.decodeIfPresent(Int.self, forKey: .tokens) ?? 0
+    seconds = try c.decodeIfPresent(Double.self, forKey: .seconds) ?? 0
   }
 }
 

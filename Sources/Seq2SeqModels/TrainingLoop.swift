@@ -174,6 +174,7 @@ public final class TrainingLoop {
     var tokens = 0
     let parameters = optimizer.namedParameters
     while state.step < settings.steps {
+      let stepStart = Date()
       let step = state.step + 1
       let batch = schedule.batch(forStep: step)
       do { try objective.inputModel.validate(batch) } catch { throw TrainingError("step \(step): \(error)") }
@@ -188,7 +189,9 @@ public final class TrainingLoop {
       try Self.checkFinite(withGradient, step: step)
       if settings.clipNorm > 0 { clipGradientNorm(withGradient.map(\.parameter), maxNorm: settings.clipNorm) }
       optimizer.update(learningRate: settings.schedule.rate(at: step, base: settings.learningRate))
-      tokens += batch.countedTargets + Int(batch.sourceKeep.reduce(0, +))
+      let batchTokens = batch.countedTargets + Int(batch.sourceKeep.reduce(0, +))
+      tokens += batchTokens
+      state.tokens += batchTokens
       state.step = step
       state.losses.append(value)
       var validated: Float?
@@ -197,6 +200,7 @@ public final class TrainingLoop {
         validated = loss
         state.validations.append(ValidationRecord(step: step, loss: loss))
       }
+      state.seconds += Date().timeIntervalSince(stepStart)
       if let checkpointFolder, step % settings.checkpointEvery == 0 || step == settings.steps {
         state.counters = objective.counters
         try TrainingCheckpoint.write(state: state, objective: objective, optimizer: optimizer, to: checkpointFolder)

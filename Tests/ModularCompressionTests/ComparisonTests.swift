@@ -26,16 +26,16 @@ final class ComparisonTests: XCTestCase {
   // MARK: Layer dropping
 
   func testKeptLayersAreEvenlySpacedWithFirstAndLast() {
-    XCTAssertEqual(LayerDropping.keptLayers(depth: 6, keeping: 3), [0, 3, 5])
-    XCTAssertEqual(LayerDropping.keptLayers(depth: 6, keeping: 2), [0, 5])
-    XCTAssertEqual(LayerDropping.keptLayers(depth: 12, keeping: 4), [0, 4, 7, 11])
-    XCTAssertEqual(LayerDropping.keptLayers(depth: 4, keeping: 3), [0, 2, 3])
-    XCTAssertEqual(LayerDropping.keptLayers(depth: 6, keeping: 1), [0])
-    XCTAssertEqual(LayerDropping.keptLayers(depth: 5, keeping: 5), [0, 1, 2, 3, 4])
-    XCTAssertEqual(LayerDropping.keptLayers(depth: 5, keeping: 9), [0, 1, 2, 3, 4])
+    XCTAssertEqual(StudentShape.keptLayers(depth: 6, keeping: 3), [0, 3, 5])
+    XCTAssertEqual(StudentShape.keptLayers(depth: 6, keeping: 2), [0, 5])
+    XCTAssertEqual(StudentShape.keptLayers(depth: 12, keeping: 4), [0, 4, 7, 11])
+    XCTAssertEqual(StudentShape.keptLayers(depth: 4, keeping: 3), [0, 2, 3])
+    XCTAssertEqual(StudentShape.keptLayers(depth: 6, keeping: 1), [0])
+    XCTAssertEqual(StudentShape.keptLayers(depth: 5, keeping: 5), [0, 1, 2, 3, 4])
+    XCTAssertEqual(StudentShape.keptLayers(depth: 5, keeping: 9), [0, 1, 2, 3, 4])
     for depth in 1...12 {
       for count in 1...depth {
-        let kept = LayerDropping.keptLayers(depth: depth, keeping: count)
+        let kept = StudentShape.keptLayers(depth: depth, keeping: count)
         XCTAssertEqual(kept.count, count)
         XCTAssertEqual(Set(kept).count, count, "no layer twice: \(kept)")
         XCTAssertEqual(kept, kept.sorted())
@@ -48,7 +48,7 @@ final class ComparisonTests: XCTestCase {
     let costs = LayerCosts(
       encoderDepth: 6, decoderDepth: 6, encoderLayerParameters: 100, decoderLayerParameters: 100, nonLayerParameters: 500)
     func counts(_ ratio: Double) throws -> [Int] {
-      let plan = try LayerDropping.plan(costs: costs, ratio: ratio)
+      let plan = try StudentShape.plan(costs: costs, ratio: ratio)
       return [plan.encoder.count, plan.decoder.count]
     }
     XCTAssertEqual(try counts(1), [6, 6])
@@ -58,7 +58,7 @@ final class ComparisonTests: XCTestCase {
     // 12 / 4 = 3 layers: as even as can be, the extra layer in the encoder.
     XCTAssertEqual(try counts(4), [2, 1])
     XCTAssertEqual(try counts(6), [1, 1])
-    let plan = try LayerDropping.plan(costs: costs, ratio: 2)
+    let plan = try StudentShape.plan(costs: costs, ratio: 2)
     XCTAssertEqual(plan.summary, "enc L0 L3 L5 | dec L0 L3 L5")
     let cost = costs.cost(of: plan)
     XCTAssertEqual(cost.layerParameterRatio, 2, accuracy: 1e-12)
@@ -67,15 +67,15 @@ final class ComparisonTests: XCTestCase {
     // Bigger decoder layers: the most parameters within the budget, not the same count per stack.
     let uneven = LayerCosts(
       encoderDepth: 6, decoderDepth: 6, encoderLayerParameters: 100, decoderLayerParameters: 150, nonLayerParameters: 0)
-    let fine = try LayerDropping.plan(costs: uneven, ratio: 1.1)
+    let fine = try StudentShape.plan(costs: uneven, ratio: 1.1)
     XCTAssertEqual([fine.encoder.count, fine.decoder.count], [6, 5])
     XCTAssertGreaterThanOrEqual(uneven.cost(of: fine).layerParameterRatio, 1.1)
 
-    XCTAssertThrowsError(try LayerDropping.plan(costs: costs, ratio: 6.5)) { error in
+    XCTAssertThrowsError(try StudentShape.plan(costs: costs, ratio: 6.5)) { error in
       XCTAssertEqual(error as? LayerDroppingError, .unreachableRatio(requested: 6.5, maximum: 6))
       XCTAssertTrue("\(error)".contains("one layer per stack is ratio 6"), "\(error)")
     }
-    XCTAssertThrowsError(try LayerDropping.plan(costs: costs, ratio: 0.5)) { error in
+    XCTAssertThrowsError(try StudentShape.plan(costs: costs, ratio: 0.5)) { error in
       XCTAssertEqual(error as? AssemblyError, .invalidRatio(0.5))
     }
   }

@@ -132,7 +132,7 @@ public struct LayerDroppingCandidate: ComparisonCandidate {
   public func rows(in context: ComparisonContext) -> [CandidateRow] {
     context.settings.ratios.map { ratio in
       CandidateRow.planned(ComparisonRow(kind: Self.kind, label: ComparisonRow.defaultLabel(name: "layer-drop", requestedRatio: ratio), requestedRatio: ratio)) { _ in
-        try LayerDropping.plan(costs: context.planner.costs, ratio: ratio)
+        try StudentShape.plan(costs: context.planner.costs, ratio: ratio)
       } build: { plan, _ in
         BuiltCandidate(model: try LayerDropping.apply(plan, to: context.teacher))
       }
