@@ -21,5 +21,6 @@ let allCommands: [Command] = [
   DataCommands.tasks,
   DataCommands.make,
   DataCommands.stats,
+  DataGettextCommand.command,
   ScoreCommand.command,
 ]

@@ -78,9 +78,7 @@ enum DataCommands {
     }
     let provenance = TaskFileProvenance(
       task: task.name, settings: task.settings, seed: seed, sizes: ["train": train, "valid": valid, "test": test])
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    try AtomicFile.write(try encoder.encode(provenance) + Data("\n".utf8), to: out.appendingPathComponent("task.json"))
+    try TaskFileProvenance.write(provenance, into: out)
     print("wrote \(train) train, \(valid) valid, \(test) test examples of '\(task.name)' (seed \(seed)) to \(out.path)")
   }
 
@@ -162,6 +160,12 @@ struct TaskFileProvenance: Codable {
   let settings: [String: String]
   let seed: UInt64
   let sizes: [String: Int]
+
+  static func write(_ provenance: TaskFileProvenance, into folder: URL) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    try AtomicFile.write(try encoder.encode(provenance) + Data("\n".utf8), to: folder.appendingPathComponent("task.json"))
+  }
 }
 
 extension String {

@@ -19,6 +19,7 @@ enum TrainingStartFlags {
   }
 
   /// Runs `body`, turning the library's refusals into usage errors that name the flags.
+  @discardableResult
   static func explained<Result>(_ body: () throws -> Result) throws -> Result {
     do { return try body() } catch let error as TrainingStartError {
       switch error.kind {
