@@ -92,6 +92,40 @@ final class ModuleTrainingTests: XCTestCase {
     XCTAssertEqual(objective.counters, trainer.state.counters)
   }
 
+  func testLocalStepsTrainEveryModuleAloneOnTheTeachersStates() throws {
+    let teacher = TinyTeachers.t5(encoderLayers: 4, decoderLayers: 4, seed: 3)
+    var settings = ModuleTrainingSettings()
+    settings.granularities = [2, 4]
+    settings.steps = 31
+    settings.localSteps = 30
+    settings.learningRate = 3e-3
+    settings.warmupSteps = 0
+    settings.schedule = "constant"
+    settings.initialisation = .random
+    let objective = ModuleDistillationObjective(teacher: teacher, settings: settings)
+    let trainer = TrainingLoop(
+      objective: objective, settings: settings.loopSettings, schedule: CopyBatches(), checkpointFolder: nil, fingerprint: "")
+    var stages: [String] = []
+    try trainer.run { progress in stages.append(progress.metrics.first?.name ?? "") }
+    XCTAssertEqual(stages.prefix(30).filter { $0 == "local hidden" }.count, 30)
+    XCTAssertEqual(stages.last, "p", "the steps after the local stage are hybrid steps")
+    // Every module took part in each local step, plus the hybrid step's modules.
+    for span in objective.modules.spans { XCTAssertGreaterThanOrEqual(objective.steps(of: span), 30, span.id) }
+    let losses = trainer.state.losses
+    XCTAssertLessThan(losses[25..<30].reduce(0, +), 0.5 * losses[0..<5].reduce(0, +), "local losses \(losses)")
+  }
+
+  func testLocalStepsMustLeaveHybridSteps() {
+    var settings = ModuleTrainingSettings()
+    settings.steps = 10
+    settings.localSteps = 10
+    XCTAssertEqual(settings.validationProblem()?.key, "local_steps")
+    settings.localSteps = -1
+    XCTAssertEqual(settings.validationProblem()?.key, "local_steps")
+    settings.localSteps = 9
+    XCTAssertNil(settings.validationProblem())
+  }
+
   func testResumedRunMatchesAnUninterruptedOne() throws {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("module-resume-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: folder) }

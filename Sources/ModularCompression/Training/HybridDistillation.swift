@@ -76,6 +76,44 @@ struct HybridDistillation {
       attention: attentionValue)
   }
 
+  /// The local stage's loss: every module at once, each run alone on the
+  /// teacher's hidden state at its span's start and regressed on the
+  /// teacher's state at its end (relative error, mean over modules). One
+  /// teacher pass trains all modules, so each sees every local step, where a
+  /// hybrid step trains only the modules it holds.
+  func localLoss(_ batch: Seq2SeqBatch) -> HybridLoss {
+    let encoderTaps = StackTaps(attentionBlocks: [])
+    let decoderTaps = StackTaps(attentionBlocks: [])
+    _ = withoutGradient { teacher.forward(batch, encoderTaps: encoderTaps, decoderTaps: decoderTaps) }
+    let (b, s, t) = (batch.batchSize, batch.sourceLength, batch.targetLength)
+    let decoderKeep = batch.labels.map { $0 == -100 ? Float(0) : 1 }
+    var errors: [(span: ModuleSpan, value: Tensor)] = []
+    for stack in StackRole.allCases {
+      let spans = modules.spans.filter { $0.stack == stack }
+      guard !spans.isEmpty else { continue }
+      let taps = stack == .encoder ? encoderTaps : decoderTaps
+      let context =
+        stack == .encoder
+        ? teacher.encoder.context(
+          batch: b, queries: s, pastLength: 0, keyKeep: batch.sourceKeep, memory: nil, memoryKeep: nil, dropout: nil)
+        : teacher.decoder.context(
+          batch: b, queries: t, pastLength: 0, keyKeep: batch.decoderKeep, memory: encoderTaps.output,
+          memoryKeep: batch.sourceKeep, dropout: nil)
+      let keep = stack == .encoder ? batch.sourceKeep : decoderKeep
+      let rowMask = Tensor(keep, shape: [b, stack == .encoder ? s : t, 1])
+      for span in spans {
+        guard let block = modules.blocks[span] else { continue }
+        let output = block(taps.hiddenStates[span.start], context: context, cache: nil, taps: nil)
+        errors.append((span, relativeError(output, taps.hiddenStates[span.end], mask: rowMask)))
+      }
+    }
+    guard let first = errors.first else { return HybridLoss(total: Tensor.zeros([1]), crossEntropy: 0, logits: 0, hiddenByModule: [:], attention: 0) }
+    let total = errors.dropFirst().map(\.value).reduce(first.value, +).scaled(by: 1 / Float(errors.count))
+    return HybridLoss(
+      total: total, crossEntropy: 0, logits: 0,
+      hiddenByModule: Dictionary(errors.map { ($0.span, $0.value.item()) }, uniquingKeysWith: { a, _ in a }), attention: 0)
+  }
+
   /// Loss terms of the modules met in one pass.
   private struct Terms {
     var hidden: [(span: ModuleSpan, value: Tensor)] = []

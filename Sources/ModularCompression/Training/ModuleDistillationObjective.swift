@@ -41,6 +41,12 @@ public final class ModuleDistillationObjective: TrainingObjective {
   public func steps(of span: ModuleSpan) -> Int { counters[span.id] ?? 0 }
 
   public func loss(step: Int, batch: Seq2SeqBatch) -> ObjectiveLoss {
+    if step <= settings.localSteps {
+      let loss = distillation.localLoss(batch)
+      for span in modules.spans { counters[span.id, default: 0] += 1 }
+      let mean = loss.hiddenByModule.values.reduce(0, +) / Float(max(loss.hiddenByModule.count, 1))
+      return ObjectiveLoss(total: loss.total, metrics: [TrainingMetric("local hidden", mean)])
+    }
     let probability = settings.replaceProbability(at: step)
     let (plan, granularity) = sampler.plan(step: step, probability: probability)
     let loss = distillation.loss(batch, plan: plan)
