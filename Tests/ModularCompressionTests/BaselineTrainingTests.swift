@@ -175,10 +175,16 @@ final class BaselineTrainingTests: XCTestCase {
     let reloaded = try ModelLoading.load(from: out)
     XCTAssertEqual([reloaded.encoder.depth, reloaded.decoder.depth], [2, 2])
     XCTAssertEqual(OutputFolder.inspect(out), .tessera(.baseline))
+    XCTAssertEqual(OutputFolder.inspect(teacher), .tessera(.teacher))
     // A fresh run over it is refused; the record marks it finished.
     XCTAssertThrowsError(try BaselineTraining.run(BaselineTrainingParameters(teacherFolder: teacher, recipe: recipe, output: out))) {
       XCTAssertEqual(($0 as? TrainingStartError)?.kind, .earlierRun, "\($0)")
     }
+    // Without its record the folder is an unfinished baseline run (its checkpoint names a baseline objective).
+    try FileManager.default.removeItem(at: out.appendingPathComponent(BaselineRecord.fileName))
+    XCTAssertEqual(OutputFolder.inspect(out), .tessera(.baseline))
+    XCTAssertNoThrow(try OutputFolder.claim(out, as: .baseline, force: false))
+    XCTAssertThrowsError(try OutputFolder.claim(out, as: .teacher, force: false))
   }
 
   /// The pseudo-label cache is reused for the same teacher and data, and

@@ -1,0 +1,124 @@
+import Foundation
+import XCTest
+
+/// `tessera baselines train|sweep` from the command line.
+final class BaselinesCommandTests: XCTestCase {
+  /// A tiny 4+4-layer teacher on the dates task.
+  private func trainTinyTeacher(in folder: URL) throws -> URL {
+    let teacher = folder.appendingPathComponent("teacher")
+    let trained = try CLI.run([
+      "teacher", "train", "--task", "dates", "--out", teacher.path, "--steps", "2", "--layers", "4", "--decoder-layers", "4",
+      "--d-model", "16", "--heads", "2", "--d-ff", "32", "--train-examples", "64", "--valid-examples", "8",
+      "--batch-tokens", "256",
+    ])
+    XCTAssertEqual(trained.status, 0, trained.error)
+    return teacher
+  }
+
+  private func steps(in state: URL) throws -> Int {
+    let object = try JSONSerialization.jsonObject(with: Data(contentsOf: state)) as? [String: Any]
+    return object?["step"] as? Int ?? 0
+  }
+
+  /// kd and pseudo-labels killed with SIGKILL mid-run and resumed write exactly
+  /// the weights of an uninterrupted run, and then their record.
+  func testKilledBaselineResumesBitIdentical() throws {
+    let folder = CLI.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let teacher = try trainTinyTeacher(in: folder)
+    for method in ["kd", "pseudo-labels"] {
+      func arguments(_ out: URL) -> [String] {
+        ["baselines", "train", "--teacher", teacher.path, "--method", method, "--ratio", "2", "--task", "dates",
+         "--train-examples", "64", "--valid-examples", "8", "--batch-tokens", "256", "--steps", "20",
+         "--checkpoint-every", "4", "--seed", "2", "--out", out.path]
+      }
+      let straight = folder.appendingPathComponent("\(method)-straight")
+      let uninterrupted = try CLI.run(arguments(straight))
+      XCTAssertEqual(uninterrupted.status, 0, uninterrupted.error)
+
+      let killed = folder.appendingPathComponent("\(method)-killed")
+      let state = killed.appendingPathComponent("trainer_state.json")
+      try CLI.runAndKill(arguments(killed)) { (try? self.steps(in: state)) ?? 0 >= 4 }
+      XCTAssertLessThan(try steps(in: state), 20, method)
+      XCTAssertFalse(FileManager.default.fileExists(atPath: killed.appendingPathComponent("baseline.json").path), method)
+
+      let again = try CLI.run(arguments(killed))
+      XCTAssertEqual(again.status, 2, "\(method): an unfinished run must not be silently restarted")
+      XCTAssertTrue(again.error.contains("--resume"), again.error)
+      let resumed = try CLI.run(arguments(killed) + ["--resume"])
+      XCTAssertEqual(resumed.status, 0, resumed.error)
+      XCTAssertTrue(resumed.output.contains("resumed at step"), resumed.output)
+      if method == "pseudo-labels" { XCTAssertTrue(resumed.output.contains("from the cache"), resumed.output) }
+      XCTAssertEqual(
+        try Data(contentsOf: killed.appendingPathComponent("model.safetensors")),
+        try Data(contentsOf: straight.appendingPathComponent("model.safetensors")), "\(method): bit-identical weights")
+      let record = try JSONSerialization.jsonObject(with: Data(contentsOf: killed.appendingPathComponent("baseline.json"))) as? [String: Any]
+      XCTAssertEqual(record?["method"] as? String, method)
+      XCTAssertEqual(record?["steps"] as? Int, 20)
+    }
+  }
+
+  /// Bad arguments are refused before any work, naming the argument.
+  func testBaselinesRefuseBadArguments() throws {
+    let folder = CLI.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let teacher = try trainTinyTeacher(in: folder)
+    let out = folder.appendingPathComponent("out")
+    func train(_ extra: [String], out: URL = out) throws -> CLI.Result {
+      try CLI.run(["baselines", "train", "--teacher", teacher.path, "--task", "dates", "--steps", "1", "--out", out.path] + extra)
+    }
+    let cases: [([String], Int32, [String])] = [
+      (["--method", "distil", "--ratio", "2"], 1, ["--method", "distil", "scratch, sft, kd, pseudo-labels, theseus"]),
+      (["--method", "kd", "--ratio", "0.5"], 2, ["--ratio", "at least 1"]),
+      (["--method", "kd", "--ratio", "two"], 2, ["--ratio", "not a number"]),
+      (["--method", "kd", "--ratio", "9"], 1, ["cannot reach ratio"]),
+      (["--method", "kd", "--ratio", "2", "--strategy", "pareto"], 2, ["--strategy"]),
+      (["--ratio", "2"], 2, ["--method"]),
+    ]
+    for (extra, status, phrases) in cases {
+      let result = try train(extra)
+      XCTAssertEqual(result.status, status, "\(extra): \(result.error)")
+      for phrase in phrases { XCTAssertTrue(result.error.contains(phrase), "\(extra): \(result.error)") }
+    }
+    XCTAssertFalse(FileManager.default.fileExists(atPath: out.path), "nothing is written on refusal")
+
+    // --out holding files Tessera did not write, or the teacher itself, is refused even with --force.
+    let notes = folder.appendingPathComponent("mine")
+    try FileManager.default.createDirectory(at: notes, withIntermediateDirectories: true)
+    try Data("keep".utf8).write(to: notes.appendingPathComponent("notes.txt"))
+    for target in [notes, teacher] {
+      let result = try train(["--method", "sft", "--ratio", "2", "--force"], out: target)
+      XCTAssertEqual(result.status, 1, result.error)
+      XCTAssertTrue(result.error.contains("refusing to write a baseline student"), result.error)
+    }
+    XCTAssertEqual(try String(contentsOf: notes.appendingPathComponent("notes.txt"), encoding: .utf8), "keep")
+
+    let sweep = try CLI.run(["baselines", "sweep", "--teacher", teacher.path, "--task", "dates", "--methods", "kd,nope",
+                             "--ratios", "2", "--out", out.path])
+    XCTAssertEqual(sweep.status, 1, sweep.error)
+    XCTAssertTrue(sweep.error.contains("nope"), sweep.error)
+    let help = try CLI.run(["baselines", "train", "--help"])
+    XCTAssertEqual(help.status, 0)
+    XCTAssertTrue(help.output.contains("--method") && help.output.contains("pseudo-labels"), help.output)
+  }
+
+  /// A sweep trains methods × ratios into named members sharing one label cache; --resume skips finished members.
+  func testSweepTrainsEveryMemberAndResumesBySkipping() throws {
+    let folder = CLI.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let teacher = try trainTinyTeacher(in: folder)
+    let out = folder.appendingPathComponent("sweep")
+    let arguments = [
+      "baselines", "sweep", "--teacher", teacher.path, "--methods", "sft,pseudo-labels", "--ratios", "2,4", "--task", "dates",
+      "--train-examples", "32", "--valid-examples", "4", "--batch-tokens", "256", "--steps", "2", "--out", out.path,
+    ]
+    let first = try CLI.run(arguments)
+    XCTAssertEqual(first.status, 0, first.error)
+    let names = try FileManager.default.contentsOfDirectory(atPath: out.path).sorted()
+    XCTAssertEqual(names, ["pseudo-labels-2x", "pseudo-labels-4x", "pseudo-labels.tsv", "sft-2x", "sft-4x", "sweep.json"])
+    XCTAssertTrue(first.output.contains("pseudo-labels: 32 from the cache"), first.output)
+    let resumed = try CLI.run(arguments + ["--resume"])
+    XCTAssertEqual(resumed.status, 0, resumed.error)
+    XCTAssertEqual(resumed.output.components(separatedBy: "finished earlier, kept").count - 1, 4, resumed.output)
+  }
+}
