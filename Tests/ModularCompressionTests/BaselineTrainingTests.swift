@@ -8,35 +8,10 @@ import XCTest
 @testable import ModularCompression
 
 /// Per-ratio baseline students: their shapes, starts, losses, pseudo-label cache and records.
-final class BaselineTrainingTests: XCTestCase {
-  private var folder: URL!
-
-  override func setUpWithError() throws {
-    folder = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-baselines-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-  }
-
-  override func tearDown() {
-    try? FileManager.default.removeItem(at: folder)
-  }
-
-  private var data: DatasetSpec {
-    var data = DatasetSpec(task: "dates")
-    data.trainExamples = 32
-    data.validExamples = 6
-    data.batchTokens = 256
-    return data
-  }
-
-  /// A 4+4-layer, 16-wide T5 teacher folder trained for two steps.
+final class BaselineTrainingTests: TinyPipelineTestCase {
+  /// The tiny teacher's folder.
   private func trainTeacher(name: String = "teacher", seed: UInt64 = 0) throws -> URL {
-    var recipe = TeacherRecipe(data: data)
-    recipe.model = [
-      "model_type": .string("t5"), "d_model": .number(16), "d_kv": .number(8), "d_ff": .number(32), "num_heads": .number(2),
-      "num_layers": .number(4), "num_decoder_layers": .number(4), "dropout_rate": .number(0),
-    ]
-    recipe.training.steps = 2
-    recipe.training.warmupSteps = 1
+    var recipe = tinyTeacherRecipe
     recipe.training.seed = seed
     let teacher = folder.appendingPathComponent(name)
     try TeacherTraining.run(TeacherTrainingParameters(recipe: recipe, output: teacher))

@@ -3,18 +3,6 @@ import XCTest
 
 /// `tessera baselines train|sweep` from the command line.
 final class BaselinesCommandTests: XCTestCase {
-  /// A tiny 4+4-layer teacher on the dates task.
-  private func trainTinyTeacher(in folder: URL) throws -> URL {
-    let teacher = folder.appendingPathComponent("teacher")
-    let trained = try CLI.run([
-      "teacher", "train", "--task", "dates", "--out", teacher.path, "--steps", "2", "--layers", "4", "--decoder-layers", "4",
-      "--d-model", "16", "--heads", "2", "--d-ff", "32", "--train-examples", "64", "--valid-examples", "8",
-      "--batch-tokens", "256",
-    ])
-    XCTAssertEqual(trained.status, 0, trained.error)
-    return teacher
-  }
-
   private func steps(in state: URL) throws -> Int {
     let object = try JSONSerialization.jsonObject(with: Data(contentsOf: state)) as? [String: Any]
     return object?["step"] as? Int ?? 0
@@ -25,7 +13,7 @@ final class BaselinesCommandTests: XCTestCase {
   func testKilledBaselineResumesBitIdentical() throws {
     let folder = CLI.temporaryFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
-    let teacher = try trainTinyTeacher(in: folder)
+    let teacher = try CLI.trainTinyTeacher(in: folder)
     for method in ["kd", "pseudo-labels"] {
       func arguments(_ out: URL) -> [String] {
         ["baselines", "train", "--teacher", teacher.path, "--method", method, "--ratio", "2", "--task", "dates",
@@ -62,7 +50,7 @@ final class BaselinesCommandTests: XCTestCase {
   func testBaselinesRefuseBadArguments() throws {
     let folder = CLI.temporaryFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
-    let teacher = try trainTinyTeacher(in: folder)
+    let teacher = try CLI.trainTinyTeacher(in: folder)
     let out = folder.appendingPathComponent("out")
     func train(_ extra: [String], out: URL = out) throws -> CLI.Result {
       try CLI.run(["baselines", "train", "--teacher", teacher.path, "--task", "dates", "--steps", "1", "--out", out.path] + extra)
@@ -106,7 +94,7 @@ final class BaselinesCommandTests: XCTestCase {
   func testSweepTrainsEveryMemberAndResumesBySkipping() throws {
     let folder = CLI.temporaryFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
-    let teacher = try trainTinyTeacher(in: folder)
+    let teacher = try CLI.trainTinyTeacher(in: folder)
     let out = folder.appendingPathComponent("sweep")
     let arguments = [
       "baselines", "sweep", "--teacher", teacher.path, "--methods", "sft,pseudo-labels", "--ratios", "2,4", "--task", "dates",
