@@ -234,6 +234,19 @@ final class BaselineTrainingTests: TinyPipelineTestCase {
     let model = try ModelLoading.load(from: out)
     XCTAssertEqual([model.encoder.depth, model.decoder.depth], [2, 2])
     XCTAssertEqual(OutputFolder.inspect(out), .tessera(.baseline))
+
+    // Killed after its module run (record and model not yet written): resuming only assembles.
+    for name in [BaselineRecord.fileName, "model.safetensors"] {
+      try FileManager.default.removeItem(at: out.appendingPathComponent(name))
+    }
+    XCTAssertEqual(OutputFolder.inspect(out), .tessera(.baseline))
+    var steps = 0
+    let resumed = try BaselineTraining.run(
+      BaselineTrainingParameters(teacherFolder: teacher, recipe: recipe(.theseus, ratio: 2), output: out, start: .resume)
+    ) { if case .step = $0 { steps += 1 } }
+    XCTAssertEqual(steps, 0)
+    XCTAssertEqual(resumed, record)
+    XCTAssertEqual(try ModelLoading.load(from: out).stateDictionary().mapValues(\.scalars), model.stateDictionary().mapValues(\.scalars))
   }
 
   /// baseline.json reads back what was written and refuses bad files naming the file and the field.

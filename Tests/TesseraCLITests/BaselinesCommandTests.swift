@@ -85,6 +85,11 @@ final class BaselinesCommandTests: XCTestCase {
                              "--ratios", "2", "--out", out.path])
     XCTAssertEqual(sweep.status, 1, sweep.error)
     XCTAssertTrue(sweep.error.contains("nope"), sweep.error)
+    let unreachable = try CLI.run(["baselines", "sweep", "--teacher", teacher.path, "--task", "dates", "--methods", "sft",
+                                   "--ratios", "2,9", "--out", out.path])
+    XCTAssertEqual(unreachable.status, 1, unreachable.error)
+    XCTAssertTrue(unreachable.error.contains("cannot reach ratio 9"), unreachable.error)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: out.path), "no member trains before every ratio is checked")
     let help = try CLI.run(["baselines", "train", "--help"])
     XCTAssertEqual(help.status, 0)
     XCTAssertTrue(help.output.contains("--method") && help.output.contains("pseudo-labels"), help.output)

@@ -75,6 +75,7 @@ public enum BaselineSweep {
     if parameters.start == .resume, existing == .nothing || existing == .emptyFolder {
       throw TrainingStartError(kind: .nothingToResume, path: output.path, reason: "no baseline sweep to resume")
     }
+    try checkReachable(parameters)
     try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
     try Contents(methods: parameters.methods, ratios: parameters.ratios, strategy: recipe.baseline.strategy)
       .write(to: output.appendingPathComponent(fileName))
@@ -107,6 +108,18 @@ public enum BaselineSweep {
       ) { try events(.event(name: name, $0)) })
     }
     return records
+  }
+
+  /// Every member's shape can be made, checked before the first member
+  /// trains: an unreachable ratio would otherwise stop the sweep half-way.
+  static func checkReachable(_ parameters: BaselineSweepParameters) throws {
+    let costs = LayerCosts(teacher: try ModelLoading.load(from: parameters.teacherFolder))
+    for ratio in parameters.ratios {
+      if parameters.methods.contains(where: { $0 != .theseus }) {
+        _ = try StudentShape.plan(costs: costs, ratio: ratio, strategy: parameters.recipe.baseline.strategy)
+      }
+      if parameters.methods.contains(.theseus) { _ = try TheseusBaseline.granularity(costs: costs, ratio: ratio) }
+    }
   }
 
   /// `sweep.json`: what the sweep was asked for (written at every start).
