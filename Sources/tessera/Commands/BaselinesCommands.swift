@@ -190,6 +190,9 @@ final class BaselineRunDisplay {
     case .labelled(let count, let cached, let seconds):
       labelBar?.finish()
       print(cached ? "pseudo-labels: \(count) from the cache" : String(format: "pseudo-labels: %d made in %.1f s", count, seconds))
+      if let cap = recipe.baseline.labelExamples {
+        print("pseudo-labels: only the first \(cap) training sources are labelled and trained on (--label-examples)")
+      }
     case .step(let progress):
       if let loss = progress.validationLoss { lastValidation = String(format: " · valid %.3f", loss) }
       bar.update(progress.step, detail: String(format: "loss %.3f%@ · %.0f tok/s", progress.loss, lastValidation, progress.tokensPerSecond))
