@@ -46,6 +46,33 @@ final class BaselinesCommandTests: XCTestCase {
     }
   }
 
+  /// theseus killed during its module run resumes it and assembles exactly the uninterrupted run's model.
+  func testKilledTheseusResumesBitIdentical() throws {
+    let folder = CLI.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let teacher = try CLI.trainTinyTeacher(in: folder)
+    func arguments(_ out: URL) -> [String] {
+      ["baselines", "train", "--teacher", teacher.path, "--method", "theseus", "--ratio", "2", "--task", "dates",
+       "--train-examples", "64", "--valid-examples", "8", "--batch-tokens", "256", "--steps", "12",
+       "--checkpoint-every", "3", "--seed", "2", "--out", out.path]
+    }
+    let straight = folder.appendingPathComponent("straight")
+    let uninterrupted = try CLI.run(arguments(straight))
+    XCTAssertEqual(uninterrupted.status, 0, uninterrupted.error)
+
+    let killed = folder.appendingPathComponent("killed")
+    let state = killed.appendingPathComponent("modules/training-checkpoint/trainer_state.json")
+    try CLI.runAndKill(arguments(killed)) { (try? self.steps(in: state)) ?? 0 >= 3 }
+    XCTAssertLessThan(try steps(in: state), 12)
+    let resumed = try CLI.run(arguments(killed) + ["--resume"])
+    XCTAssertEqual(resumed.status, 0, resumed.error)
+    XCTAssertEqual(
+      try Data(contentsOf: killed.appendingPathComponent("model.safetensors")),
+      try Data(contentsOf: straight.appendingPathComponent("model.safetensors")), "bit-identical assembled weights")
+    let record = try JSONSerialization.jsonObject(with: Data(contentsOf: killed.appendingPathComponent("baseline.json"))) as? [String: Any]
+    XCTAssertEqual(record?["steps"] as? Int, 12)
+  }
+
   /// Bad arguments are refused before any work, naming the argument.
   func testBaselinesRefuseBadArguments() throws {
     let folder = CLI.temporaryFolder()
