@@ -15,34 +15,10 @@ final class BaselinesCommandTests: XCTestCase {
     defer { try? FileManager.default.removeItem(at: folder) }
     let teacher = try CLI.trainTinyTeacher(in: folder)
     for method in ["kd", "pseudo-labels"] {
-      func arguments(_ out: URL) -> [String] {
-        ["baselines", "train", "--teacher", teacher.path, "--method", method, "--ratio", "2", "--task", "dates",
-         "--train-examples", "64", "--valid-examples", "8", "--batch-tokens", "256", "--steps", "20",
-         "--checkpoint-every", "4", "--seed", "2", "--out", out.path]
-      }
-      let straight = folder.appendingPathComponent("\(method)-straight")
-      let uninterrupted = try CLI.run(arguments(straight))
-      XCTAssertEqual(uninterrupted.status, 0, uninterrupted.error)
-
-      let killed = folder.appendingPathComponent("\(method)-killed")
-      let state = killed.appendingPathComponent("trainer_state.json")
-      try CLI.runAndKill(arguments(killed)) { (try? self.steps(in: state)) ?? 0 >= 4 }
-      XCTAssertLessThan(try steps(in: state), 20, method)
-      XCTAssertFalse(FileManager.default.fileExists(atPath: killed.appendingPathComponent("baseline.json").path), method)
-
-      let again = try CLI.run(arguments(killed))
-      XCTAssertEqual(again.status, 2, "\(method): an unfinished run must not be silently restarted")
-      XCTAssertTrue(again.error.contains("--resume"), again.error)
-      let resumed = try CLI.run(arguments(killed) + ["--resume"])
-      XCTAssertEqual(resumed.status, 0, resumed.error)
+      let resumed = try assertKilledRunResumesExactly(
+        method: method, teacher: teacher, folder: folder, steps: 20, checkpointEvery: 4, checkpoint: "trainer_state.json")
       XCTAssertTrue(resumed.output.contains("resumed at step"), resumed.output)
       if method == "pseudo-labels" { XCTAssertTrue(resumed.output.contains("from the cache"), resumed.output) }
-      XCTAssertEqual(
-        try Data(contentsOf: killed.appendingPathComponent("model.safetensors")),
-        try Data(contentsOf: straight.appendingPathComponent("model.safetensors")), "\(method): bit-identical weights")
-      let record = try JSONSerialization.jsonObject(with: Data(contentsOf: killed.appendingPathComponent("baseline.json"))) as? [String: Any]
-      XCTAssertEqual(record?["method"] as? String, method)
-      XCTAssertEqual(record?["steps"] as? Int, 20)
     }
   }
 
@@ -51,26 +27,46 @@ final class BaselinesCommandTests: XCTestCase {
     let folder = CLI.temporaryFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
     let teacher = try CLI.trainTinyTeacher(in: folder)
+    try assertKilledRunResumesExactly(
+      method: "theseus", teacher: teacher, folder: folder, steps: 12, checkpointEvery: 3,
+      checkpoint: "modules/training-checkpoint/trainer_state.json")
+  }
+
+  /// Trains `method` straight and again killed after its first checkpoint (the
+  /// trainer state at `checkpoint` inside the output) then resumed; checks that
+  /// a fresh start over the unfinished run is refused, and that the resumed
+  /// run has the same `model.safetensors`, byte for byte, and its record.
+  @discardableResult
+  private func assertKilledRunResumesExactly(
+    method: String, teacher: URL, folder: URL, steps total: Int, checkpointEvery: Int, checkpoint: String
+  ) throws -> CLI.Result {
     func arguments(_ out: URL) -> [String] {
-      ["baselines", "train", "--teacher", teacher.path, "--method", "theseus", "--ratio", "2", "--task", "dates",
-       "--train-examples", "64", "--valid-examples", "8", "--batch-tokens", "256", "--steps", "12",
-       "--checkpoint-every", "3", "--seed", "2", "--out", out.path]
+      ["baselines", "train", "--teacher", teacher.path, "--method", method, "--ratio", "2", "--task", "dates",
+       "--train-examples", "64", "--valid-examples", "8", "--batch-tokens", "256", "--steps", "\(total)",
+       "--checkpoint-every", "\(checkpointEvery)", "--seed", "2", "--out", out.path]
     }
-    let straight = folder.appendingPathComponent("straight")
+    let straight = folder.appendingPathComponent("\(method)-straight")
     let uninterrupted = try CLI.run(arguments(straight))
     XCTAssertEqual(uninterrupted.status, 0, uninterrupted.error)
 
-    let killed = folder.appendingPathComponent("killed")
-    let state = killed.appendingPathComponent("modules/training-checkpoint/trainer_state.json")
-    try CLI.runAndKill(arguments(killed)) { (try? self.steps(in: state)) ?? 0 >= 3 }
-    XCTAssertLessThan(try steps(in: state), 12)
+    let killed = folder.appendingPathComponent("\(method)-killed")
+    let state = killed.appendingPathComponent(checkpoint)
+    try CLI.runAndKill(arguments(killed)) { (try? self.steps(in: state)) ?? 0 >= checkpointEvery }
+    XCTAssertLessThan(try steps(in: state), total, method)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: killed.appendingPathComponent("baseline.json").path), method)
+
+    let again = try CLI.run(arguments(killed))
+    XCTAssertEqual(again.status, 2, "\(method): an unfinished run must not be silently restarted")
+    XCTAssertTrue(again.error.contains("--resume"), again.error)
     let resumed = try CLI.run(arguments(killed) + ["--resume"])
     XCTAssertEqual(resumed.status, 0, resumed.error)
     XCTAssertEqual(
       try Data(contentsOf: killed.appendingPathComponent("model.safetensors")),
-      try Data(contentsOf: straight.appendingPathComponent("model.safetensors")), "bit-identical assembled weights")
+      try Data(contentsOf: straight.appendingPathComponent("model.safetensors")), "\(method): bit-identical weights")
     let record = try JSONSerialization.jsonObject(with: Data(contentsOf: killed.appendingPathComponent("baseline.json"))) as? [String: Any]
-    XCTAssertEqual(record?["steps"] as? Int, 12)
+    XCTAssertEqual(record?["method"] as? String, method)
+    XCTAssertEqual(record?["steps"] as? Int, total)
+    return resumed
   }
 
   /// Bad arguments are refused before any work, naming the argument.
