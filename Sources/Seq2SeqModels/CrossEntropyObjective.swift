@@ -28,10 +28,15 @@ public final class CrossEntropyObjective: TrainingObjective {
   public var trainable: any ParameterContainer { model }
 
   public func loss(step: Int, batch: Seq2SeqBatch) -> ObjectiveLoss {
-    // Masks depend only on (seed, step): resumed runs draw the same ones.
-    let dropout = Dropout(rate: dropoutRate, generator: SeededRandom(seed: seed, stream: 7).split(UInt64(step)))
-    let logits = model.forward(batch, dropout: dropout.closure)
+    let logits = model.forward(batch, dropout: dropout(step: step).closure)
     return ObjectiveLoss(total: model.loss(logits: logits, batch: batch, labelSmoothing: labelSmoothing))
+  }
+
+  /// The dropout of `step`: masks depend only on (seed, step), so resumed
+  /// runs draw the same ones. Objectives that train this model otherwise (a
+  /// kd student) draw theirs here too.
+  public func dropout(step: Int) -> Dropout {
+    Dropout(rate: dropoutRate, generator: SeededRandom(seed: seed, stream: 7).split(UInt64(step)))
   }
 
   /// Token-weighted mean cross-entropy (no smoothing, no dropout).

@@ -9,6 +9,8 @@ let allCommands: [Command] = [
   ForwardCommand.command,
   ModulesCommands.train,
   ModulesCommands.probe,
+  BaselinesCommands.train,
+  BaselinesCommands.sweep,
   RegistryCommands.list,
   RegistryCommands.show,
   RegistryCommands.verify,

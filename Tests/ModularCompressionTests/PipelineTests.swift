@@ -7,36 +7,10 @@ import XCTest
 @testable import ModularCompression
 
 /// The library's pipelines end to end, in process, at tiny sizes.
-final class PipelineTests: XCTestCase {
-  private var folder: URL!
-
-  override func setUpWithError() throws {
-    folder = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-pipeline-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-  }
-
-  override func tearDown() {
-    try? FileManager.default.removeItem(at: folder)
-  }
-
-  private var data: DatasetSpec {
-    var data = DatasetSpec(task: "dates")
-    data.trainExamples = 32
-    data.validExamples = 6
-    data.testExamples = 6
-    data.batchTokens = 256
-    return data
-  }
-
+final class PipelineTests: TinyPipelineTestCase {
   /// A 4+4-layer, 16-wide T5 trained for a few steps.
   private func trainTeacher(start: TrainingStart = .fresh) throws -> (folder: URL, steps: Int) {
-    var recipe = TeacherRecipe(data: data)
-    recipe.model = [
-      "model_type": .string("t5"), "d_model": .number(16), "d_kv": .number(8), "d_ff": .number(32), "num_heads": .number(2),
-      "num_layers": .number(4), "num_decoder_layers": .number(4), "dropout_rate": .number(0),
-    ]
-    recipe.training.steps = 3
-    recipe.training.warmupSteps = 1
+    let recipe = tinyTeacherRecipe
     let teacher = folder.appendingPathComponent("teacher")
     var steps = 0
     let state = try TeacherTraining.run(TeacherTrainingParameters(recipe: recipe, output: teacher, start: start)) { event in

@@ -62,6 +62,18 @@ enum CLI {
       process.terminationReason, .uncaughtSignal, "the run should have been killed mid-way", file: file, line: line)
   }
 
+  /// A tiny 4+4-layer teacher on the dates task, trained for two steps into `folder/teacher`.
+  static func trainTinyTeacher(in folder: URL, file: StaticString = #filePath, line: UInt = #line) throws -> URL {
+    let teacher = folder.appendingPathComponent("teacher")
+    let trained = try run([
+      "teacher", "train", "--task", "dates", "--out", teacher.path, "--steps", "2", "--layers", "4", "--decoder-layers", "4",
+      "--d-model", "16", "--heads", "2", "--d-ff", "32", "--train-examples", "64", "--valid-examples", "8",
+      "--batch-tokens", "256",
+    ])
+    XCTAssertEqual(trained.status, 0, trained.error, file: file, line: line)
+    return teacher
+  }
+
   static func temporaryFolder() -> URL {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-cli-\(UUID().uuidString)")
     try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)

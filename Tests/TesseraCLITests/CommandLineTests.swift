@@ -153,23 +153,11 @@ final class CommandLineTests: XCTestCase {
     }
   }
 
-  /// A tiny 4+4-layer teacher on the dates task, for the module tests.
-  private func trainTinyTeacher(in folder: URL) throws -> URL {
-    let teacher = folder.appendingPathComponent("teacher")
-    let trained = try CLI.run([
-      "teacher", "train", "--task", "dates", "--out", teacher.path, "--steps", "2", "--layers", "4", "--decoder-layers", "4",
-      "--d-model", "16", "--heads", "2", "--d-ff", "32", "--train-examples", "64", "--valid-examples", "8",
-      "--batch-tokens", "256",
-    ])
-    XCTAssertEqual(trained.status, 0, trained.error)
-    return teacher
-  }
-
   /// The recipe's sampling and granularities hold unless a flag is typed: flag defaults never override them.
   func testModulesTrainKeepsTheRecipesValues() throws {
     let folder = CLI.temporaryFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
-    let teacher = try trainTinyTeacher(in: folder)
+    let teacher = try CLI.trainTinyTeacher(in: folder)
     let recipe = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
       .deletingLastPathComponent().appendingPathComponent("Recipes/demo-modules.json")
     let registry = folder.appendingPathComponent("registry")
@@ -197,7 +185,7 @@ final class CommandLineTests: XCTestCase {
   func testKilledModuleTrainingResumesExactly() throws {
     let folder = CLI.temporaryFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
-    let teacher = try trainTinyTeacher(in: folder)
+    let teacher = try CLI.trainTinyTeacher(in: folder)
     func arguments(_ registry: URL) -> [String] {
       ["modules", "train", "--teacher", teacher.path, "--task", "dates", "--registry", registry.path, "--granularities", "2,4",
        "--sampling", "mixed", "--steps", "60", "--checkpoint-every", "5", "--train-examples", "64", "--valid-examples", "8",

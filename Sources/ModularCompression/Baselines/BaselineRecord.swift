@@ -53,7 +53,9 @@ public struct BaselineRecord: Codable, Sendable, Equatable {
   public var steps: Int
   public var tokens: Int
   public var seconds: Double
-  /// Seconds spent making pseudo-labels (0 when they came from the cache or the method uses none).
+  /// Seconds the teacher spent making this run's pseudo-labels: 0 when the
+  /// method uses none or they came from a cache another run made (a sweep's
+  /// members share one, so the ledger counts the labelling once).
   public var labelSeconds: Double
   /// SHA-256 of the teacher's `model.safetensors`.
   public var teacherFingerprint: String

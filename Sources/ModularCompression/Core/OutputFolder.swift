@@ -23,6 +23,12 @@ public enum OutputKind: String, CaseIterable, Sendable {
   case dataset
   /// The output of `tessera demo`: `demo.json` and its teacher, registry and report folders.
   case demo
+  /// A per-ratio baseline student (`baselines train`): a model folder with
+  /// `baseline.json` once finished; before that, a checkpoint whose
+  /// `trainer_state.json` names a baseline objective, or theseus' `modules` registry.
+  case baseline
+  /// A `baselines sweep` folder: `sweep.json`, one baseline per subfolder, the shared pseudo-label cache.
+  case baselineSweep = "baseline-sweep"
 
   /// "a teacher", for messages.
   public var noun: String {
@@ -34,6 +40,8 @@ public enum OutputKind: String, CaseIterable, Sendable {
     case .report: "a comparison report"
     case .dataset: "task data"
     case .demo: "a demo output"
+    case .baseline: "a baseline student"
+    case .baselineSweep: "a baseline sweep"
     }
   }
 
@@ -47,6 +55,8 @@ public enum OutputKind: String, CaseIterable, Sendable {
     case .report: "a comparison report (report.md, results.json)"
     case .dataset: "task data (task.json)"
     case .demo: "a demo output (demo.json)"
+    case .baseline: "a baseline student (baseline.json)"
+    case .baselineSweep: "a baseline sweep (sweep.json)"
     }
   }
 }
@@ -97,6 +107,9 @@ public enum OutputFolder {
       ],
       .dataset: ["task.json", "train.jsonl", "valid.jsonl", "test.jsonl"],
       .demo: ["demo.json"],
+      .baseline: [BaselineRecord.fileName, TrainingCheckpoint.stateFileName, TrainingCheckpoint.optimizerFileName]
+        + model + [PseudoLabels.fileName],
+      .baselineSweep: [BaselineSweep.fileName, PseudoLabels.fileName],
     ]
   }()
 
@@ -104,6 +117,7 @@ public enum OutputFolder {
   static let subfolders: [OutputKind: [String: Set<OutputKind>]] = [
     .report: ["models": []],  // `compare --save-models`: a folder of assemblies, checked one by one
     .demo: ["teacher": [.teacher], "registry": [.registry], "report": [.report]],
+    .baseline: [BaselineTraining.theseusRegistryName: [.registry]],
   ]
 
   /// What is at `url`. Symbolic links are followed.
@@ -211,6 +225,12 @@ public enum OutputFolder {
       || (!present.isDisjoint(with: ["teacher", "registry"]) && entries.allSatisfy { demoFolders[$0] != nil })
     let markers: [(OutputKind, Bool)] = [
       (.demo, isDemo),
+      (.baselineSweep, present.contains(BaselineSweep.fileName)),
+      (
+        .baseline,
+        present.contains(BaselineRecord.fileName) || present.contains(BaselineTraining.theseusRegistryName)
+          || trainerObjective(in: url)?.hasPrefix(BaselineTraining.objectivePrefix) == true
+      ),
       (.registry, present.contains(ModuleRegistry.manifestFileName)),
       (.teacher, present.contains(TrainingCheckpoint.stateFileName)),
       (.assembly, present.contains(AssemblyReport.fileName)),
@@ -230,6 +250,13 @@ public enum OutputFolder {
       // An unfinished module-training run keeps its checkpoint folder in the registry.
       if kind == .registry && entry == ModuleTraining.checkpointFolderName { return isFolder(url.appendingPathComponent(entry)) }
       if isModuleFile || fileNames[kind]!.contains(entry) { return !isFolder(url.appendingPathComponent(entry)) }
+      // A sweep's members are named by method and ratio (`kd-2x`).
+      if kind == .baselineSweep {
+        switch inspect(url.appendingPathComponent(entry)) {
+        case .emptyFolder, .tessera(.baseline): return true
+        default: return false
+        }
+      }
       guard let allowed = subfolders[kind]?[entry] else { return false }
       let sub = url.appendingPathComponent(entry)
       if allowed.isEmpty { return holdsOnlyModels(sub) }
@@ -251,6 +278,16 @@ public enum OutputFolder {
       default: false
       }
     }
+  }
+
+  /// The objective a checkpoint's `trainer_state.json` names, nil without one
+  /// (read leniently: only recognising depends on it; resuming reads it strictly).
+  private static func trainerObjective(in url: URL) -> String? {
+    let state = url.appendingPathComponent(TrainingCheckpoint.stateFileName)
+    guard let data = try? Data(contentsOf: state),
+      let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+    else { return nil }
+    return object["objective"] as? String
   }
 
   /// Hidden temporaries of interrupted atomic writes and folder swaps, which

@@ -33,9 +33,11 @@ public struct TrainingStartError: Error, CustomStringConvertible, Equatable {
 /// The output-folder rules of the training pipelines.
 enum TrainingOutput {
   /// The files Tessera writes into a model or checkpoint folder: those of
-  /// teachers and assemblies, and a module run's weights.
+  /// teachers, assemblies and baselines, and a module run's weights.
   static let ownFileNames: Set<String> =
-    Set(OutputFolder.fileNames[.teacher, default: []] + OutputFolder.fileNames[.assembly, default: []])
+    Set(
+      OutputFolder.fileNames[.teacher, default: []] + OutputFolder.fileNames[.assembly, default: []]
+        + OutputFolder.fileNames[.baseline, default: []])
     .union(["generation_config.json", ModuleDistillationObjective.modulesFileName])
 
   /// Checks `folder` (a teacher's output, or a module run's checkpoint) against

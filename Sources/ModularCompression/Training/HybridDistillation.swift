@@ -144,7 +144,7 @@ struct HybridDistillation {
         let wantsAttention = weights.attention > 0
         let attentionTaps = wantsAttention ? AttentionTaps(selfAttention: { captured.value = $0 }) : nil
         hidden = modules.blocks[span]!(hidden, context: context, cache: nil, taps: attentionTaps)
-        terms.hidden.append((span, relativeError(hidden, taps.hiddenStates[span.end], mask: rowMask)))
+        terms.hidden.append((span, Self.relativeError(hidden, taps.hiddenStates[span.end], mask: rowMask)))
         if wantsAttention, let student = captured.value, let reference = taps.selfAttention[span.end - 1] {
           terms.attention.append(attentionError(student, reference, keep: keep))
         }
@@ -154,8 +154,9 @@ struct HybridDistillation {
   }
 
   /// `Σ((h − t)·m)² / Σ(t·m)²`: the hidden-state error relative to the
-  /// teacher's magnitude, over real tokens only.
-  private func relativeError(_ hidden: Tensor, _ target: Tensor, mask: Tensor) -> Tensor {
+  /// teacher's magnitude, over real tokens only. Shared with the kd baseline,
+  /// so modules and students are judged by one hidden-state error.
+  static func relativeError(_ hidden: Tensor, _ target: Tensor, mask: Tensor) -> Tensor {
     let difference = (hidden - target) * mask
     let scale = withoutGradient { (target * mask).multiplying(target * mask).sum().item() }
     return difference.multiplying(difference).sum().scaled(by: 1 / max(scale, 1e-12))

@@ -1,0 +1,180 @@
+import Foundation
+import NeuralLayers
+import Seq2SeqModels
+import TensorCore
+import TextTasks
+import Tokenizers
+
+/// What one baseline training run is asked to do.
+public struct BaselineTrainingParameters {
+  public var teacherFolder: URL
+  /// Method, ratio, strategy (`baseline`), training settings and data.
+  public var recipe: BaselineRecipe
+  /// The student's model folder, which is also the run's checkpoint.
+  public var output: URL
+  public var start: TrainingStart
+  /// pseudo-labels: the cache file; nil keeps it in `output` (a sweep shares one).
+  public var pseudoLabelCache: URL?
+  public var communicator: any GradientCommunicator
+
+  public init(
+    teacherFolder: URL, recipe: BaselineRecipe, output: URL, start: TrainingStart = .fresh, pseudoLabelCache: URL? = nil,
+    communicator: any GradientCommunicator = SingleProcessCommunicator()
+  ) {
+    self.teacherFolder = teacherFolder
+    self.recipe = recipe
+    self.output = output
+    self.start = start
+    self.pseudoLabelCache = pseudoLabelCache
+    self.communicator = communicator
+  }
+}
+
+/// What a baseline run reports as it goes.
+public enum BaselineTrainingEvent {
+  /// Before the first step: the student (theseus: the teacher whose modules
+  /// are trained), its kept layers (nil for theseus), data size and the step resumed at.
+  case started(model: any Seq2SeqModel, layerMap: (encoder: [Int], decoder: [Int])?, trainExamples: Int, resumedAt: Int?)
+  /// pseudo-labels: `done` of `total` sources labelled by the teacher.
+  case labelling(done: Int, total: Int)
+  /// pseudo-labels ready: how many, whether from the cache, and what making them cost.
+  case labelled(count: Int, cached: Bool, seconds: Double)
+  case step(TrainingProgress)
+  /// theseus: its module run's other events (registered, …).
+  case modules(ModuleTrainingEvent)
+  /// `baseline.json` is written: the run is complete.
+  case finished(BaselineRecord)
+}
+
+/// One per-ratio baseline student trained into a model folder with
+/// `baseline.json`, the rival of one modules run at one ratio.
+///
+/// The student's depths are ``StudentShape``'s for the teacher at the
+/// recipe's ratio and strategy — the rule layer dropping follows too. scratch
+/// starts from random weights of that shape; sft, kd and pseudo-labels from
+/// the teacher's kept layers (``LayerDropping``). theseus trains modules of
+/// one granularity and assembles them (``TheseusBaseline``). Checkpoints,
+/// resume and restart are those of ``TeacherTraining``: the folder is the
+/// checkpoint, and `baseline.json` is written last, so a folder without it is
+/// an unfinished run.
+public enum BaselineTraining {
+  /// Every baseline objective's kind starts so; a checkpoint of one is recognised as a baseline folder.
+  public static let objectivePrefix = "baseline-"
+  /// The registry subfolder of a theseus baseline (not `registry`, which marks a demo output).
+  public static let theseusRegistryName = "modules"
+
+  /// Trains (or resumes) the baseline; returns its record.
+  @discardableResult
+  public static func run(
+    _ parameters: BaselineTrainingParameters, events: (BaselineTrainingEvent) throws -> Void = { _ in }
+  ) throws -> BaselineRecord {
+    let recipe = parameters.recipe, settings = recipe.baseline, output = parameters.output
+    try checkRecipe(recipe)
+    try OutputFolder.claim(
+      output, as: .baseline, force: parameters.start == .restart, reading: [parameters.teacherFolder])
+    if parameters.start == .restart { try removeRecord(in: output) }
+    let teacher = try ModelLoading.load(from: parameters.teacherFolder)
+    let tokenizer = try loadTokenizer(from: parameters.teacherFolder, fitting: teacher)
+    let teacherFingerprint = try TeacherFingerprint.of(modelFolder: parameters.teacherFolder)
+    if settings.method == .theseus {
+      return try TheseusBaseline.run(
+        parameters, teacher: teacher, tokenizer: tokenizer, teacherFingerprint: teacherFingerprint, events: events)
+    }
+    let resume = try TrainingOutput.prepare(output, start: parameters.start, what: "baseline")
+    let costs = LayerCosts(teacher: teacher)
+    let plan = try StudentShape.plan(costs: costs, ratio: settings.ratio, strategy: settings.strategy)
+    let layerMap = StudentShape.layerMap(of: plan)
+    let student = try makeStudent(settings.method, plan: plan, teacher: teacher, seed: recipe.training.seed)
+
+    var train = TokenizedExamples(try recipe.data.examples(.train), tokenizer: tokenizer)
+    let valid = TokenizedExamples(try recipe.data.examples(.valid), tokenizer: tokenizer)
+    var labelSeconds: Double = 0
+    var keptFiles: [String: Data] = [:]
+    if settings.method == .pseudoLabels {
+      if let cap = settings.labelExamples, cap < train.count {
+        train = TokenizedExamples(Array(train.examples.prefix(cap)), tokenizer: tokenizer)
+      }
+      let ownCache = parameters.pseudoLabelCache == nil
+      let cache = parameters.pseudoLabelCache ?? output.appendingPathComponent(PseudoLabels.fileName)
+      let total = train.count
+      let labels = try PseudoLabels.labels(
+        cache: cache, teacher: teacher, teacherFingerprint: teacherFingerprint, sources: train.sources,
+        maxNewTokens: (train.targets.map(\.count).max() ?? 1) + 8, writeCache: !ownCache
+      ) { try events(.labelling(done: $0, total: total)) }
+      try events(.labelled(count: labels.targets.count, cached: labels.wasCached, seconds: labels.seconds))
+      train.targets = labels.targets
+      // A shared cache made by an earlier member is counted once, by that member.
+      labelSeconds = ownCache || !labels.wasCached ? labels.seconds : 0
+      if ownCache { keptFiles[PseudoLabels.fileName] = labels.fileData }
+    }
+
+    let tokens = student.specialTokens
+    let distillation =
+      settings.method == .kd
+      ? StudentDistillation(teacher: teacher, layerMap: layerMap, temperature: settings.temperature, weights: settings.weights)
+      : nil
+    let objective = StudentObjective(
+      student: CrossEntropyObjective(model: student, parameters: recipe.training, tokenizer: tokenizer),
+      method: settings.method, distillation: distillation, keptFiles: keptFiles)
+    let loop = TrainingLoop(
+      objective: objective, settings: recipe.training.loopSettings,
+      schedule: try TokenBudgetSchedule(train, tokenBudget: recipe.data.batchTokens, seed: recipe.data.seed, tokens: tokens),
+      validation: valid.orderedBatches(tokenBudget: recipe.data.batchTokens, tokens: tokens), checkpointFolder: output,
+      fingerprint: [
+        recipe.training.fingerprint, settings.fingerprint, teacherFingerprint, stableJSONText(recipe.data),
+        PseudoLabels.dataFingerprint(sources: train.targets),
+      ].joined(separator: "|"),
+      communicator: parameters.communicator)
+    if resume { try loop.resume() }
+    try events(.started(model: student, layerMap: layerMap, trainExamples: train.count, resumedAt: resume ? loop.state.step : nil))
+    try loop.run { try events(.step($0)) }
+
+    let isCopy = settings.method != .scratch
+    let record = BaselineRecord(
+      method: settings.method, requestedRatio: settings.ratio,
+      layerParameterRatio: costs.cost(ofModel: student).layerParameterRatio, strategy: settings.strategy,
+      encoderLayers: student.encoder.depth, decoderLayers: student.decoder.depth,
+      encoderLayerMap: isCopy ? layerMap.encoder : nil, decoderLayerMap: isCopy ? layerMap.decoder : nil,
+      steps: loop.state.step, tokens: loop.state.tokens, seconds: loop.state.seconds, labelSeconds: labelSeconds,
+      teacherFingerprint: teacherFingerprint, data: dataDescription(recipe.data))
+    try record.write(to: output)
+    try events(.finished(record))
+    return record
+  }
+
+  /// The student a method starts from: the kept teacher layers (sft, kd,
+  /// pseudo-labels), or random weights of that shape drawn from `seed`
+  /// (scratch; its configuration is the teacher's with the student's depths).
+  public static func makeStudent(
+    _ method: BaselineMethod, plan: AssemblyPlan, teacher: any Seq2SeqModel, seed: UInt64
+  ) throws -> any Seq2SeqModel {
+    let kept = try LayerDropping.apply(plan, to: teacher)
+    guard method == .scratch else { return kept }
+    return try ModelLoading.makeModel(configuration: kept.configurationJSON(), source: "student configuration", seed: seed)
+  }
+
+  /// The recipe's settings checked together, naming the field.
+  static func checkRecipe(_ recipe: BaselineRecipe) throws {
+    if let problem = recipe.baseline.validationProblem() {
+      throw RecipeError(file: "baseline settings", reason: "field 'baseline.\(problem.key)': \(problem.message)")
+    }
+    if let problem = recipe.training.validationProblem() {
+      throw RecipeError(file: "baseline settings", reason: "field 'training.\(problem.key)': \(problem.message)")
+    }
+    if let problem = recipe.data.validationProblem() {
+      throw RecipeError(file: "baseline settings", reason: "field 'data.\(problem.key)': \(problem.message)")
+    }
+  }
+
+  /// A restart first removes the finished mark, so that a restart killed
+  /// before its first checkpoint is not taken for a finished run.
+  static func removeRecord(in folder: URL) throws {
+    let url = folder.appendingPathComponent(BaselineRecord.fileName)
+    if FileManager.default.fileExists(atPath: url.path) { try FileManager.default.removeItem(at: url) }
+  }
+
+  /// `task dates` or `file train.tsv`, for `baseline.json`.
+  static func dataDescription(_ data: DatasetSpec) -> String {
+    data.task.map { "task \($0)" } ?? "file \(data.displayName)"
+  }
+}
