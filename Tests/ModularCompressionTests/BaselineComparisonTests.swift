@@ -122,6 +122,27 @@ final class BaselineComparisonTests: XCTestCase {
     XCTAssertTrue(svg.contains(##"fill="#6a3d9a""##) && svg.contains(##"fill="#e7298a""##), "each method its own colour and marker")
   }
 
+  func testEveryBaselineMethodHasItsOwnMarkerAndTheLegendStaysInside() throws {
+    let keys = [ComparisonRow.teacherKind] + AssemblyStrategy.allCases.map(\.rawValue) + [LayerDroppingCandidate.kind]
+      + BaselineMethod.allCases.map(\.rawValue)
+    let series = keys.map { key in
+      let style = try! XCTUnwrap(ComparisonPlot.styles[key], key)
+      return ComparisonPlot.Series(name: style.name, colour: style.colour, marker: style.marker)
+    }
+    let baselineMarkers = series.suffix(BaselineMethod.allCases.count).map { "\($0.marker)" }
+    XCTAssertEqual(Set(baselineMarkers).count, BaselineMethod.allCases.count, "a shape per method")
+    XCTAssertTrue(Set(baselineMarkers).isDisjoint(with: series.prefix(5).map { "\($0.marker)" }), "none an assembly's")
+    let legend = ComparisonPlot.legend(series).joined(separator: "\n")
+    let texts = legend.matches(of: /<text x="([0-9.]+)" y="([0-9.]+)">([^<]*)</).map {
+      (x: Double($0.1) ?? .infinity, y: Double($0.2) ?? .infinity, text: String($0.3))
+    }
+    XCTAssertEqual(texts.count, series.count + 1)
+    XCTAssertEqual(Set(texts.map(\.y)).count, 2, "wrapped on to a second line")
+    // About 7 px a character at the legend's 12 px font.
+    XCTAssertTrue(
+      texts.allSatisfy { $0.x + 7 * Double($0.text.count) <= ComparisonPlot.width && $0.y < ComparisonPlot.height }, "\(texts)")
+  }
+
   func testLedgerSaysNotRecordedNeverZero() throws {
     let record = BaselineRecord(
       method: .kd, requestedRatio: 2, layerParameterRatio: 2, strategy: .sizeFirst, encoderLayers: 1, decoderLayers: 1,

@@ -148,17 +148,38 @@ public enum ComparisonPlot {
     return "\(row.label): quality \(quality), speedup \(speedup), \(row.plan ?? "")"
   }
 
+  /// The legend below the panels: one entry per series, then the Pareto
+  /// front's; entries that would pass the right edge (many kinds, baselines
+  /// among them) go on to a second line.
   static func legend(_ shown: [Series]) -> [String] {
-    var out = ["<g>"]
+    let frontText = "Pareto front (higher quality, faster / smaller)"
+    let entries = shown.map { (series: Optional($0), width: 30 + Double($0.name.count) * 7) }
+      + [(series: nil, width: 32 + Double(frontText.count) * 6.5)]
+    // Entries by line, each with its x.
+    var lines: [[(series: Series?, x: Double)]] = [[]]
     var cursor = left
-    let y = height - 22
-    for item in shown {
-      out.append(marker(item, at: (cursor, y - 4), title: item.name))
-      out.append(##"<text x="\##(n(cursor + 10))" y="\##(n(y))">\##(escape(item.name))</text>"##)
-      cursor += 30 + Double(item.name.count) * 7
+    for entry in entries {
+      if cursor + entry.width > width - right, !(lines.last?.isEmpty ?? true) {
+        lines.append([])
+        cursor = left
+      }
+      lines[lines.count - 1].append((entry.series, cursor))
+      cursor += entry.width
     }
-    out.append(##"<line x1="\##(n(cursor))" y1="\##(n(y - 4))" x2="\##(n(cursor + 26))" y2="\##(n(y - 4))" stroke="#d62728" stroke-width="1.5" stroke-dasharray="5 3"/>"##)
-    out.append(##"<text x="\##(n(cursor + 32))" y="\##(n(y))">Pareto front (higher quality, faster / smaller)</text>"##)
+    let lineHeight = 17.0, firstY = height - 22 - lineHeight * Double(lines.count - 1) / 2
+    var out = ["<g>"]
+    for (row, line) in lines.enumerated() {
+      let y = firstY + lineHeight * Double(row)
+      for (series, x) in line {
+        if let item = series {
+          out.append(marker(item, at: (x, y - 4), title: item.name))
+          out.append(##"<text x="\##(n(x + 10))" y="\##(n(y))">\##(escape(item.name))</text>"##)
+        } else {
+          out.append(##"<line x1="\##(n(x))" y1="\##(n(y - 4))" x2="\##(n(x + 26))" y2="\##(n(y - 4))" stroke="#d62728" stroke-width="1.5" stroke-dasharray="5 3"/>"##)
+          out.append(##"<text x="\##(n(x + 32))" y="\##(n(y))">\##(frontText)</text>"##)
+        }
+      }
+    }
     out.append("</g>")
     return out
   }
