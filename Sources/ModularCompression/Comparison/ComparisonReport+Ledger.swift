@@ -37,21 +37,37 @@ extension ComparisonReport {
           versus(method.secondsVersusModules), versus(method.stepsVersusModules),
         ].joined(separator: " | ") + " |")
     }
-    lines.append("")
+    return lines + [""] + ledgerComparisons(ledger).map { "- " + $0 }
+  }
+
+  /// The ledger for the terminal: what the modules cost and each baseline method against them.
+  public static func ledgerSummary(_ ledger: TrainingCostLedger) -> [String] {
+    let modules = ledger.modules
+    let cost =
+      modules.steps.map { steps in
+        "\(steps) steps, \(compact(Double(modules.tokens ?? 0))) tokens, \(format(modules.seconds ?? 0, "%.1f")) s"
+      } ?? notRecorded
+    return ["training cost of the modules: \(cost)"] + (ledger.baselines.isEmpty ? [] : ledgerComparisons(ledger))
+  }
+
+  /// One sentence per baseline method: its cost as a multiple of the modules'
+  /// (or why there is none); without baselines, how to add them.
+  static func ledgerComparisons(_ ledger: TrainingCostLedger) -> [String] {
+    let modules = ledger.modules
     guard !ledger.baselines.isEmpty else {
-      lines.append("No baselines compared: `tessera compare --baselines DIR` adds the per-ratio students of `tessera baselines`.")
-      return lines
+      return ["No baselines compared: `tessera compare --baselines DIR` adds the per-ratio students of `tessera baselines`."]
     }
+    var lines: [String] = []
     let oneRun = (modules.runs ?? 1) == 1
     let theModules = oneRun ? "the modules run's" : "the \(modules.runs ?? 0) modules runs'"
     for method in ledger.baselines {
       let what = "\(method.method) at \(method.runs) ratio\(method.runs == 1 ? "" : "s")"
       if let seconds = method.secondsVersusModules {
         let steps = method.stepsVersusModules.map { " and \(format($0, "%.1f"))× \(oneRun ? "its" : "their") steps" } ?? ""
-        lines.append("- \(what) cost \(format(seconds, "%.1f"))× \(theModules) seconds\(steps).")
+        lines.append("\(what) cost \(format(seconds, "%.1f"))× \(theModules) seconds\(steps).")
       } else {
         let missing = modules.recorded ? "seconds are 0" : "cost is \(notRecorded)"
-        lines.append("- \(what) cost \(format(method.seconds, "%.1f")) s; \(theModules) \(missing), so the two cannot be set side by side.")
+        lines.append("\(what) cost \(format(method.seconds, "%.1f")) s; \(theModules) \(missing), so the two cannot be set side by side.")
       }
     }
     return lines

@@ -112,6 +112,7 @@ enum CompareCommand {
       \(teacher.parameters.formatted()) parameters; registry: \(results.registry.modules) modules
       """)
     print(ComparisonReport.table(results))
+    if let ledger = results.ledger { print(ComparisonReport.ledgerSummary(ledger).joined(separator: "\n")) }
     if let out = parameters.reportFolder {
       print("wrote \(out.path)/{\(ComparisonReport.markdownFileName),\(ComparisonReport.jsonFileName),\(ComparisonReport.csvFileName),\(ComparisonReport.plotFileName)}")
     }

@@ -110,6 +110,7 @@ enum DemoCommand {
     }
     compareBar?.finish()
     print(ComparisonReport.table(result.results))
+    if let ledger = result.results.ledger { print(ComparisonReport.ledgerSummary(ledger).joined(separator: "\n")) }
     print("wrote \(out.appendingPathComponent("report").path) and \(out.appendingPathComponent("demo.json").path)")
     print(result.seconds.map { String(format: "%@ %.0f s", $0.phase, $0.seconds) }.joined(separator: " · "))
   }
