@@ -143,6 +143,26 @@ final class BaselineComparisonTests: XCTestCase {
       texts.allSatisfy { $0.x + 7 * Double($0.text.count) <= ComparisonPlot.width && $0.y < ComparisonPlot.height }, "\(texts)")
   }
 
+  func testDemoComparesTheBaselinesBesideItsCheckpoints() throws {
+    let checkpoints = directory.appendingPathComponent("checkpoints")
+    let fixture = try ComparisonFixture(in: checkpoints)
+    let baselines = checkpoints.appendingPathComponent(Demo.baselinesFolderName)
+    try saveBaseline(fixture, at: baselines.appendingPathComponent("kd-2x"), method: .kd, ratio: 2)
+    var recipe = ModulesRecipe()
+    recipe.data = DatasetSpec(task: "dates")
+    let parameters = DemoParameters(
+      output: directory.appendingPathComponent("demo"), modulesRecipe: recipe, shipped: checkpoints, comparison: quickSettings, count: 2)
+    XCTAssertEqual(Demo.baselinesFolder(parameters)?.path, baselines.path)
+    let result = try Demo.run(parameters)
+    XCTAssertEqual(result.results.rows.filter { $0.kind == BaselineCandidate.kind }.map(\.label), ["kd 2×"])
+    XCTAssertEqual(result.results.ledger?.baselines.map(\.method), ["kd"])
+
+    // Without the folder the demo compares as before.
+    try FileManager.default.removeItem(at: baselines)
+    XCTAssertNil(Demo.baselinesFolder(parameters))
+    XCTAssertEqual(try Demo.run(parameters).results.rows.filter { $0.kind == BaselineCandidate.kind }.count, 0)
+  }
+
   func testLedgerSaysNotRecordedNeverZero() throws {
     let record = BaselineRecord(
       method: .kd, requestedRatio: 2, layerParameterRatio: 2, strategy: .sizeFirst, encoderLayers: 1, decoderLayers: 1,
