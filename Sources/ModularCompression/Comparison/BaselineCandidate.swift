@@ -51,11 +51,11 @@ public struct BaselineCandidate: ComparisonCandidate {
       found.append(baseline)
     }
     let order = BaselineMethod.allCases
-    baselines = found.sorted {
-      ($0.record.method != $1.record.method)
-        ? order.firstIndex(of: $0.record.method)! < order.firstIndex(of: $1.record.method)!
-        : $0.record.requestedRatio < $1.record.requestedRatio
+    func key(_ baseline: Found) -> (Int, Double, String) {
+      let record = baseline.record
+      return (order.firstIndex(of: record.method) ?? order.count, record.requestedRatio, record.strategy.rawValue)
     }
+    baselines = found.sorted { key($0) < key($1) }
   }
 
   /// Folders holding `baseline.json` at `root` and up to ``searchDepth``

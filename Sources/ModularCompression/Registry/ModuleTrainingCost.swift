@@ -94,14 +94,7 @@ public struct ModuleTrainingCost: Codable, Sendable, Equatable {
   public static func read(inRegistry folder: URL, teacherFingerprint: String) throws -> ModuleTrainingCost? {
     let url = folder.appendingPathComponent(fileName)
     guard FileManager.default.fileExists(atPath: url.path) else { return nil }
-    let cost: ModuleTrainingCost
-    do {
-      cost = try StrictJSON.decode(ModuleTrainingCost.self, from: try JSONValue.parse(try FileAccess.read(url)))
-    } catch let error as JSONSyntaxError {
-      throw RecipeError(file: url.path, reason: error.description)
-    } catch let error as JSONFieldError {
-      throw RecipeError(file: url.path, reason: error.description)
-    }
+    let cost = try StrictJSONFile.decode(ModuleTrainingCost.self, from: url)
     if let index = cost.runs.firstIndex(where: { $0.teacherFingerprint != teacherFingerprint }) {
       throw RecipeError(
         file: url.path,
