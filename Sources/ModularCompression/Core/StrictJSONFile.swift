@@ -17,3 +17,29 @@ enum StrictJSONFile {
     }
   }
 }
+
+extension KeyedDecodingContainer {
+  /// The file's format version, refused unless it is the one this Tessera reads.
+  func decodeFormatVersion(forKey key: Key, reading current: Int) throws -> Int {
+    let version = try decode(Int.self, forKey: key)
+    guard version == current else {
+      throw DecodingError.dataCorruptedError(
+        forKey: key, in: self, debugDescription: "format \(version) is not supported (this Tessera reads \(current))")
+    }
+    return version
+  }
+
+  /// Throws a decoding error naming the first key whose count is negative.
+  func refuseNegative(_ values: [(Key, Int)]) throws {
+    for (key, value) in values where value < 0 {
+      throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "must not be negative, got \(value)")
+    }
+  }
+
+  /// Throws a decoding error naming the first key whose amount is not a finite number ≥ 0.
+  func refuseNegativeOrNonFinite(_ values: [(Key, Double)]) throws {
+    for (key, value) in values where !(value.isFinite && value >= 0) {
+      throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "must be a finite number ≥ 0, got \(value)")
+    }
+  }
+}

@@ -32,38 +32,8 @@ public struct ModuleTrainingCost: Codable, Sendable, Equatable {
     /// The command line that started the run, when known.
     public var command: String?
 
-    public init(granularities: [Int], steps: Int, tokens: Int, seconds: Double, teacherFingerprint: String, command: String? = nil) {
-      self.granularities = granularities
-      self.steps = steps
-      self.tokens = tokens
-      self.seconds = seconds
-      self.teacherFingerprint = teacherFingerprint
-      self.command = command
-    }
-
     enum CodingKeys: String, CodingKey, CaseIterable {
       case granularities, steps, tokens, seconds, teacherFingerprint = "teacher_fingerprint", command
-    }
-
-    public init(from decoder: Decoder) throws {
-      try decoder.rejectUnknownKeys(CodingKeys.self)
-      let c = try decoder.container(keyedBy: CodingKeys.self)
-      granularities = try c.decode([Int].self, forKey: .granularities)
-      steps = try c.decode(Int.self, forKey: .steps)
-      tokens = try c.decode(Int.self, forKey: .tokens)
-      seconds = try c.decode(Double.self, forKey: .seconds)
-      teacherFingerprint = try c.decode(String.self, forKey: .teacherFingerprint)
-      command = try c.decodeIfPresent(String.self, forKey: .command)
-      if granularities.isEmpty || granularities.contains(where: { $0 < 1 }) {
-        throw DecodingError.dataCorruptedError(
-          forKey: .granularities, in: c, debugDescription: "must list at least one granularity, each ≥ 1, got \(granularities)")
-      }
-      for (key, value) in [(CodingKeys.steps, steps), (.tokens, tokens)] where value < 0 {
-        throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "must not be negative, got \(value)")
-      }
-      guard seconds.isFinite, seconds >= 0 else {
-        throw DecodingError.dataCorruptedError(forKey: .seconds, in: c, debugDescription: "must be a finite number ≥ 0, got \(seconds)")
-      }
     }
   }
 
@@ -74,12 +44,7 @@ public struct ModuleTrainingCost: Codable, Sendable, Equatable {
   public init(from decoder: Decoder) throws {
     try decoder.rejectUnknownKeys(CodingKeys.self)
     let c = try decoder.container(keyedBy: CodingKeys.self)
-    formatVersion = try c.decode(Int.self, forKey: .formatVersion)
-    guard formatVersion == Self.currentFormatVersion else {
-      throw DecodingError.dataCorruptedError(
-        forKey: .formatVersion, in: c,
-        debugDescription: "format \(formatVersion) is not supported (this Tessera reads \(Self.currentFormatVersion))")
-    }
+    formatVersion = try c.decodeFormatVersion(forKey: .formatVersion, reading: Self.currentFormatVersion)
     runs = try c.decode([Run].self, forKey: .runs)
   }
 
@@ -117,5 +82,25 @@ public struct ModuleTrainingCost: Codable, Sendable, Equatable {
       encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
       try AtomicFile.write(try encoder.encode(cost) + Data("\n".utf8), to: folder.appendingPathComponent(fileName))
     }
+  }
+}
+
+extension ModuleTrainingCost.Run {
+  // In an extension, so that the struct keeps its memberwise initialiser.
+  public init(from decoder: Decoder) throws {
+    try decoder.rejectUnknownKeys(CodingKeys.self)
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    granularities = try c.decode([Int].self, forKey: .granularities)
+    steps = try c.decode(Int.self, forKey: .steps)
+    tokens = try c.decode(Int.self, forKey: .tokens)
+    seconds = try c.decode(Double.self, forKey: .seconds)
+    teacherFingerprint = try c.decode(String.self, forKey: .teacherFingerprint)
+    command = try c.decodeIfPresent(String.self, forKey: .command)
+    if granularities.isEmpty || granularities.contains(where: { $0 < 1 }) {
+      throw DecodingError.dataCorruptedError(
+        forKey: .granularities, in: c, debugDescription: "must list at least one granularity, each ≥ 1, got \(granularities)")
+    }
+    try c.refuseNegative([(.steps, steps), (.tokens, tokens)])
+    try c.refuseNegativeOrNonFinite([(.seconds, seconds)])
   }
 }
