@@ -100,6 +100,12 @@ final class BaselineComparisonTests: XCTestCase {
     XCTAssertEqual(kdCost.stepsVersusModules, 2)
     XCTAssertEqual(ledger.baselines.first?.seconds, sft.seconds + sft.labelSeconds, "label seconds count")
     XCTAssertNotNil(parsed["ledger"] as? [String: Any])
+    // Results written before the ledger still read.
+    var older = parsed
+    older["ledger"] = nil
+    let decodedOlder = try ComparisonResults.decode(JSONSerialization.data(withJSONObject: older))
+    XCTAssertNil(decodedOlder.ledger)
+    XCTAssertEqual(decodedOlder.rows, results.rows)
 
     let markdown = try String(contentsOf: out.appendingPathComponent(ComparisonReport.markdownFileName), encoding: .utf8)
     let lines = markdown.split(separator: "\n").map(String.init)

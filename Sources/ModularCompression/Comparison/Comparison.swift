@@ -180,6 +180,9 @@ public enum Comparison {
   ///   quality passes, each example's fastest round counting. Every model
   ///   generates until its own end of sequence, so latency includes its own
   ///   output lengths.
+  /// - The training-cost ledger sets the registry's `training-cost.json`
+  ///   (read first, so a broken one fails before any measuring) against the
+  ///   records of the ``BaselineCandidate``s among `candidates`.
   public static func measure(
     _ planning: PlanningContext, tokenizer: any TextTokenizer, examples: [Example], settings: ComparisonSettings,
     candidates: [any ComparisonCandidate], saveModelsTo: URL? = nil, progress: (ComparisonProgress) -> Void = { _ in }
