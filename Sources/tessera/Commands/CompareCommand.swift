@@ -8,7 +8,7 @@ import Tokenizers
 enum CompareCommand {
   static let command = Command(
     path: ["compare"],
-    summary: "Measure quality, size and speed of assemblies at many ratios against the teacher and layer dropping",
+    summary: "Measure quality, size and speed of assemblies at many ratios against the teacher, layer dropping and any baselines",
     discussion: """
       EXAMPLES:
         tessera compare --registry Checkpoints/demo/registry --task arithmetic
