@@ -99,6 +99,34 @@ final class PipelineTests: TinyPipelineTestCase {
     XCTAssertEqual(Set(kinds), ["teacher", "assembly", "layer-dropping"], "\(kinds)")
   }
 
+  /// Each module run records its final steps, tokens and seconds in the
+  /// registry's training-cost.json; a second run into the registry appends.
+  func testModuleRunsRecordTheirCostInTheRegistry() throws {
+    let (teacherFolder, _) = try trainTeacher()
+    let registryFolder = folder.appendingPathComponent("registry")
+    let fingerprint = try TeacherFingerprint.of(modelFolder: teacherFolder)
+    var recipe = modulesRecipe(probeExamples: 0)
+    recipe.modules.granularities = [2]
+    try ModuleTraining.run(
+      ModuleTrainingParameters(teacherFolder: teacherFolder, registryFolder: registryFolder, recipe: recipe, command: "first"))
+    let first = try XCTUnwrap(try ModuleTrainingCost.read(inRegistry: registryFolder, teacherFingerprint: fingerprint))
+    XCTAssertEqual(first.runs.map(\.granularities), [[2]])
+    XCTAssertEqual(first.runs.map(\.steps), [3])
+    XCTAssertEqual(first.runs.map(\.command), ["first"])
+    XCTAssertGreaterThan(first.runs[0].tokens, 0)
+    XCTAssertGreaterThan(first.runs[0].seconds, 0)
+
+    recipe.modules.granularities = [4]
+    recipe.modules.steps = 2
+    try ModuleTraining.run(
+      ModuleTrainingParameters(teacherFolder: teacherFolder, registryFolder: registryFolder, recipe: recipe, command: "second"))
+    let both = try XCTUnwrap(try ModuleTrainingCost.read(inRegistry: registryFolder, teacherFingerprint: fingerprint))
+    XCTAssertEqual(both.runs.map(\.granularities), [[2], [4]])
+    XCTAssertEqual(both.runs.first, first.runs.first, "the first run is kept")
+    XCTAssertEqual(both.total.steps, 5)
+    XCTAssertEqual(try ModuleRegistry.open(at: registryFolder).verify(), [])
+  }
+
   /// A run stopped during the final probe leaves its checkpoint; a fresh start
   /// is refused, and resuming finishes the probe with the same modules.
   func testModuleTrainingStoppedInTheProbeFinishesOnResume() throws {

@@ -128,4 +128,34 @@ extension AssembleCompareCommandTests {
       XCTAssertTrue(result.error.contains(expected), "\(flags): \(result.error)")
     }
   }
+  func testCompareWithBaselinesAddsTheirRowsAndTheLedger() throws {
+    let model = try ModelLoading.load(from: teacher)
+    let baseline = folder.appendingPathComponent("baselines/kd-2x")
+    let dropped = try LayerDropping.apply(to: model, ratio: 2)
+    try ModelExport.save(dropped.model, to: baseline, tokenizer: ByteTokenizer())
+    try BaselineRecord(
+      method: .kd, requestedRatio: 2, layerParameterRatio: dropped.cost.layerParameterRatio, strategy: .sizeFirst,
+      encoderLayers: dropped.model.encoder.depth, decoderLayers: dropped.model.decoder.depth, encoderLayerMap: nil,
+      decoderLayerMap: nil, steps: 40, tokens: 900, seconds: 2.5, teacherFingerprint: try TeacherFingerprint.of(modelFolder: teacher),
+      data: "test"
+    ).write(to: baseline)
+    let out = folder.appendingPathComponent("report")
+    let quick = ["--task", "arithmetic", "--count", "3", "--latency-examples", "1", "--ratios", "2", "--strategies", "size-first"]
+    let result = try CLI.run(["compare", "--registry", registry.path, "--out", out.path, "--baselines", folder.appendingPathComponent("baselines").path] + quick)
+    XCTAssertEqual(result.status, 0, result.error)
+    XCTAssertTrue(result.output.contains("kd 2×"), result.output)
+    let results = try ComparisonResults.decode(Data(contentsOf: out.appendingPathComponent(ComparisonReport.jsonFileName)))
+    XCTAssertEqual(results.rows.filter { $0.kind == "baseline" }.map(\.label), ["kd 2×"])
+    XCTAssertEqual(results.ledger?.baselines.map(\.steps), [40])
+    XCTAssertEqual(results.ledger?.modules.recorded, false, "this registry keeps no training-cost.json")
+    let markdown = try String(contentsOf: out.appendingPathComponent(ComparisonReport.markdownFileName), encoding: .utf8)
+    XCTAssertTrue(markdown.contains("| modules | not recorded |"), markdown)
+
+    let missing = folder.appendingPathComponent("no-such-baselines")
+    let refused = try CLI.run(["compare", "--registry", registry.path, "--out", out.path, "--baselines", missing.path] + quick)
+    XCTAssertNotEqual(refused.status, 0)
+    XCTAssertTrue(refused.error.contains(missing.path), refused.error)
+    let help = try CLI.run(["compare", "--help"])
+    XCTAssertTrue(help.output.contains("--baselines DIR"), help.output)
+  }
 }

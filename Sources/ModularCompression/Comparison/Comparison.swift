@@ -52,12 +52,16 @@ public struct ComparisonParameters {
   public var force: Bool
   /// The kinds of candidate besides the teacher; nil: ``Comparison/standardCandidates(_:)``.
   public var candidates: [any ComparisonCandidate]?
+  /// A folder of baselines (`tessera baselines`), searched to its
+  /// grandchildren; each becomes a row (``BaselineCandidate``) after the candidates.
+  public var baselinesFolder: URL?
 
   public init(
     registryFolder: URL, teacherFolder: URL? = nil, examples: [Example], settings: ComparisonSettings = ComparisonSettings(),
     reportFolder: URL? = nil, saveModels: Bool = false, remeasureLatency: Bool = false, force: Bool = false,
-    candidates: [any ComparisonCandidate]? = nil
+    candidates: [any ComparisonCandidate]? = nil, baselinesFolder: URL? = nil
   ) {
+    self.baselinesFolder = baselinesFolder
     self.force = force
     self.registryFolder = registryFolder
     self.teacherFolder = teacherFolder
@@ -89,7 +93,7 @@ public enum Comparison {
   ) throws -> ComparisonResults {
     try parameters.settings.validate()
     guard !parameters.examples.isEmpty else { throw ComparisonError.noExamples }
-    let inputs = [parameters.registryFolder] + (parameters.teacherFolder.map { [$0] } ?? [])
+    let inputs = [parameters.registryFolder] + [parameters.teacherFolder, parameters.baselinesFolder].compactMap { $0 }
     if let folder = parameters.reportFolder { try ReportFolder.checkReplaceable(folder, force: parameters.force, reading: inputs) }
     if parameters.saveModels && parameters.reportFolder == nil {
       throw ComparisonError.invalidSetting("save_models", "models are saved inside the report folder; give one")
@@ -108,7 +112,9 @@ public enum Comparison {
     let planning = try PlanningContext(
       teacher: teacher, teacherFolder: teacherFolder, registry: registry, latency: latency
     ) { progress(.note(.warning, $0)) }
-    let candidates = parameters.candidates ?? standardCandidates(parameters.settings)
+    let candidates =
+      try (parameters.candidates ?? standardCandidates(parameters.settings))
+      + baselineCandidates(parameters.baselinesFolder, teacherFingerprint: planning.teacherFingerprint, tokenizer: tokenizer)
     guard let reportFolder = parameters.reportFolder else {
       return try measure(
         planning, tokenizer: tokenizer, examples: parameters.examples, settings: parameters.settings, candidates: candidates,
@@ -124,7 +130,7 @@ public enum Comparison {
     }
   }
 
-  /// Measures the teacher and the standard candidates of `settings`, writing no report.
+  /// Measures the teacher, the standard candidates of `settings` and any baselines, writing no report.
   ///
   /// - `teacherFolder`: when given, its fingerprint must be the registry's;
   ///   when nil the caller vouches that `teacher` is the registry's teacher.
@@ -133,9 +139,10 @@ public enum Comparison {
   /// - `saveModelsTo`: each distinct assembly is also written there as a model
   ///   folder named after its row (`size-first-2x`), with `assembly.json`
   ///   carrying the measured speedup.
+  /// - `baselinesFolder`: baselines to compare too (``BaselineCandidate``).
   public static func run(
     teacher: any Seq2SeqModel, teacherFolder: URL?, registry: ModuleRegistry, tokenizer: any TextTokenizer,
-    examples: [Example], settings: ComparisonSettings, saveModelsTo: URL? = nil,
+    examples: [Example], settings: ComparisonSettings, saveModelsTo: URL? = nil, baselinesFolder: URL? = nil,
     progress: (ComparisonProgress) -> Void = { _ in }
   ) throws -> ComparisonResults {
     try settings.validate()
@@ -144,9 +151,20 @@ public enum Comparison {
     let planning = try PlanningContext(
       teacher: teacher, teacherFolder: teacherFolder, registry: registry, latency: settings.profileLatency ? .keptProfile : .estimate
     ) { progress(.note(.warning, $0)) }
+    let candidates =
+      try standardCandidates(settings)
+      + baselineCandidates(baselinesFolder, teacherFingerprint: planning.teacherFingerprint, tokenizer: tokenizer)
     return try measure(
-      planning, tokenizer: tokenizer, examples: examples, settings: settings, candidates: standardCandidates(settings),
+      planning, tokenizer: tokenizer, examples: examples, settings: settings, candidates: candidates,
       saveModelsTo: saveModelsTo, progress: progress)
+  }
+
+  /// The baselines under `folder`, checked against the teacher; none without a folder.
+  static func baselineCandidates(
+    _ folder: URL?, teacherFingerprint: String, tokenizer: any TextTokenizer
+  ) throws -> [any ComparisonCandidate] {
+    guard let folder else { return [] }
+    return [try BaselineCandidate(under: folder, teacherFingerprint: teacherFingerprint, tokenizer: tokenizer)]
   }
 
   /// Measures the teacher and the rows of `candidates`, in order of requested
@@ -162,6 +180,9 @@ public enum Comparison {
   ///   quality passes, each example's fastest round counting. Every model
   ///   generates until its own end of sequence, so latency includes its own
   ///   output lengths.
+  /// - The training-cost ledger sets the registry's `training-cost.json`
+  ///   (read first, so a broken one fails before any measuring) against the
+  ///   records of the ``BaselineCandidate``s among `candidates`.
   public static func measure(
     _ planning: PlanningContext, tokenizer: any TextTokenizer, examples: [Example], settings: ComparisonSettings,
     candidates: [any ComparisonCandidate], saveModelsTo: URL? = nil, progress: (ComparisonProgress) -> Void = { _ in }
@@ -169,6 +190,8 @@ public enum Comparison {
     try settings.validate()
     guard !examples.isEmpty else { throw ComparisonError.noExamples }
     let registryFingerprint = try planning.registry.fingerprint()
+    // Read before measuring, so a broken file fails at once rather than after every model.
+    let modulesCost = try ModuleTrainingCost.read(inRegistry: planning.registry.folder, teacherFingerprint: planning.teacherFingerprint)
     let data = TokenizedExamples(examples, tokenizer: tokenizer)
     let sourceTokens = median(data.sources.map(\.count)), targetTokens = median(data.targets.map(\.count))
     let planner = planning.planner, teacher = planning.teacher
@@ -243,6 +266,10 @@ public enum Comparison {
 
     let costs = planner.costs
     let profile = planning.latencyProfile
+    let ledger = TrainingCostLedger(
+      modules: modulesCost,
+      assemblyRatios: rows.filter { $0.kind == AssemblyCandidate.kind && $0.isMeasured }.compactMap(\.requestedRatio),
+      baselines: candidates.compactMap { $0 as? BaselineCandidate }.flatMap { $0.baselines.map(\.record) })
     return ComparisonResults(
       formatVersion: ComparisonResults.currentFormatVersion, settings: settings,
       teacher: ComparisonResults.Teacher(
@@ -261,7 +288,7 @@ public enum Comparison {
         file: profile.map { _ in planning.registry.folder.appendingPathComponent(LatencyProfile.fileName).path },
         measured: profile?.measured),
       environment: ComparisonResults.Environment(blas: BLAS.backendName, threads: ThreadCount.current),
-      rows: rows)
+      rows: rows, ledger: ledger)
   }
 
   /// Rounds of batch-1 timing over all models; each example's fastest round counts.

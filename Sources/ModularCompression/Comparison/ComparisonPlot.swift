@@ -12,7 +12,8 @@ public enum ComparisonPlot {
     let marker: Marker
   }
 
-  enum Marker { case circle, square, triangle, diamond, cross, star }
+  /// `pentagon`…`octagon` and `invertedTriangle`, `plus` mark the baseline methods.
+  enum Marker { case circle, square, triangle, diamond, cross, star, invertedTriangle, plus, pentagon, hexagon, octagon }
 
   static let width = 1000.0, height = 470.0
   /// Plot-area margins inside each panel.
@@ -25,6 +26,12 @@ public enum ComparisonPlot {
     AssemblyStrategy.speedFirst.rawValue: ("speed-first", "#ff7f0e", .square),
     AssemblyStrategy.pareto.rawValue: ("pareto", "#2ca02c", .triangle),
     LayerDroppingCandidate.kind: ("layer dropping", "#7f7f7f", .cross),
+    // Baselines (``BaselineCandidate``) by method: a shape of their own each, none an assembly's.
+    BaselineMethod.scratch.rawValue: ("scratch (baseline)", "#8c6d31", .plus),
+    BaselineMethod.sft.rawValue: ("sft (baseline)", "#e7298a", .invertedTriangle),
+    BaselineMethod.kd.rawValue: ("kd (baseline)", "#6a3d9a", .pentagon),
+    BaselineMethod.pseudoLabels.rawValue: ("pseudo-labels (baseline)", "#1b9e77", .hexagon),
+    BaselineMethod.theseus.rawValue: ("theseus (baseline)", "#b15928", .octagon),
   ]
   /// Colours for series the table does not list, in order of appearance.
   static let defaultColours = ["#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#d62728"]
@@ -141,17 +148,38 @@ public enum ComparisonPlot {
     return "\(row.label): quality \(quality), speedup \(speedup), \(row.plan ?? "")"
   }
 
+  /// The legend below the panels: one entry per series, then the Pareto
+  /// front's; entries that would pass the right edge (many kinds, baselines
+  /// among them) go on to a second line.
   static func legend(_ shown: [Series]) -> [String] {
-    var out = ["<g>"]
+    let frontText = "Pareto front (higher quality, faster / smaller)"
+    let entries = shown.map { (series: Optional($0), width: 30 + Double($0.name.count) * 7) }
+      + [(series: nil, width: 32 + Double(frontText.count) * 6.5)]
+    // Entries by line, each with its x.
+    var lines: [[(series: Series?, x: Double)]] = [[]]
     var cursor = left
-    let y = height - 22
-    for item in shown {
-      out.append(marker(item, at: (cursor, y - 4), title: item.name))
-      out.append(##"<text x="\##(n(cursor + 10))" y="\##(n(y))">\##(escape(item.name))</text>"##)
-      cursor += 30 + Double(item.name.count) * 7
+    for entry in entries {
+      if cursor + entry.width > width - right, !(lines.last?.isEmpty ?? true) {
+        lines.append([])
+        cursor = left
+      }
+      lines[lines.count - 1].append((entry.series, cursor))
+      cursor += entry.width
     }
-    out.append(##"<line x1="\##(n(cursor))" y1="\##(n(y - 4))" x2="\##(n(cursor + 26))" y2="\##(n(y - 4))" stroke="#d62728" stroke-width="1.5" stroke-dasharray="5 3"/>"##)
-    out.append(##"<text x="\##(n(cursor + 32))" y="\##(n(y))">Pareto front (higher quality, faster / smaller)</text>"##)
+    let lineHeight = 17.0, firstY = height - 22 - lineHeight * Double(lines.count - 1) / 2
+    var out = ["<g>"]
+    for (row, line) in lines.enumerated() {
+      let y = firstY + lineHeight * Double(row)
+      for (series, x) in line {
+        if let item = series {
+          out.append(marker(item, at: (x, y - 4), title: item.name))
+          out.append(##"<text x="\##(n(x + 10))" y="\##(n(y))">\##(escape(item.name))</text>"##)
+        } else {
+          out.append(##"<line x1="\##(n(x))" y1="\##(n(y - 4))" x2="\##(n(x + 26))" y2="\##(n(y - 4))" stroke="#d62728" stroke-width="1.5" stroke-dasharray="5 3"/>"##)
+          out.append(##"<text x="\##(n(x + 32))" y="\##(n(y))">\##(frontText)</text>"##)
+        }
+      }
+    }
     out.append("</g>")
     return out
   }
@@ -164,12 +192,24 @@ public enum ComparisonPlot {
       let list = corners.map { "\(n(x + $0.0)) \(n(y + $0.1))" }.joined(separator: " ")
       return ##"<polygon points="\##(list)" fill="\##(colour)" stroke="#ffffff" stroke-width="0.8">\##(tooltip)</polygon>"##
     }
+    func strokes(_ path: String, width: Double) -> String {
+      ##"<path d="\##(path)" stroke="\##(colour)" stroke-width="\##(n(width))" fill="none">\##(tooltip)</path>"##
+    }
     switch series.marker {
     case .circle:
       return ##"<circle cx="\##(n(x))" cy="\##(n(y))" r="\##(n(r))" fill="\##(colour)" stroke="#ffffff" stroke-width="0.8">\##(tooltip)</circle>"##
     case .square:
       return ##"<rect x="\##(n(x - r))" y="\##(n(y - r))" width="\##(n(2 * r))" height="\##(n(2 * r))" fill="\##(colour)" stroke="#ffffff" stroke-width="0.8">\##(tooltip)</rect>"##
     case .triangle: return polygon([(0, -r * 1.2), (r * 1.1, r * 0.8), (-r * 1.1, r * 0.8)])
+    case .invertedTriangle: return polygon([(0, r * 1.2), (r * 1.1, -r * 0.8), (-r * 1.1, -r * 0.8)])
+    case .pentagon, .hexagon, .octagon:
+      let sides = series.marker == .pentagon ? 5 : (series.marker == .hexagon ? 6 : 8)
+      return polygon((0..<sides).map { k in
+        let angle = Double(k) * 2 * Double.pi / Double(sides) - Double.pi / 2
+        return (r * 1.15 * cos(angle), r * 1.15 * sin(angle))
+      })
+    case .plus:
+      return strokes("M \(n(x - r)) \(n(y)) L \(n(x + r)) \(n(y)) M \(n(x)) \(n(y - r)) L \(n(x)) \(n(y + r))", width: 2.6)
     case .diamond: return polygon([(0, -r * 1.3), (r * 1.1, 0), (0, r * 1.3), (-r * 1.1, 0)])
     case .star:
       let corners = (0..<10).map { k -> (Double, Double) in
@@ -178,8 +218,7 @@ public enum ComparisonPlot {
       }
       return polygon(corners)
     case .cross:
-      let path = "M \(n(x - r)) \(n(y - r)) L \(n(x + r)) \(n(y + r)) M \(n(x - r)) \(n(y + r)) L \(n(x + r)) \(n(y - r))"
-      return ##"<path d="\##(path)" stroke="\##(colour)" stroke-width="2.2" fill="none">\##(tooltip)</path>"##
+      return strokes("M \(n(x - r)) \(n(y - r)) L \(n(x + r)) \(n(y + r)) M \(n(x - r)) \(n(y + r)) L \(n(x + r)) \(n(y - r))", width: 2.2)
     }
   }
 

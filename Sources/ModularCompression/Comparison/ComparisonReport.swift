@@ -110,7 +110,7 @@ public enum ComparisonReport {
   // MARK: Markdown
 
   /// `report.md`: settings, teacher, the table, the best of each kind per
-  /// ratio, how to read the three ratios, and the plot.
+  /// ratio, the training-cost ledger, how to read the three ratios, and the plot.
   public static func markdown(_ results: ComparisonResults) -> String {
     let settings = results.settings, metric = settings.primaryMetric
     let teacher = results.teacher
@@ -147,6 +147,7 @@ public enum ComparisonReport {
     if !skipped.isEmpty { lines += [""] + skipped.map { "- " + $0 } }
     lines += ["", "## Best of each kind per ratio", ""]
     lines += bestPerRatio(results)
+    if let ledger = results.ledger { lines += ["", "## Training-cost ledger", ""] + ledgerLines(ledger) }
     lines += [
       "", "## Reading the three ratios", "",
       "- **Layer-parameter ratio** (the headline): teacher Transformer-layer parameters / the model's. Modules replace "
@@ -189,13 +190,16 @@ public enum ComparisonReport {
     return kinds
   }
 
-  /// Per requested ratio: the best measured row of each kind, best first,
-  /// each against the best of the next kind down (and the floor, the last).
+  /// Per requested ratio (the sweep's and any baseline's): the best measured
+  /// row of each kind — assembly, baseline (its label names the method),
+  /// layer dropping, … — best first, each against the best of the next kind
+  /// down (and the floor, the last), with the metric and its share of the teacher's.
   static func bestPerRatio(_ results: ComparisonResults) -> [String] {
     let metric = results.settings.primaryMetric
     func describe(_ row: ComparisonRow) -> String {
       let (quality, cost) = (row.quality!, row.cost!)
-      return "\(row.label) (\(metric) \(formatMetric(quality.metric, name: metric)), loss \(format(quality.loss, "%.3f")), "
+      let share = quality.relativeToTeacher.map { " = \(format($0 * 100, "%.1f"))% of the teacher" } ?? ""
+      return "\(row.label) (\(metric) \(formatMetric(quality.metric, name: metric))\(share), loss \(format(quality.loss, "%.3f")), "
         + "\(format(cost.layerParameterRatio, "%.2f"))× layer parameters, "
         + "\(cost.latencySpeedup.map { format($0, "%.2f") } ?? "?")× speedup)"
     }
@@ -203,9 +207,11 @@ public enum ComparisonReport {
       a.quality!.metric != b.quality!.metric ? a.quality!.metric > b.quality!.metric : a.quality!.loss < b.quality!.loss
     }
     var lines: [String] = []
-    for ratio in results.settings.ratios {
-      let atRatio = results.rows.filter { $0.requestedRatio == ratio && $0.isMeasured }
-      let kinds = self.kinds(results.rows.filter { $0.requestedRatio == ratio })
+    let ratios = TrainingCostLedger.distinctSorted(results.settings.ratios + results.rows.compactMap(\.requestedRatio))
+    for ratio in ratios {
+      let requested = results.rows.filter { $0.requestedRatio.map(formatRatio) == formatRatio(ratio) }
+      let atRatio = requested.filter(\.isMeasured)
+      let kinds = self.kinds(requested)
       let best = kinds.compactMap { kind in atRatio.filter { $0.kind == kind }.min(by: isBetter) }.sorted(by: isBetter)
       var line = "- **\(formatRatio(ratio))×:** "
       guard let top = best.first else {

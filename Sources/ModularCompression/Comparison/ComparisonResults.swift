@@ -15,6 +15,9 @@ public struct ComparisonResults: Codable, Sendable, Equatable {
   public var environment: Environment
   /// The teacher first, then per requested ratio each candidate's rows.
   public var rows: [ComparisonRow]
+  /// Training steps, tokens and seconds of the modules against each baseline
+  /// method; nil in results written before the ledger.
+  @NullEncoded public var ledger: TrainingCostLedger? = nil
 
   public struct Teacher: Codable, Sendable, Equatable {
     public var modelType: String
@@ -76,7 +79,7 @@ public struct ComparisonResults: Codable, Sendable, Equatable {
 
   enum CodingKeys: String, CodingKey {
     case formatVersion = "format_version", settings, teacher, registry, data, latencyProfile = "latency_profile"
-    case environment, rows
+    case environment, rows, ledger
   }
 
   /// The measured row for the teacher.

@@ -59,6 +59,19 @@ public struct DemoResult {
 
 /// The whole loop on the built-in demo task.
 public enum Demo {
+  /// The subfolder of baselines (`tessera baselines`) compared when present.
+  public static let baselinesFolderName = "baselines"
+
+  /// The baselines the demo compares: `baselines/` beside the teacher it
+  /// compares (the shipped one, or the retrained one in the output), when it
+  /// exists; nil keeps the comparison without baselines.
+  public static func baselinesFolder(_ parameters: DemoParameters) -> URL? {
+    let folder = (parameters.teacherRecipe == nil ? parameters.shipped : parameters.output)
+      .appendingPathComponent(baselinesFolderName)
+    var isFolder: ObjCBool = false
+    return FileManager.default.fileExists(atPath: folder.path, isDirectory: &isFolder) && isFolder.boolValue ? folder : nil
+  }
+
   /// Runs the demo. Retraining resumes the teacher and modules a killed
   /// earlier demo left in `output`, and reuses modules it already finished.
   public static func run(_ parameters: DemoParameters, events: (DemoEvent) throws -> Void = { _ in }) throws -> DemoResult {
@@ -118,7 +131,7 @@ public enum Demo {
       var failure: Error?
       let results = try Comparison.run(
         teacher: teacher, teacherFolder: teacherFolder, registry: registry, tokenizer: try loadTokenizer(from: teacherFolder, fitting: teacher),
-        examples: examples, settings: settings
+        examples: examples, settings: settings, baselinesFolder: baselinesFolder(parameters)
       ) { progress in
         do { try events(.comparison(progress)) } catch { failure = failure ?? error }
       }

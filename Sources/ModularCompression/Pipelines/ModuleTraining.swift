@@ -49,6 +49,8 @@ public enum ModuleTrainingEvent {
 /// one run, then registered in the registry and probed. The run checkpoints
 /// into `REGISTRY/training-checkpoint/`, which is kept until the probe is done,
 /// so a run killed at any point — the probe included — finishes with `.resume`.
+/// Its cost (steps, tokens, seconds) goes into the registry's
+/// `training-cost.json` (``ModuleTrainingCost``) for the comparison's ledger.
 public enum ModuleTraining {
   public static let checkpointFolderName = "training-checkpoint"
   /// The single-file checkpoint of older Tessera versions, which is not resumed.
@@ -119,6 +121,12 @@ public enum ModuleTraining {
         registry: registry, teacher: teacher, tokenizer: tokenizer, teacherFingerprint: fingerprint, data: recipe.data,
         count: settings.probeExamples, events: events)
     }
+    // Recorded before the checkpoint goes, so a run killed in between records it on resuming (once: equal runs are not repeated).
+    try ModuleTrainingCost.append(
+      ModuleTrainingCost.Run(
+        granularities: settings.granularities, steps: loop.state.step, tokens: loop.state.tokens, seconds: loop.state.seconds,
+        teacherFingerprint: fingerprint, command: parameters.command),
+      toRegistry: registry.folder)
     // Only now is the run complete: until here a resume redoes what is left.
     try FileManager.default.removeItem(at: checkpoint)
     AtomicFolder.removeLeftovers(of: checkpoint)

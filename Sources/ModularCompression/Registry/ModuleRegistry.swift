@@ -32,9 +32,11 @@ public final class ModuleRegistry {
   public static let teacherFingerprintMetadataKey = "teacher_fingerprint"
   /// Files and folders other than the manifest and the modules that Tessera
   /// keeps in a registry folder: the unfinished training run's checkpoint
-  /// (and the single-file one of older versions), and the latency profile.
+  /// (and the single-file one of older versions), the latency profile and
+  /// what the module runs cost.
   public static let auxiliaryFileNames = [
     ModuleTraining.checkpointFolderName, ModuleTraining.formerCheckpointFileName, LatencyProfile.fileName,
+    ModuleTrainingCost.fileName,
   ]
 
   private init(folder: URL, manifest: RegistryManifest) {

@@ -8,10 +8,11 @@ import Tokenizers
 enum CompareCommand {
   static let command = Command(
     path: ["compare"],
-    summary: "Measure quality, size and speed of assemblies at many ratios against the teacher and layer dropping",
+    summary: "Measure quality, size and speed of assemblies at many ratios against the teacher, layer dropping and any baselines",
     discussion: """
       EXAMPLES:
         tessera compare --registry Checkpoints/demo/registry --task arithmetic
+        tessera compare --registry reg --task dates --baselines baselines/ --ratios 2,3,6
         tessera compare --registry reg --data pairs.jsonl --test test.jsonl --ratios 1.5,2,3 \\
           --strategies speed-first,pareto --metric chrf --out reports/pairs --save-models
 
@@ -31,6 +32,16 @@ enum CompareCommand {
       kept), the same one tessera assemble uses, so both pick the same plan for
       the same request; --remeasure-latency times it again.
 
+      --baselines DIR adds the per-ratio students of tessera baselines: every
+      folder with baseline.json in DIR, its subfolders or theirs becomes a row
+      (kind baseline, labelled like `kd 2×`), measured like the assemblies and
+      ranked against them at its ratio. A baseline trained against another
+      teacher than the registry's is refused, naming its folder. The report's
+      training-cost ledger sets the steps, tokens and seconds of the modules
+      run (the registry's training-cost.json; "not recorded" for registries
+      trained before Tessera kept it) against each method's runs summed over
+      its ratios.
+
       Writes OUT/report.md, OUT/results.json, OUT/results.csv and OUT/plot.svg
       (quality against speedup and against parameters, Pareto fronts marked);
       --save-models also writes each assembly to OUT/models/<strategy>-<ratio>x.
@@ -49,6 +60,7 @@ enum CompareCommand {
       .value("--latency-examples", "N", "Examples timed one at a time (batch 1) for latency", default: "20"),
       .value("--batch", "N", "Batch size of the quality pass, which gives throughput", default: "64"),
       .flag("--no-layer-dropping", "Leave out the layer-dropping baseline"),
+      .value("--baselines", "DIR", "Also compare the baselines (tessera baselines) found in DIR and two levels below"),
       .value("--out", "DIR", "Report folder", default: "compare-report"),
       .flag("--save-models", "Also save each assembly under OUT/models"),
       .flag("--remeasure-latency", "Time the teacher's layers again and replace the registry's latency profile"),
@@ -65,7 +77,7 @@ enum CompareCommand {
         examples: examples, settings: settings,
         reportFolder: URL(fileURLWithPath: arguments.string("--out") ?? "compare-report"),
         saveModels: arguments.has("--save-models"), remeasureLatency: arguments.has("--remeasure-latency"),
-        force: arguments.has("--force")))
+        force: arguments.has("--force"), baselinesFolder: arguments.string("--baselines").map { URL(fileURLWithPath: $0) }))
   }
 
   /// Measures the sweep with a progress bar, writes the report and prints the table; shared with `tessera demo`.
@@ -100,6 +112,7 @@ enum CompareCommand {
       \(teacher.parameters.formatted()) parameters; registry: \(results.registry.modules) modules
       """)
     print(ComparisonReport.table(results))
+    if let ledger = results.ledger { print(ComparisonReport.ledgerSummary(ledger).joined(separator: "\n")) }
     if let out = parameters.reportFolder {
       print("wrote \(out.path)/{\(ComparisonReport.markdownFileName),\(ComparisonReport.jsonFileName),\(ComparisonReport.csvFileName),\(ComparisonReport.plotFileName)}")
     }

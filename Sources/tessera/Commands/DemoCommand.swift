@@ -24,6 +24,9 @@ enum DemoCommand {
       --ratios with every strategy of --strategies, plus layer dropping, on the test
       split. --retrain trains both into OUT/teacher and OUT/registry first; a killed
       run picks up from their checkpoints when started again with the same --out.
+      When the checkpoints folder (with --retrain: OUT) has a baselines/ folder,
+      its per-ratio students are compared too (as compare --baselines does), and
+      the report's training-cost ledger sets their training against the modules'.
 
       Writes OUT/report/{report.md, results.json, results.csv, plot.svg} and
       OUT/demo.json (what ran and how long each phase took).
@@ -62,6 +65,7 @@ enum DemoCommand {
       }
       print("reusing the shipped teacher and modules in \(shipped.path) (--retrain trains them anew)")
     }
+    if let baselines = Demo.baselinesFolder(parameters) { print("comparing against the baselines in \(baselines.path)") }
 
     var teacherDisplay: TeacherRunDisplay?
     var moduleDisplay: ModuleRunDisplay?
@@ -106,6 +110,7 @@ enum DemoCommand {
     }
     compareBar?.finish()
     print(ComparisonReport.table(result.results))
+    if let ledger = result.results.ledger { print(ComparisonReport.ledgerSummary(ledger).joined(separator: "\n")) }
     print("wrote \(out.appendingPathComponent("report").path) and \(out.appendingPathComponent("demo.json").path)")
     print(result.seconds.map { String(format: "%@ %.0f s", $0.phase, $0.seconds) }.joined(separator: " · "))
   }
