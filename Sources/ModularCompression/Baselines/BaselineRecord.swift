@@ -93,11 +93,7 @@ public struct BaselineRecord: Codable, Sendable, Equatable {
   public init(from decoder: Decoder) throws {
     try decoder.rejectUnknownKeys(CodingKeys.self)
     let c = try decoder.container(keyedBy: CodingKeys.self)
-    formatVersion = try c.decode(Int.self, forKey: .formatVersion)
-    guard formatVersion == Self.currentFormatVersion else {
-      throw DecodingError.dataCorruptedError(
-        forKey: .formatVersion, in: c, debugDescription: "format \(formatVersion) is not supported (this Tessera reads \(Self.currentFormatVersion))")
-    }
+    formatVersion = try c.decodeFormatVersion(forKey: .formatVersion, reading: Self.currentFormatVersion)
     method = try c.decode(BaselineMethod.self, forKey: .method)
     requestedRatio = try c.decode(Double.self, forKey: .requestedRatio)
     layerParameterRatio = try c.decode(Double.self, forKey: .layerParameterRatio)
@@ -119,25 +115,13 @@ public struct BaselineRecord: Codable, Sendable, Equatable {
     for (key, value) in [(CodingKeys.encoderLayers, encoderLayers), (.decoderLayers, decoderLayers)] where value < 1 {
       throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "must be at least 1, got \(value)")
     }
-    for (key, value) in [(CodingKeys.steps, steps), (.tokens, tokens)] where value < 0 {
-      throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "must not be negative, got \(value)")
-    }
-    for (key, value) in [(CodingKeys.seconds, seconds), (.labelSeconds, labelSeconds)] where !(value.isFinite && value >= 0) {
-      throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "must be a finite number ≥ 0, got \(value)")
-    }
+    try c.refuseNegative([(.steps, steps), (.tokens, tokens)])
+    try c.refuseNegativeOrNonFinite([(.seconds, seconds), (.labelSeconds, labelSeconds)])
   }
 
   /// Reads `FOLDER/baseline.json`; errors name the file and the field.
   public static func read(from folder: URL) throws -> BaselineRecord {
-    let url = folder.appendingPathComponent(fileName)
-    let data = try FileAccess.read(url)
-    do {
-      return try StrictJSON.decode(BaselineRecord.self, from: try JSONValue.parse(data))
-    } catch let error as JSONSyntaxError {
-      throw RecipeError(file: url.path, reason: error.description)
-    } catch let error as JSONFieldError {
-      throw RecipeError(file: url.path, reason: error.description)
-    }
+    try StrictJSONFile.decode(BaselineRecord.self, from: folder.appendingPathComponent(fileName))
   }
 
   /// Writes `FOLDER/baseline.json` atomically (pretty-printed, sorted keys).

@@ -116,7 +116,7 @@ public enum OutputFolder {
   /// Subfolders each kind may hold, with the kinds they may be.
   static let subfolders: [OutputKind: [String: Set<OutputKind>]] = [
     .report: ["models": []],  // `compare --save-models`: a folder of assemblies, checked one by one
-    .demo: ["teacher": [.teacher], "registry": [.registry], "report": [.report]],
+    .demo: ["teacher": [.teacher], "registry": [.registry], "report": [.report], "baselines": [.baselineSweep]],
     .baseline: [BaselineTraining.theseusRegistryName: [.registry]],
   ]
 

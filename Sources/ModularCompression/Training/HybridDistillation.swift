@@ -104,7 +104,7 @@ struct HybridDistillation {
       for span in spans {
         guard let block = modules.blocks[span] else { continue }
         let output = block(taps.hiddenStates[span.start], context: context, cache: nil, taps: nil)
-        errors.append((span, relativeError(output, taps.hiddenStates[span.end], mask: rowMask)))
+        errors.append((span, Self.relativeError(output, taps.hiddenStates[span.end], mask: rowMask)))
       }
     }
     guard let first = errors.first else { return HybridLoss(total: Tensor.zeros([1]), crossEntropy: 0, logits: 0, hiddenByModule: [:], attention: 0) }
