@@ -127,6 +127,30 @@ final class PipelineTests: TinyPipelineTestCase {
     XCTAssertEqual(try ModuleRegistry.open(at: registryFolder).verify(), [])
   }
 
+  /// A retrained demo trains teacher, modules and its baselines, then compares all of them.
+  func testDemoRetrainTrainsBaselinesAndComparesThem() throws {
+    var baselines = BaselineRecipe()
+    baselines.data = data
+    baselines.training.steps = 2
+    baselines.training.warmupSteps = 1
+    var comparison = ComparisonSettings(ratios: [2], strategies: [.sizeFirst])
+    comparison.latencyExamples = 1
+    let parameters = DemoParameters(
+      output: folder.appendingPathComponent("demo"), teacherRecipe: tinyTeacherRecipe, modulesRecipe: modulesRecipe(probeExamples: 0),
+      shipped: folder.appendingPathComponent("unused"), comparison: comparison, count: 2,
+      baselines: DemoBaselines(recipe: baselines, methods: [.sft], ratios: [2]))
+    let result = try Demo.run(parameters)
+    XCTAssertEqual(result.seconds.map(\.phase), ["teacher", "modules", "baselines", "compare"])
+    XCTAssertEqual(result.results.rows.filter { $0.kind == BaselineCandidate.kind }.map(\.label), ["sft 2×"])
+    let ledger = try XCTUnwrap(result.results.ledger)
+    XCTAssertEqual(ledger.modules.steps, 3)
+    XCTAssertEqual(ledger.baselines.map(\.method), ["sft"])
+    XCTAssertEqual(ledger.baselines.first?.steps, 2)
+    // A second run reuses everything it trained.
+    let again = try Demo.run(parameters)
+    XCTAssertEqual(again.results.rows.map(\.label), result.results.rows.map(\.label))
+  }
+
   /// A run stopped during the final probe leaves its checkpoint; a fresh start
   /// is refused, and resuming finishes the probe with the same modules.
   func testModuleTrainingStoppedInTheProbeFinishesOnResume() throws {

@@ -15,6 +15,9 @@ public struct DemoParameters {
   public var modulesRecipe: ModulesRecipe
   /// Stored in the modules' provenance.
   public var modulesRecipePath: String?
+  /// When retraining: the per-ratio baselines trained into `OUT/baselines`
+  /// after the modules (nil trains none).
+  public var baselines: DemoBaselines?
   /// The folder with the shipped `teacher/` and `registry/`, used unless retraining.
   public var shipped: URL
   public var comparison: ComparisonSettings
@@ -24,8 +27,10 @@ public struct DemoParameters {
 
   public init(
     output: URL, teacherRecipe: TeacherRecipe? = nil, modulesRecipe: ModulesRecipe, modulesRecipePath: String? = nil,
-    shipped: URL, comparison: ComparisonSettings = ComparisonSettings(), count: Int = 500, command: String? = nil
+    shipped: URL, comparison: ComparisonSettings = ComparisonSettings(), count: Int = 500, command: String? = nil,
+    baselines: DemoBaselines? = nil
   ) {
+    self.baselines = baselines
     self.output = output
     self.teacherRecipe = teacherRecipe
     self.modulesRecipe = modulesRecipe
@@ -37,12 +42,25 @@ public struct DemoParameters {
   }
 }
 
+/// The baselines a retrained demo trains: each method at each ratio, from one recipe.
+public struct DemoBaselines {
+  public var recipe: BaselineRecipe
+  public var methods: [BaselineMethod]
+  public var ratios: [Double]
+
+  /// The shipped demo's: kd and sft at 2×, 3× and 6×.
+  public init(recipe: BaselineRecipe, methods: [BaselineMethod] = [.kd, .sft], ratios: [Double] = [2, 3, 6]) {
+    (self.recipe, self.methods, self.ratios) = (recipe, methods, ratios)
+  }
+}
+
 /// What the demo reports as it goes.
 public enum DemoEvent {
   case teacher(TeacherTrainingEvent)
   case modules(ModuleTrainingEvent)
   /// The registry already holds the trained modules of an earlier run of the demo.
   case reusingModules(registry: URL)
+  case baselines(BaselineSweepEvent)
   /// The comparison starts on `examples` test examples.
   case comparing(teacher: any Seq2SeqModel, registry: ModuleRegistry, examples: Int)
   case comparison(ComparisonProgress)
@@ -110,6 +128,16 @@ public enum Demo {
             teacherFolder: teacherFolder, registryFolder: registryFolder, recipe: parameters.modulesRecipe,
             start: unfinished ? .resume : .fresh, recipePath: parameters.modulesRecipePath, command: parameters.command)
         ) { try events(.modules($0)) }
+      }
+      if let baselines = parameters.baselines {
+        try timed("baselines") {
+          let folder = parameters.output.appendingPathComponent(baselinesFolderName)
+          try BaselineSweep.run(
+            BaselineSweepParameters(
+              teacherFolder: teacherFolder, recipe: baselines.recipe, methods: baselines.methods, ratios: baselines.ratios,
+              output: folder, start: FileManager.default.fileExists(atPath: folder.path) ? .resume : .fresh)
+          ) { try events(.baselines($0)) }
+        }
       }
     } else {
       teacherFolder = parameters.shipped.appendingPathComponent("teacher")

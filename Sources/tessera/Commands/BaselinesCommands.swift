@@ -72,24 +72,13 @@ enum BaselinesCommands {
     let ratios = try ratioTexts.map { try ratio($0, flag: "--ratios") }
     try checkSettings(recipe)
     let out = URL(fileURLWithPath: try arguments.require("--out"))
-    var display: BaselineRunDisplay?
+    let display = BaselineSweepDisplay(recipe: recipe, methods: methods, ratios: ratios, out: out)
     _ = try TrainingStartFlags.explained {
       try BaselineSweep.run(
         BaselineSweepParameters(
           teacherFolder: URL(fileURLWithPath: try arguments.require("--teacher")), recipe: recipe, methods: methods,
           ratios: ratios, output: out, start: try TrainingStartFlags.start(arguments))
-      ) { event in
-        switch event {
-        case .member(let name, let index, let total):
-          print("[\(index + 1)/\(total)] \(name)")
-          var member = recipe
-          member.baseline.method = methods[index / ratios.count]
-          member.baseline.ratio = ratios[index % ratios.count]
-          display = BaselineRunDisplay(recipe: member, out: out.appendingPathComponent(name))
-        case .skipped(let name, _): print("\(name): finished earlier, kept")
-        case .event(_, let event): display?.show(event)
-        }
-      }
+      ) { display.show($0) }
     }
     print("saved \(out.path)")
   }
@@ -152,6 +141,32 @@ enum BaselinesCommands {
   static func checkSettings(_ recipe: BaselineRecipe) throws {
     if let problem = recipe.baseline.validationProblem() { throw UsageError("baseline \(problem.key): \(problem.message)") }
     if let problem = recipe.training.validationProblem() { throw UsageError("training \(problem.key): \(problem.message)") }
+  }
+}
+
+/// Prints a sweep's events: a line per member, then its run's progress.
+final class BaselineSweepDisplay {
+  let recipe: BaselineRecipe
+  let methods: [BaselineMethod]
+  let ratios: [Double]
+  let out: URL
+  private var member: BaselineRunDisplay?
+
+  init(recipe: BaselineRecipe, methods: [BaselineMethod], ratios: [Double], out: URL) {
+    (self.recipe, self.methods, self.ratios, self.out) = (recipe, methods, ratios, out)
+  }
+
+  func show(_ event: BaselineSweepEvent) {
+    switch event {
+    case .member(let name, let index, let total):
+      print("[\(index + 1)/\(total)] \(name)")
+      var settings = recipe
+      settings.baseline.method = methods[index / ratios.count]
+      settings.baseline.ratio = ratios[index % ratios.count]
+      member = BaselineRunDisplay(recipe: settings, out: out.appendingPathComponent(name))
+    case .skipped(let name, _): print("\(name): finished earlier, kept")
+    case .event(_, let event): member?.show(event)
+    }
   }
 }
 

@@ -57,7 +57,9 @@ enum DemoCommand {
       output: out, teacherRecipe: retrain ? try TeacherRecipe.load(from: URL(fileURLWithPath: teacherRecipePath)) : nil,
       modulesRecipe: try ModulesRecipe.load(from: URL(fileURLWithPath: modulesRecipePath)),
       modulesRecipePath: modulesRecipePath, shipped: shipped, comparison: comparison, count: count,
-      command: ModulesCommands.commandLine)
+      command: ModulesCommands.commandLine,
+      baselines: retrain
+        ? DemoBaselines(recipe: try BaselineRecipe.load(from: URL(fileURLWithPath: recipes + "/demo-baselines.json"))) : nil)
     if !retrain {
       guard ModuleRegistry.exists(at: shipped.appendingPathComponent("registry")) else {
         throw UsageError(
@@ -70,11 +72,12 @@ enum DemoCommand {
     var teacherDisplay: TeacherRunDisplay?
     var moduleDisplay: ModuleRunDisplay?
     var compareBar: ProgressBar?
+    var baselinesDisplay: BaselineSweepDisplay?
     let result = try Demo.run(parameters) { event in
         switch event {
         case .teacher(let event):
           if teacherDisplay == nil, let recipe = parameters.teacherRecipe {
-            print("== 1/3 teacher (\(teacherRecipePath))")
+            print("== 1/4 teacher (\(teacherRecipePath))")
             teacherDisplay = TeacherRunDisplay(recipe: recipe, out: out.appendingPathComponent("teacher"))
           }
           teacherDisplay?.show(event)
@@ -82,12 +85,20 @@ enum DemoCommand {
           if moduleDisplay == nil {
             teacherDisplay?.finish()
             teacherDisplay = nil
-            print("== 2/3 modules (\(modulesRecipePath))")
+            print("== 2/4 modules (\(modulesRecipePath))")
             moduleDisplay = ModuleRunDisplay(ModuleTrainingParameters(
               teacherFolder: out.appendingPathComponent("teacher"), registryFolder: out.appendingPathComponent("registry"),
               recipe: parameters.modulesRecipe))
           }
           moduleDisplay?.show(event)
+        case .baselines(let event):
+          if baselinesDisplay == nil, let baselines = parameters.baselines {
+            print("== 3/4 baselines (\(recipes)/demo-baselines.json: \(baselines.methods.map(\.rawValue).joined(separator: ", ")) at \(baselines.ratios.map { String(format: "%g×", $0) }.joined(separator: ", ")))")
+            baselinesDisplay = BaselineSweepDisplay(
+              recipe: baselines.recipe, methods: baselines.methods, ratios: baselines.ratios,
+              out: out.appendingPathComponent(Demo.baselinesFolderName))
+          }
+          baselinesDisplay?.show(event)
         case .reusingModules(let registry):
           teacherDisplay?.finish()
           teacherDisplay = nil
@@ -95,7 +106,7 @@ enum DemoCommand {
         case .comparing(let teacher, let registry, let examples):
           teacherDisplay?.finish()
           teacherDisplay = nil
-          print("== \(retrain ? "3/3 " : "")assemble and compare")
+          print("== \(retrain ? "4/4 " : "")assemble and compare")
           print("""
             teacher: \(teacher.modelType) \(teacher.encoder.depth)+\(teacher.decoder.depth) layers, \
             \(teacher.parameterCount.formatted()) parameters; registry: \(registry.entries.count) modules
