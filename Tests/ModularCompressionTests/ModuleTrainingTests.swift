@@ -97,7 +97,7 @@ final class ModuleTrainingTests: XCTestCase {
     var settings = ModuleTrainingSettings()
     settings.granularities = [2, 4]
     settings.steps = 31
-    settings.localSteps = 30
+    settings.localFraction = 30.5 / 31
     settings.learningRate = 3e-3
     settings.warmupSteps = 0
     settings.schedule = "constant"
@@ -115,15 +115,19 @@ final class ModuleTrainingTests: XCTestCase {
     XCTAssertLessThan(losses[25..<30].reduce(0, +), 0.5 * losses[0..<5].reduce(0, +), "local losses \(losses)")
   }
 
-  func testLocalStepsMustLeaveHybridSteps() {
+  func testTheLocalStageIsAShareOfTheStepsThatLeavesHybridSteps() {
     var settings = ModuleTrainingSettings()
     settings.steps = 10
-    settings.localSteps = 10
-    XCTAssertEqual(settings.validationProblem()?.key, "local_steps")
-    settings.localSteps = -1
-    XCTAssertEqual(settings.validationProblem()?.key, "local_steps")
-    settings.localSteps = 9
+    settings.localFraction = 1
+    XCTAssertEqual(settings.validationProblem()?.key, "local_fraction")
+    settings.localFraction = -0.1
+    XCTAssertEqual(settings.validationProblem()?.key, "local_fraction")
+    settings.localFraction = 0.99
     XCTAssertNil(settings.validationProblem())
+    XCTAssertEqual(settings.localSteps, 9)
+    settings.steps = 1200
+    settings.localFraction = 1.0 / 3
+    XCTAssertEqual(settings.localSteps, 400)
   }
 
   func testResumedRunMatchesAnUninterruptedOne() throws {

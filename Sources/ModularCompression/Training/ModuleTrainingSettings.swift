@@ -77,10 +77,18 @@ public struct ModuleTrainingSettings: Codable, Sendable, Equatable, OptimizerFie
   public var sampling = HybridSampling.perStep
   public var initialisation = ModuleInitialisation.first
   public var steps = 1200
-  /// The first steps of the run that train every module alone on the
-  /// teacher's hidden states (``HybridDistillation/localLoss(_:)``) before
-  /// the hybrid steps; 0 trains hybrids only (the paper's).
-  public var localSteps = 0
+  /// The share of the steps, at the start of the run, that train every
+  /// module alone on the teacher's hidden states
+  /// (``HybridDistillation/localLoss(_:)``) before the hybrid steps; 0 trains
+  /// hybrids only (the paper's). A share, not a count, so that it scales with
+  /// `steps` and always leaves hybrid steps.
+  public var localFraction: Float = 0
+
+  /// The steps of the local stage: `⌊local_fraction · steps⌋` (a share written
+  /// in decimals, like 0.29 of 100, is not cut short by its binary rounding).
+  public var localSteps: Int {
+    min(max(steps - 1, 0), Int((Double(localFraction) * Double(steps) + 1e-3).rounded(.down)))
+  }
   public var learningRate: Float = 1e-3
   public var warmupSteps = 50
   /// `linear` (warm-up then linear decay), `inverse_sqrt` or `constant`.
@@ -104,7 +112,7 @@ public struct ModuleTrainingSettings: Codable, Sendable, Equatable, OptimizerFie
     case granularities, sampling, initialisation, steps, learningRate = "learning_rate", warmupSteps = "warmup_steps"
     case schedule, weightDecay = "weight_decay", clipNorm = "clip_norm", replaceStart = "replace_start"
     case replaceRamp = "replace_ramp", temperature, weights, checkpointEvery = "checkpoint_every", seed
-    case probeExamples = "probe_examples", localSteps = "local_steps"
+    case probeExamples = "probe_examples", localFraction = "local_fraction"
   }
 
   public init(from decoder: Decoder) throws {
@@ -121,7 +129,7 @@ public struct ModuleTrainingSettings: Codable, Sendable, Equatable, OptimizerFie
     checkpointEvery = try c.decodeIfPresent(Int.self, forKey: .checkpointEvery) ?? checkpointEvery
     seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
     probeExamples = try c.decodeIfPresent(Int.self, forKey: .probeExamples) ?? probeExamples
-    localSteps = try c.decodeIfPresent(Int.self, forKey: .localSteps) ?? localSteps
+    localFraction = try c.decodeIfPresent(Float.self, forKey: .localFraction) ?? localFraction
     if let problem = validationProblem() {
       let key = CodingKeys(stringValue: problem.key) ?? .steps
       throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: problem.message)
@@ -134,7 +142,7 @@ public struct ModuleTrainingSettings: Codable, Sendable, Equatable, OptimizerFie
     if let bad = granularities.first(where: { $0 < 2 }) { return ("granularities", "each must be at least 2, got \(bad)") }
     if Set(granularities).count != granularities.count { return ("granularities", "lists a granularity twice") }
     if let problem = optimizerFieldProblem() { return problem }
-    if !(0..<steps).contains(localSteps) { return ("local_steps", "must be at least 0 and below steps (\(steps)), got \(localSteps)") }
+    if !(localFraction >= 0 && localFraction < 1) { return ("local_fraction", "must be in [0, 1), got \(localFraction)") }
     if !(0...1).contains(replaceStart) { return ("replace_start", "must be in [0, 1], got \(replaceStart)") }
     if !(replaceRamp > 0 && replaceRamp <= 1) { return ("replace_ramp", "must be in (0, 1], got \(replaceRamp)") }
     if !(temperature > 0 && temperature.isFinite) { return ("temperature", "must be a positive finite number, got \(temperature)") }

@@ -26,7 +26,7 @@ enum ModulesCommands {
       T²·KL to the teacher's logits + hidden-state MSE at span boundaries (relative to
       the teacher's magnitude) + MSE of the module's attention to the teacher's at the
       span's last layer; the teacher is frozen and runs once a batch. With
-      --local-steps N the first N steps instead train every module at once,
+      --local-fraction F the first F·steps steps instead train every module at once,
       each alone on the teacher's hidden state at its span's start against the
       teacher's state at its end (relative MSE).
 
@@ -50,7 +50,7 @@ enum ModulesCommands {
       .value("--sampling", "MODE", "per-step or mixed (default: \(defaults.sampling.rawValue))"),
       .value("--init", "FROM", "first, middle, last (layer of the span to copy) or random (default: \(defaults.initialisation.rawValue))"),
       .value("--steps", "N", "Training steps"),
-      .value("--local-steps", "N", "Of the steps, the first ones that train every module alone on the teacher's hidden states (default: \(defaults.localSteps))"),
+      .value("--local-fraction", "F", "Share of the steps, first, that train every module alone on the teacher's hidden states (default: \(defaults.localFraction))"),
       .value("--lr", "X", "Peak learning rate"),
       .value("--warmup", "N", "Warm-up steps"),
       .value("--replace-start", "P", "Replacement probability at step 1"),
@@ -156,7 +156,7 @@ enum ModulesCommands {
       settings.initialisation = initialisation
     }
     if let v = try arguments.int("--steps") { settings.steps = v }
-    if let v = try arguments.int("--local-steps") { settings.localSteps = v }
+    if let v = try arguments.double("--local-fraction") { settings.localFraction = Float(v) }
     if let v = try arguments.double("--lr") { settings.learningRate = Float(v) }
     if let v = try arguments.int("--warmup") { settings.warmupSteps = v }
     if let v = try arguments.double("--replace-start") { settings.replaceStart = Float(v) }
