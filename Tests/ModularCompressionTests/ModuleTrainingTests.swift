@@ -77,6 +77,7 @@ final class ModuleTrainingTests: XCTestCase {
     settings.warmupSteps = 0
     settings.schedule = "constant"
     settings.initialisation = .random
+    settings.localFraction = 0  // hybrid steps only
     // Only the distillation terms: a random teacher's own cross-entropy cannot fall much.
     settings.weights.crossEntropy = 0
     let objective = ModuleDistillationObjective(teacher: teacher, settings: settings)
