@@ -79,9 +79,14 @@ struct LockHolder: Codable, Equatable {
   /// ISO 8601, when the lock was taken.
   var since: String
 
+  /// The longest command kept in the record: enough to recognise it, and
+  /// the record always fits the reader's buffer however long the command line.
+  static let commandLimit = 2000
+
   static func current() -> LockHolder {
-    LockHolder(
-      pid: getpid(), command: CommandLine.arguments.joined(separator: " "),
+    let command = CommandLine.arguments.joined(separator: " ")
+    return LockHolder(
+      pid: getpid(), command: command.count > commandLimit ? String(command.prefix(commandLimit)) + " …" : command,
       since: ISO8601DateFormatter().string(from: Date()))
   }
 
@@ -96,7 +101,7 @@ struct LockHolder: Codable, Equatable {
 
   /// The record in the lock file, if it holds one.
   static func read(_ descriptor: Int32) -> LockHolder? {
-    var buffer = [UInt8](repeating: 0, count: 8192)
+    var buffer = [UInt8](repeating: 0, count: 6 * commandLimit + 1024)  // room for JSON escapes
     let count = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, 0) }
     guard count > 0 else { return nil }
     return try? JSONDecoder().decode(LockHolder.self, from: Data(buffer[..<count]))

@@ -13,29 +13,30 @@ enum DemoCommand {
     discussion: """
       EXAMPLES:
         tessera demo                      # reuse Checkpoints/demo: assemble and compare (minutes)
-        tessera demo --retrain            # train teacher and modules from the recipes first (≤ 15 min, 2 cores)
+        tessera demo --retrain            # train teacher, modules and baselines first (about an hour, 2 cores)
         tessera demo --retrain --out runs/demo2
 
-      The demo teacher is a 12+12-layer, 64-wide T5 on the built-in dates task
-      (Recipes/demo-teacher.json); its modules of granularities 2, 3, 4 and 6 come
-      from one mixed-hybrid training run (Recipes/demo-modules.json). Checkpoints/demo
-      ships the teacher and registry that `tessera demo --retrain` trained, so by
-      default the demo reuses them and only assembles and compares: every ratio of
-      --ratios with every strategy of --strategies, plus layer dropping, on the test
-      split. --retrain trains both into OUT/teacher and OUT/registry first; a killed
-      run picks up from their checkpoints when started again with the same --out.
-      When the checkpoints folder (with --retrain: OUT) has a baselines/ folder,
-      its per-ratio students are compared too (as compare --baselines does), and
-      the report's training-cost ledger sets their training against the modules'.
+      The demo teacher is a 12+12-layer, 64-wide T5 on the built-in numbers task
+      with up to 6 digits (words ↔ digits; Recipes/demo-teacher.json), good but not
+      perfect; its modules of granularities 2, 3, 4 and 6 come from one run
+      (Recipes/demo-modules.json: a local stage, then mixed hybrids), and the
+      per-ratio baselines it is measured against (kd and sft at 2×, 3× and 6×) from
+      Recipes/demo-baselines.json, each given the modules run's steps. Checkpoints/demo
+      ships all three as `tessera demo --retrain` trained them, so by default the demo
+      reuses them and only assembles and compares: every ratio of --ratios with every
+      strategy of --strategies, the baselines and layer dropping, on the test split,
+      with a training-cost ledger of the modules run against the baselines' runs.
+      --retrain trains them into OUT/teacher, OUT/registry and OUT/baselines first; a
+      killed run picks up from their checkpoints when started again with the same --out.
 
       Writes OUT/report/{report.md, results.json, results.csv, plot.svg} and
       OUT/demo.json (what ran and how long each phase took).
       """,
     options: [
       .value("--out", "DIR", "Output folder", default: "demo-output"),
-      .flag("--retrain", "Train the teacher and the modules from the recipes instead of reusing the shipped ones"),
+      .flag("--retrain", "Train the teacher, the modules and the baselines from the recipes instead of reusing the shipped ones"),
       .value("--checkpoints", "DIR", "The shipped teacher and registry, reused unless --retrain (default: Checkpoints/demo)"),
-      .value("--recipes", "DIR", "Folder with demo-teacher.json and demo-modules.json", default: "Recipes"),
+      .value("--recipes", "DIR", "Folder with demo-teacher.json, demo-modules.json and demo-baselines.json", default: "Recipes"),
       .value("--ratios", "LIST", "Layer-parameter ratios", default: "1.1,1.5,2,3,4,6"),
       .value("--strategies", "LIST", "Strategies", default: "size-first,speed-first,pareto"),
       .value("--count", "N", "Test examples to evaluate on", default: "500"),
