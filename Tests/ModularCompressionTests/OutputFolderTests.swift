@@ -85,7 +85,8 @@ final class OutputFolderTests: XCTestCase {
       .standardizedFileURL
     XCTAssertEqual(OutputFolder.inspect(demo.appendingPathComponent("teacher")), .tessera(.teacher))
     XCTAssertEqual(OutputFolder.inspect(demo.appendingPathComponent("registry")), .tessera(.registry))
-    XCTAssertEqual(OutputFolder.inspect(demo), .holdsOutputs(["teacher": .teacher, "registry": .registry]))
+    XCTAssertEqual(OutputFolder.inspect(demo.appendingPathComponent("baselines")), .tessera(.baselineSweep))
+    XCTAssertEqual(OutputFolder.inspect(demo), .holdsOutputs(["teacher": .teacher, "registry": .registry, "baselines": .baselineSweep]))
   }
 
   func testForeignContentIsNotMistakenForAnOutput() throws {
