@@ -193,7 +193,7 @@ final class BaselineRunDisplay {
         print("""
           student: \(settings.method.rawValue) at \(String(format: "%g", settings.ratio))× (\(settings.strategy.rawValue)), \
           \(model.encoder.depth)+\(model.decoder.depth) layers, \(model.parameterCount.formatted()) parameters
-          kept layers: encoder \(layerMap.encoder), decoder \(layerMap.decoder)
+          \(settings.method == .scratch ? "random weights" : "kept layers: encoder \(layerMap.encoder), decoder \(layerMap.decoder)")
           """)
       } else {
         print("theseus: modules of one granularity against the \(model.encoder.depth)+\(model.decoder.depth)-layer teacher")
