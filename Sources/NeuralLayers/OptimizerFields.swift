@@ -27,6 +27,17 @@ extension OptimizerFields {
     try read("clip_norm", into: &clipNorm)
   }
 
+  /// Takes the optimiser settings of another kind of training (a baseline's
+  /// `training` section for the modules run behind it).
+  public mutating func copyOptimizerFields(from other: some OptimizerFields) {
+    steps = other.steps
+    learningRate = other.learningRate
+    warmupSteps = other.warmupSteps
+    schedule = other.schedule
+    weightDecay = other.weightDecay
+    clipNorm = other.clipNorm
+  }
+
   /// The first invalid optimiser field (its recipe key) and why, if any.
   public func optimizerFieldProblem() -> (key: String, message: String)? {
     if steps <= 0 { return ("steps", "must be positive, got \(steps)") }

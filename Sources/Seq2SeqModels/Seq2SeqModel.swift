@@ -43,6 +43,9 @@ public struct Seq2SeqBatch: Sendable {
     self.labels = labels
   }
 
+  /// `[B·T]` 1 where a label counts in the loss, 0 where it is -100.
+  public var labelKeep: [Float] { labels.map { $0 == -100 ? 0 : 1 } }
+
   /// The number of target tokens that count in the loss.
   public var countedTargets: Int { labels.filter { $0 != -100 }.count }
 }

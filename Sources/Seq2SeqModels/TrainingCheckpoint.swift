@@ -81,14 +81,19 @@ public enum TrainingCheckpoint {
 
   /// Writes the checkpoint of a run into `folder`, replacing the previous one whole.
   static func write(state: TrainerState, objective: any TrainingObjective, optimizer: AdamW, to folder: URL) throws {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    let stateData = try encoder.encode(state)
+    let stateData = try encodedState(state)
     try ModelExport.writeFolder(folder) { staging in
       try objective.writeCheckpoint(into: staging)
       try SafeTensorsFile(tensors: optimizer.state()).write(to: staging.appendingPathComponent(optimizerFileName))
       try AtomicFile.write(stateData, to: staging.appendingPathComponent(stateFileName))
     }
+  }
+
+  /// The bytes of `trainer_state.json` for `state` (pretty-printed, sorted keys).
+  public static func encodedState(_ state: TrainerState) throws -> Data {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    return try encoder.encode(state)
   }
 
   /// The trainer state in `folder`; a missing, unreadable or older-format state is an error naming the file.

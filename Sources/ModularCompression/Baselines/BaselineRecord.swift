@@ -126,8 +126,6 @@ public struct BaselineRecord: Codable, Sendable, Equatable {
 
   /// Writes `FOLDER/baseline.json` atomically (pretty-printed, sorted keys).
   public func write(to folder: URL) throws {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    try AtomicFile.write(try encoder.encode(self) + Data("\n".utf8), to: folder.appendingPathComponent(Self.fileName))
+    try StrictJSONFile.write(self, to: folder.appendingPathComponent(Self.fileName))
   }
 }

@@ -20,7 +20,7 @@ final class StudentObjective: TrainingObjective {
   init(student: CrossEntropyObjective, method: BaselineMethod, distillation: StudentDistillation?, keptFiles: [String: Data] = [:]) {
     self.student = student
     self.distillation = distillation
-    kind = "baseline-\(method.rawValue)"
+    kind = BaselineTraining.objectivePrefix + method.rawValue
     self.keptFiles = keptFiles
   }
 
@@ -73,7 +73,7 @@ struct StudentDistillation {
       teacherLogits: teacherLogits.reshaped([-1, vocabulary]), temperature: temperature, rowMask: batch.labels.map { $0 != -100 })
     let (b, s, t) = (batch.batchSize, batch.sourceLength, batch.targetLength)
     let encoderMask = Tensor(batch.sourceKeep, shape: [b, s, 1])
-    let decoderMask = Tensor(batch.labels.map { $0 == -100 ? Float(0) : 1 }, shape: [b, t, 1])
+    let decoderMask = Tensor(batch.labelKeep, shape: [b, t, 1])
     let terms =
       hiddenErrors(studentEncoder, teacherEncoder, map: layerMap.encoder, mask: encoderMask)
       + hiddenErrors(studentDecoder, teacherDecoder, map: layerMap.decoder, mask: decoderMask)

@@ -52,9 +52,7 @@ enum TheseusBaseline {
           // The module checkpoint is removed after this event: keep its cost.
           var finished = try TrainingCheckpoint.readState(at: moduleCheckpoint)
           finished.objective = kind
-          let encoder = JSONEncoder()
-          encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-          try AtomicFile.write(try encoder.encode(finished), to: stateURL)
+          try AtomicFile.write(try TrainingCheckpoint.encodedState(finished), to: stateURL)
           state = finished
           try events(.modules(event))
         default: try events(.modules(event))
@@ -120,12 +118,7 @@ enum TheseusBaseline {
     let training = recipe.training
     settings.granularities = [granularity]
     settings.sampling = .perStep
-    settings.steps = training.steps
-    settings.learningRate = training.learningRate
-    settings.warmupSteps = training.warmupSteps
-    settings.schedule = training.schedule
-    settings.weightDecay = training.weightDecay
-    settings.clipNorm = training.clipNorm
+    settings.copyOptimizerFields(from: training)
     settings.checkpointEvery = training.checkpointEvery
     settings.seed = training.seed
     settings.probeExamples = 0

@@ -6,6 +6,13 @@ import TensorCore
 /// bad JSON, a repeated key, an unknown field or a bad value is one
 /// ``RecipeError`` naming the file and the field, never a silently used default.
 enum StrictJSONFile {
+  /// Writes `value` to `url` atomically: pretty-printed, sorted keys, a final newline.
+  static func write(_ value: some Encodable, to url: URL) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    try AtomicFile.write(try encoder.encode(value) + Data("\n".utf8), to: url)
+  }
+
   static func decode<T: Decodable>(_ type: T.Type, from url: URL) throws -> T {
     let data = try FileAccess.read(url)
     do {

@@ -133,10 +133,6 @@ public enum BaselineSweep {
       case formatVersion = "format_version", methods, ratios, strategy
     }
 
-    func write(to url: URL) throws {
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-      try AtomicFile.write(try encoder.encode(self) + Data("\n".utf8), to: url)
-    }
+    func write(to url: URL) throws { try StrictJSONFile.write(self, to: url) }
   }
 }

@@ -78,9 +78,7 @@ public struct ModuleTrainingCost: Codable, Sendable, Equatable {
       var cost = try read(inRegistry: folder, teacherFingerprint: run.teacherFingerprint) ?? ModuleTrainingCost(runs: [])
       guard cost.runs.last != run else { return }
       cost.runs.append(run)
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-      try AtomicFile.write(try encoder.encode(cost) + Data("\n".utf8), to: folder.appendingPathComponent(fileName))
+      try StrictJSONFile.write(cost, to: folder.appendingPathComponent(fileName))
     }
   }
 }

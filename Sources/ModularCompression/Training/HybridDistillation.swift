@@ -31,23 +31,19 @@ struct HybridDistillation {
     let teacherLogits = withoutGradient { teacher.forward(batch, encoderTaps: encoderTaps, decoderTaps: decoderTaps) }
 
     var terms = Terms()
-    let (b, s, t) = (batch.batchSize, batch.sourceLength, batch.targetLength)
+    let (b, t) = (batch.batchSize, batch.targetLength)
     let encoderChanged = plan.encoder.contains { if case .module = $0 { true } else { false } }
     let memory: Tensor
     if encoderChanged {
-      let context = teacher.encoder.context(
-        batch: b, queries: s, pastLength: 0, keyKeep: batch.sourceKeep, memory: nil, memoryKeep: nil, dropout: nil)
       let hidden = run(
-        teacher.encoder, plan.encoder, taps: encoderTaps, context: context, keep: batch.sourceKeep, terms: &terms,
+        teacher.encoder, plan.encoder, taps: encoderTaps, context: encoderContext(batch), keep: batch.sourceKeep, terms: &terms,
         embed: nil)
       memory = teacher.encoder.finish(hidden, dropout: nil)
     } else {
       memory = encoderTaps.output!
     }
-    let decoderKeep = batch.labels.map { $0 == -100 ? Float(0) : 1 }
-    let context = teacher.decoder.context(
-      batch: b, queries: t, pastLength: 0, keyKeep: batch.decoderKeep, memory: memory, memoryKeep: batch.sourceKeep,
-      dropout: nil)
+    let decoderKeep = batch.labelKeep
+    let context = decoderContext(batch, memory: memory)
     // A changed encoder changes every decoder layer through cross-attention: run the decoder whole.
     let embed: (() -> Tensor)? =
       encoderChanged
@@ -86,19 +82,13 @@ struct HybridDistillation {
     let decoderTaps = StackTaps(attentionBlocks: [])
     _ = withoutGradient { teacher.forward(batch, encoderTaps: encoderTaps, decoderTaps: decoderTaps) }
     let (b, s, t) = (batch.batchSize, batch.sourceLength, batch.targetLength)
-    let decoderKeep = batch.labels.map { $0 == -100 ? Float(0) : 1 }
+    let decoderKeep = batch.labelKeep
     var errors: [(span: ModuleSpan, value: Tensor)] = []
     for stack in StackRole.allCases {
       let spans = modules.spans.filter { $0.stack == stack }
       guard !spans.isEmpty else { continue }
       let taps = stack == .encoder ? encoderTaps : decoderTaps
-      let context =
-        stack == .encoder
-        ? teacher.encoder.context(
-          batch: b, queries: s, pastLength: 0, keyKeep: batch.sourceKeep, memory: nil, memoryKeep: nil, dropout: nil)
-        : teacher.decoder.context(
-          batch: b, queries: t, pastLength: 0, keyKeep: batch.decoderKeep, memory: encoderTaps.output,
-          memoryKeep: batch.sourceKeep, dropout: nil)
+      let context = stack == .encoder ? encoderContext(batch) : decoderContext(batch, memory: encoderTaps.output)
       let keep = stack == .encoder ? batch.sourceKeep : decoderKeep
       let rowMask = Tensor(keep, shape: [b, stack == .encoder ? s : t, 1])
       for span in spans {
@@ -112,6 +102,20 @@ struct HybridDistillation {
     return HybridLoss(
       total: total, crossEntropy: 0, logits: 0,
       hiddenByModule: Dictionary(errors.map { ($0.span, $0.value.item()) }, uniquingKeysWith: { a, _ in a }), attention: 0)
+  }
+
+  /// The teacher encoder's masks and biases for `batch`, without dropout.
+  private func encoderContext(_ batch: Seq2SeqBatch) -> BlockContext {
+    teacher.encoder.context(
+      batch: batch.batchSize, queries: batch.sourceLength, pastLength: 0, keyKeep: batch.sourceKeep, memory: nil,
+      memoryKeep: nil, dropout: nil)
+  }
+
+  /// The teacher decoder's masks and biases for `batch`, attending to `memory`, without dropout.
+  private func decoderContext(_ batch: Seq2SeqBatch, memory: Tensor?) -> BlockContext {
+    teacher.decoder.context(
+      batch: batch.batchSize, queries: batch.targetLength, pastLength: 0, keyKeep: batch.decoderKeep, memory: memory,
+      memoryKeep: batch.sourceKeep, dropout: nil)
   }
 
   /// Loss terms of the modules met in one pass.
