@@ -5,16 +5,16 @@ import Tokenizers
 
 @testable import ModularCompression
 
-/// A 4+4 T5 with the byte vocabulary saved with its tokenizer in `directory`,
+/// A 4+4 (or `depth`+`depth`) T5 with the byte vocabulary saved with its tokenizer in `directory`,
 /// and a registry of untrained modules (copies of each span's first layer).
 struct ComparisonFixture {
   let teacher: T5Model
   let teacherFolder: URL
   let registry: ModuleRegistry
 
-  init(in directory: URL, granularities: [Int] = [2]) throws {
+  init(in directory: URL, granularities: [Int] = [2], depth: Int = 4) throws {
     let tokenizer = ByteTokenizer()
-    teacher = TinyTeachers.t5(encoderLayers: 4, decoderLayers: 4, seed: 9, vocabularySize: tokenizer.vocabularySize)
+    teacher = TinyTeachers.t5(encoderLayers: depth, decoderLayers: depth, seed: 9, vocabularySize: tokenizer.vocabularySize)
     teacherFolder = directory.appendingPathComponent("teacher")
     try ModelExport.save(teacher, to: teacherFolder, tokenizer: tokenizer)
     registry = try ModuleRegistry.create(

@@ -39,7 +39,10 @@ public struct ComparisonParameters {
   public var registryFolder: URL
   /// The teacher's folder; nil: the one the registry names.
   public var teacherFolder: URL?
+  /// The test examples every row is measured on.
   public var examples: [Example]
+  /// Held-out examples that `measured` rows choose their plans by; none: no such rows.
+  public var validationExamples: [Example]
   public var settings: ComparisonSettings
   /// The report folder (`report.md`, `results.json`, `results.csv`,
   /// `plot.svg`), replaced whole; nil writes nothing.
@@ -57,7 +60,8 @@ public struct ComparisonParameters {
   public var baselinesFolder: URL?
 
   public init(
-    registryFolder: URL, teacherFolder: URL? = nil, examples: [Example], settings: ComparisonSettings = ComparisonSettings(),
+    registryFolder: URL, teacherFolder: URL? = nil, examples: [Example], validationExamples: [Example] = [],
+    settings: ComparisonSettings = ComparisonSettings(),
     reportFolder: URL? = nil, saveModels: Bool = false, remeasureLatency: Bool = false, force: Bool = false,
     candidates: [any ComparisonCandidate]? = nil, baselinesFolder: URL? = nil
   ) {
@@ -66,6 +70,7 @@ public struct ComparisonParameters {
     self.registryFolder = registryFolder
     self.teacherFolder = teacherFolder
     self.examples = examples
+    self.validationExamples = validationExamples
     self.settings = settings
     self.reportFolder = reportFolder
     self.saveModels = saveModels
@@ -80,7 +85,8 @@ public struct ComparisonParameters {
 public enum Comparison {
   /// The candidates `settings` asks for: assemblies and, unless left out, layer dropping.
   public static func standardCandidates(_ settings: ComparisonSettings) -> [any ComparisonCandidate] {
-    [AssemblyCandidate()] + (settings.includeLayerDropping ? [LayerDroppingCandidate()] : [])
+    [AssemblyCandidate()] + (settings.measuredPlans > 0 ? [MeasuredAssemblyCandidate()] : [])
+      + (settings.includeLayerDropping ? [LayerDroppingCandidate()] : [])
   }
 
   /// The whole pipeline: loads the registry and its teacher (checking the
@@ -117,13 +123,13 @@ public enum Comparison {
       + baselineCandidates(parameters.baselinesFolder, teacherFingerprint: planning.teacherFingerprint, tokenizer: tokenizer)
     guard let reportFolder = parameters.reportFolder else {
       return try measure(
-        planning, tokenizer: tokenizer, examples: parameters.examples, settings: parameters.settings, candidates: candidates,
-        progress: progress)
+        planning, tokenizer: tokenizer, examples: parameters.examples, validationExamples: parameters.validationExamples,
+        settings: parameters.settings, candidates: candidates, progress: progress)
     }
     return try ReportFolder.replace(reportFolder, force: parameters.force, reading: inputs) { staging in
       let results = try measure(
-        planning, tokenizer: tokenizer, examples: parameters.examples, settings: parameters.settings, candidates: candidates,
-        saveModelsTo: parameters.saveModels ? staging.appendingPathComponent(ComparisonReport.modelsFolderName) : nil,
+        planning, tokenizer: tokenizer, examples: parameters.examples, validationExamples: parameters.validationExamples,
+        settings: parameters.settings, candidates: candidates, saveModelsTo: parameters.saveModels ? staging.appendingPathComponent(ComparisonReport.modelsFolderName) : nil,
         progress: progress)
       try ComparisonReport.writeFiles(results, into: staging)
       return results
@@ -142,7 +148,8 @@ public enum Comparison {
   /// - `baselinesFolder`: baselines to compare too (``BaselineCandidate``).
   public static func run(
     teacher: any Seq2SeqModel, teacherFolder: URL?, registry: ModuleRegistry, tokenizer: any TextTokenizer,
-    examples: [Example], settings: ComparisonSettings, saveModelsTo: URL? = nil, baselinesFolder: URL? = nil,
+    examples: [Example], validationExamples: [Example] = [], settings: ComparisonSettings, saveModelsTo: URL? = nil,
+    baselinesFolder: URL? = nil,
     progress: (ComparisonProgress) -> Void = { _ in }
   ) throws -> ComparisonResults {
     try settings.validate()
@@ -155,8 +162,8 @@ public enum Comparison {
       try standardCandidates(settings)
       + baselineCandidates(baselinesFolder, teacherFingerprint: planning.teacherFingerprint, tokenizer: tokenizer)
     return try measure(
-      planning, tokenizer: tokenizer, examples: examples, settings: settings, candidates: candidates,
-      saveModelsTo: saveModelsTo, progress: progress)
+      planning, tokenizer: tokenizer, examples: examples, validationExamples: validationExamples, settings: settings,
+      candidates: candidates, saveModelsTo: saveModelsTo, progress: progress)
   }
 
   /// The baselines under `folder`, checked against the teacher; none without a folder.
@@ -184,8 +191,8 @@ public enum Comparison {
   ///   (read first, so a broken one fails before any measuring) against the
   ///   records of the ``BaselineCandidate``s among `candidates`.
   public static func measure(
-    _ planning: PlanningContext, tokenizer: any TextTokenizer, examples: [Example], settings: ComparisonSettings,
-    candidates: [any ComparisonCandidate], saveModelsTo: URL? = nil, progress: (ComparisonProgress) -> Void = { _ in }
+    _ planning: PlanningContext, tokenizer: any TextTokenizer, examples: [Example], validationExamples: [Example] = [],
+    settings: ComparisonSettings, candidates: [any ComparisonCandidate], saveModelsTo: URL? = nil, progress: (ComparisonProgress) -> Void = { _ in }
   ) throws -> ComparisonResults {
     try settings.validate()
     guard !examples.isEmpty else { throw ComparisonError.noExamples }
@@ -197,7 +204,7 @@ public enum Comparison {
     let planner = planning.planner, teacher = planning.teacher
     let context = ComparisonContext(
       teacher: teacher, registry: planning.registry, planner: planner, teacherFingerprint: planning.teacherFingerprint,
-      registryFingerprint: registryFingerprint, tokenizer: tokenizer, settings: settings)
+      registryFingerprint: registryFingerprint, tokenizer: tokenizer, settings: settings, validationExamples: validationExamples)
 
     // Rows in ratio order (stable: each candidate's order within a ratio), the teacher first.
     var entries = ([TeacherCandidate()] + candidates).flatMap { $0.rows(in: context) }.enumerated().sorted { a, b in

@@ -1,5 +1,6 @@
 import Foundation
 import Seq2SeqModels
+import TextTasks
 import Tokenizers
 
 /// One kind of model a comparison measures against the teacher. Each kind
@@ -21,6 +22,8 @@ public struct ComparisonContext {
   public let registryFingerprint: String?
   public let tokenizer: any TextTokenizer
   public let settings: ComparisonSettings
+  /// Held-out examples candidates may choose by (never the test examples the rows are measured on).
+  public let validationExamples: [Example]
 }
 
 /// A row and how to build its model.
@@ -96,22 +99,22 @@ public struct AssemblyCandidate: ComparisonCandidate {
           (row.predictedLossIncrease, row.estimatedSpeedup) = (planned.predictedLossIncrease, planned.estimatedSpeedup)
           return planned.plan
         } build: { plan, folder in
-          try build(context.planner.evaluate(plan), strategy: strategy, ratio: ratio, in: context, saveTo: folder)
+          var planned = context.planner.evaluate(plan)
+          (planned.strategy, planned.budget) = (strategy, .layerParameterRatio(ratio))
+          return try Self.build(planned, in: context, saveTo: folder)
         }
       }
     }
   }
 
-  func build(
-    _ planned: PlannedAssembly, strategy: AssemblyStrategy, ratio: Double, in context: ComparisonContext, saveTo folder: URL?
-  ) throws -> BuiltCandidate {
+  /// The model of `planned`; given a folder, also written there with `assembly.json`
+  /// (its strategy and budget from `planned`), which records the measured cost afterwards.
+  static func build(_ planned: PlannedAssembly, in context: ComparisonContext, saveTo folder: URL?) throws -> BuiltCandidate {
     let (registry, teacher, fingerprint) = (context.registry, context.teacher, context.teacherFingerprint)
     let loadBlock = { (span: ModuleSpan) in try registry.loadBlock(span, for: teacher, teacherFingerprint: fingerprint) }
     guard let folder else { return BuiltCandidate(model: try Assembler.assemble(teacher: teacher, plan: planned.plan, loadBlock: loadBlock)) }
-    var asked = planned
-    (asked.strategy, asked.budget) = (strategy, .layerParameterRatio(ratio))
     let model = try Assembler.assemble(
-      asked, teacher: teacher, loadBlock: loadBlock, to: folder, tokenizer: context.tokenizer,
+      planned, teacher: teacher, loadBlock: loadBlock, to: folder, tokenizer: context.tokenizer,
       registryFingerprint: context.registryFingerprint, teacherFingerprint: fingerprint
     ).model
     return BuiltCandidate(model: model) { measured in

@@ -25,6 +25,7 @@ public enum ComparisonPlot {
     AssemblyStrategy.sizeFirst.rawValue: ("size-first", "#1f77b4", .circle),
     AssemblyStrategy.speedFirst.rawValue: ("speed-first", "#ff7f0e", .square),
     AssemblyStrategy.pareto.rawValue: ("pareto", "#2ca02c", .triangle),
+    MeasuredAssemblyCandidate.method: ("measured", "#d62728", .diamond),
     LayerDroppingCandidate.kind: ("layer dropping", "#7f7f7f", .cross),
     // Baselines (``BaselineCandidate``) by method: a shape of their own each, none an assembly's.
     BaselineMethod.scratch.rawValue: ("scratch (baseline)", "#8c6d31", .plus),

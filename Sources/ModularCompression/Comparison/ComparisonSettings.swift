@@ -25,12 +25,17 @@ public struct ComparisonSettings: Codable, Sendable, Equatable {
   public var profileLatency = true
   /// How the examples are named in the report (`arithmetic, test split`).
   public var dataName = "examples"
+  /// Plans of equal size scored on validation examples for each `measured`
+  /// row (``MeasuredAssemblyCandidate``); 0 leaves those rows out.
+  public var measuredPlans = 24
 
   public init(
     ratios: [Double] = [1.1, 1.5, 2, 3, 4, 6], strategies: [AssemblyStrategy] = [.sizeFirst, .speedFirst, .pareto],
     includeLayerDropping: Bool = true, metrics: [TextMetric] = [.em, .chrf], primaryMetric: String = "EM",
-    latencyExamples: Int = 20, throughputBatch: Int = 64, profileLatency: Bool = true, dataName: String = "examples"
+    latencyExamples: Int = 20, throughputBatch: Int = 64, profileLatency: Bool = true, dataName: String = "examples",
+    measuredPlans: Int = 24
   ) {
+    self.measuredPlans = measuredPlans
     self.ratios = ratios
     self.strategies = strategies
     self.includeLayerDropping = includeLayerDropping
@@ -45,7 +50,7 @@ public struct ComparisonSettings: Codable, Sendable, Equatable {
   enum CodingKeys: String, CodingKey, CaseIterable {
     case ratios, strategies, includeLayerDropping = "include_layer_dropping", metrics, primaryMetric = "primary_metric"
     case latencyExamples = "latency_examples", throughputBatch = "throughput_batch", profileLatency = "profile_latency"
-    case dataName = "data_name"
+    case dataName = "data_name", measuredPlans = "measured_plans"
   }
 
   public init(from decoder: Decoder) throws {
@@ -61,6 +66,7 @@ public struct ComparisonSettings: Codable, Sendable, Equatable {
     throughputBatch = try c.decodeIfPresent(Int.self, forKey: .throughputBatch) ?? d.throughputBatch
     profileLatency = try c.decodeIfPresent(Bool.self, forKey: .profileLatency) ?? d.profileLatency
     dataName = try c.decodeIfPresent(String.self, forKey: .dataName) ?? d.dataName
+    measuredPlans = try c.decodeIfPresent(Int.self, forKey: .measuredPlans) ?? d.measuredPlans
     if let problem = validationProblem() {
       throw DecodingError.dataCorruptedError(forKey: problem.key, in: c, debugDescription: problem.message)
     }
@@ -83,12 +89,18 @@ public struct ComparisonSettings: Codable, Sendable, Equatable {
     }
     if latencyExamples < 1 { return (.latencyExamples, "must be at least 1, got \(latencyExamples)") }
     if throughputBatch < 1 { return (.throughputBatch, "must be at least 1, got \(throughputBatch)") }
+    if !(0...Self.maximumMeasuredPlans).contains(measuredPlans) {
+      return (.measuredPlans, "must be between 0 and \(Self.maximumMeasuredPlans), got \(measuredPlans)")
+    }
     let names = Self.metricNames(metrics)
     if !names.contains(primaryMetric) {
       return (.primaryMetric, "'\(primaryMetric)' is not among the computed metrics (\(names.joined(separator: ", ")))")
     }
     return nil
   }
+
+  /// Each measured plan costs one forward pass over the validation examples per ratio.
+  public static let maximumMeasuredPlans = 1000
 
   /// The display names `metrics` produce, in order.
   public static func metricNames(_ metrics: [TextMetric]) -> [String] {

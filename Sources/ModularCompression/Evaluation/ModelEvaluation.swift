@@ -52,6 +52,19 @@ public enum ModelEvaluation {
       progress(predictions.count)
     }
     let seconds = Date().timeIntervalSince(start)
+    let loss = try teacherForcedLoss(model, data: data, modelName: modelName)
+    let values = try Metrics.compute(metrics, hypotheses: predictions, references: examples.map(\.target))
+    if let bad = values.first(where: { !$0.value.isFinite }) {
+      throw EvaluationError.nonFiniteMetric(model: modelName, metric: bad.name, value: bad.value)
+    }
+
+    return (EvaluationResult(examples: examples.count, loss: loss.meanLoss, perplexity: loss.perplexity, metrics: values, generatedTokens: generatedTokens, generationSeconds: seconds), predictions)
+  }
+  /// The mean teacher-forced cross-entropy of `model` on `data`, without
+  /// generating; a loss that is not finite is an error naming the example.
+  public static func teacherForcedLoss(
+    _ model: any Seq2SeqModel, data: TokenizedExamples, modelName: String = "the model"
+  ) throws -> TokenLoss {
     var loss = TokenLoss()
     try withoutGradient {
       for batch in data.orderedBatches(tokenBudget: 4096, tokens: model.specialTokens) {
@@ -61,12 +74,9 @@ public enum ModelEvaluation {
         loss.add(summedNLL: batchLoss * Double(count), tokens: count)
       }
     }
-    let values = try Metrics.compute(metrics, hypotheses: predictions, references: examples.map(\.target))
-    if let bad = values.first(where: { !$0.value.isFinite }) {
-      throw EvaluationError.nonFiniteMetric(model: modelName, metric: bad.name, value: bad.value)
-    }
-    return (EvaluationResult(examples: examples.count, loss: loss.meanLoss, perplexity: loss.perplexity, metrics: values, generatedTokens: generatedTokens, generationSeconds: seconds), predictions)
+    return loss
   }
+
   /// The error for a batch whose loss is not finite, naming its first such example.
   static func nonFiniteLoss(_ model: any Seq2SeqModel, data: TokenizedExamples, modelName: String) -> EvaluationError {
     for index in data.examples.indices {

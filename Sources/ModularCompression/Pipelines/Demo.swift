@@ -151,6 +151,7 @@ public enum Demo {
       var data = parameters.modulesRecipe.data
       data.testExamples = max(data.testExamples, parameters.count)
       let examples = Array(try data.examples(.test).prefix(parameters.count))
+      let validation = Array(try data.examples(.valid).prefix(MeasuredAssemblyCandidate.validationCount))
       var settings = parameters.comparison
       settings.dataName = "\(data.displayName), test split"
       let registry = try ModuleRegistry.open(at: registryFolder)
@@ -159,7 +160,7 @@ public enum Demo {
       var failure: Error?
       let results = try Comparison.run(
         teacher: teacher, teacherFolder: teacherFolder, registry: registry, tokenizer: try loadTokenizer(from: teacherFolder, fitting: teacher),
-        examples: examples, settings: settings, baselinesFolder: baselinesFolder(parameters)
+        examples: examples, validationExamples: validation, settings: settings, baselinesFolder: baselinesFolder(parameters)
       ) { progress in
         do { try events(.comparison(progress)) } catch { failure = failure ?? error }
       }

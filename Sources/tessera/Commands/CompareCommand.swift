@@ -32,6 +32,12 @@ enum CompareCommand {
       kept), the same one tessera assemble uses, so both pick the same plan for
       the same request; --remeasure-latency times it again.
 
+      Each `measured N×` row is the plan, among the --measured-plans the
+      planner ranks best at that size, with the lowest teacher-forced loss on
+      the first 200 examples of the VALIDATION split (never the test split):
+      the planner's prediction adds up each module's loss alone in the
+      teacher, which cannot see how modules fare side by side.
+
       --baselines DIR adds the per-ratio students of tessera baselines: every
       folder with baseline.json in DIR, its subfolders or theirs becomes a row
       (kind baseline, labelled like `kd 2×`), measured like the assemblies and
@@ -59,6 +65,7 @@ enum CompareCommand {
       .value("--metric", "NAME", "Quality metric that ranks models: em, chrf, bleu, rouge-1, rouge-2, rouge-l", default: "em"),
       .value("--latency-examples", "N", "Examples timed one at a time (batch 1) for latency", default: "20"),
       .value("--batch", "N", "Batch size of the quality pass, which gives throughput", default: "64"),
+      .value("--measured-plans", "N", "Plans scored on validation examples for each `measured` row (0: no such rows)", default: "24"),
       .flag("--no-layer-dropping", "Leave out the layer-dropping baseline"),
       .value("--baselines", "DIR", "Also compare the baselines (tessera baselines) found in DIR and two levels below"),
       .value("--out", "DIR", "Report folder", default: "compare-report"),
@@ -69,12 +76,12 @@ enum CompareCommand {
   ) { arguments in
     var settings = try settings(from: arguments)
     let registry = URL(fileURLWithPath: try arguments.require("--registry"))
-    let examples: [Example]
-    (examples, settings.dataName) = try testExamples(arguments)
+    let (examples, validation, name) = try comparisonExamples(arguments, validation: settings.measuredPlans > 0)
+    settings.dataName = name
     try compare(
       ComparisonParameters(
         registryFolder: registry, teacherFolder: arguments.string("--teacher").map { URL(fileURLWithPath: $0) },
-        examples: examples, settings: settings,
+        examples: examples, validationExamples: validation, settings: settings,
         reportFolder: URL(fileURLWithPath: arguments.string("--out") ?? "compare-report"),
         saveModels: arguments.has("--save-models"), remeasureLatency: arguments.has("--remeasure-latency"),
         force: arguments.has("--force"), baselinesFolder: arguments.string("--baselines").map { URL(fileURLWithPath: $0) }))
@@ -147,11 +154,12 @@ enum CompareCommand {
       guard value >= 1 else { throw UsageError("\(flag) must be at least 1, got \(value)") }
       settings[keyPath: keyPath] = value
     }
+    if let plans = try arguments.int("--measured-plans") { settings.measuredPlans = plans }
     settings.includeLayerDropping = !arguments.has("--no-layer-dropping")
     do { try settings.validate() } catch ComparisonError.invalidSetting(let field, let reason) {
       let flags = [
         "ratios": "--ratios", "strategies": "--strategies", "latency_examples": "--latency-examples",
-        "throughput_batch": "--batch", "primary_metric": "--metric",
+        "throughput_batch": "--batch", "primary_metric": "--metric", "measured_plans": "--measured-plans",
       ]
       throw UsageError("\(flags[field] ?? field): \(reason)")
     }
@@ -160,6 +168,18 @@ enum CompareCommand {
 
   /// The most examples --count takes: far beyond what a comparison can time, short of exhausting memory.
   static let maximumCount = 1_000_000
+
+  /// The test examples, and (when `validation`) the first
+  /// ``MeasuredAssemblyCandidate/validationCount`` of the validation split, which `measured` rows choose by.
+  static func comparisonExamples(
+    _ arguments: ParsedArguments, validation: Bool
+  ) throws -> (test: [Example], validation: [Example], name: String) {
+    let (test, name) = try testExamples(arguments)
+    guard validation else { return (test, [], name) }
+    var data = DatasetSpec()
+    try DatasetOptions.apply(arguments, to: &data)
+    return (test, Array(try data.examples(.valid).prefix(MeasuredAssemblyCandidate.validationCount)), name)
+  }
 
   /// The first --count examples of the test split of --task or the data files.
   static func testExamples(_ arguments: ParsedArguments) throws -> (examples: [Example], name: String) {

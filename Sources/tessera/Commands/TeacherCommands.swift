@@ -187,6 +187,8 @@ enum DatasetOptions {
       guard BuiltinTask.names.contains(task) else {
         throw UsageError("unknown task '\(task)'; one of \(BuiltinTask.names.joined(separator: ", "))")
       }
+      // A recipe's task settings belong to its task.
+      if data.task != task { data.taskSettings = [:] }
       data.task = task
       data.trainFile = nil
     }
@@ -194,6 +196,7 @@ enum DatasetOptions {
       guard arguments.string("--task") == nil else { throw UsageError("give either --task or --data, not both") }
       data.trainFile = file
       data.task = nil
+      data.taskSettings = [:]
     }
     if let file = arguments.string("--valid") { data.validFile = file }
     if let file = arguments.string("--test") { data.testFile = file }
