@@ -52,6 +52,43 @@ final class ModuleTrainingTests: XCTestCase {
     XCTAssertGreaterThan(mixedSteps, 5, "mixed covers should often combine granularities")
   }
 
+  func testEveryPlansHoldOnePlanOfEachGranularityThatFits() {
+    let sampler = HybridSampler(sampling: .every, granularities: [2, 3, 6], depths: [.encoder: 6, .decoder: 4], seed: 3)
+    for step in 1...20 {
+      let plans = sampler.plans(step: step, probability: step.isMultiple(of: 2) ? 1 : 0.3)
+      XCTAssertEqual(plans.map { Set($0.modules.map(\.granularity)) }, [[2], [3], [6]], "step \(step)")
+      for plan in plans {
+        XCTAssertTrue(plan.isCover(encoderDepth: 6, decoderDepth: 4), plan.summary)
+        XCTAssertFalse(plan.modules.isEmpty, "step \(step) trains nothing of a granularity")
+      }
+      XCTAssertEqual(sampler.plans(step: step, probability: step.isMultiple(of: 2) ? 1 : 0.3), plans, "deterministic")
+    }
+    // At p = 1 every module of every granularity trains each step (g6 fits the encoder only).
+    XCTAssertEqual(sampler.plans(step: 5, probability: 1).map(\.modules.count), [3 + 2, 2 + 1, 1])
+  }
+
+  func testEveryGranularityTrainsEachStepBesideOneTeacherPass() throws {
+    let teacher = TinyTeachers.t5(encoderLayers: 4, decoderLayers: 4, seed: 3)
+    var settings = ModuleTrainingSettings()
+    settings.granularities = [2, 4]
+    settings.sampling = .every
+    settings.steps = 30
+    settings.replaceStart = 1
+    settings.learningRate = 3e-3
+    settings.warmupSteps = 0
+    settings.schedule = "constant"
+    settings.initialisation = .random
+    settings.localFraction = 0
+    settings.weights.crossEntropy = 0
+    let objective = ModuleDistillationObjective(teacher: teacher, settings: settings)
+    let trainer = TrainingLoop(
+      objective: objective, settings: settings.loopSettings, schedule: CopyBatches(), checkpointFolder: nil, fingerprint: "")
+    try trainer.run()
+    for span in objective.modules.spans { XCTAssertEqual(objective.steps(of: span), 30, span.id) }
+    let losses = trainer.state.losses
+    XCTAssertLessThan(losses.suffix(6).reduce(0, +), 0.7 * losses.prefix(6).reduce(0, +), "losses \(losses)")
+  }
+
   func testModuleSetCoversAlignedSpansAndReportsTheRest() {
     let teacher = TinyTeachers.t5(encoderLayers: 5, decoderLayers: 4, seed: 1)
     let set = ModuleSet(teacher: teacher, granularities: [2, 4, 6], initialisation: .last, seed: 0)

@@ -22,14 +22,31 @@ struct HybridDistillation {
   let weights: DistillationWeights
   let temperature: Float
 
-  func loss(_ batch: Seq2SeqBatch, plan: AssemblyPlan) -> HybridLoss {
-    let lastLayers = { (stack: StackRole) in Set(plan.pieces(stack).compactMap { piece -> Int? in
+  func loss(_ batch: Seq2SeqBatch, plan: AssemblyPlan) -> HybridLoss { loss(batch, plans: [plan]) }
+
+  /// The summed loss of several hybrids on one batch, beside one teacher
+  /// pass; each module's gradient is what its plan alone would give (plans
+  /// share no module). The reported parts are means over the plans.
+  func loss(_ batch: Seq2SeqBatch, plans: [AssemblyPlan]) -> HybridLoss {
+    let lastLayers = { (stack: StackRole) in Set(plans.flatMap { plan in plan.pieces(stack).compactMap { piece -> Int? in
       if case .module(let span) = piece { span.end - 1 } else { nil }
-    }) }
+    } }) }
     let encoderTaps = StackTaps(attentionBlocks: lastLayers(.encoder))
     let decoderTaps = StackTaps(attentionBlocks: lastLayers(.decoder))
     let teacherLogits = withoutGradient { teacher.forward(batch, encoderTaps: encoderTaps, decoderTaps: decoderTaps) }
+    let parts = plans.map { hybridLoss(batch, plan: $0, teacherLogits: teacherLogits, encoderTaps: encoderTaps, decoderTaps: decoderTaps) }
+    let count = Float(parts.count)
+    return HybridLoss(
+      total: parts.dropFirst().map(\.total).reduce(parts[0].total, +), crossEntropy: parts.map(\.crossEntropy).reduce(0, +) / count,
+      logits: parts.map(\.logits).reduce(0, +) / count,
+      hiddenByModule: parts.reduce(into: [:]) { merged, part in merged.merge(part.hiddenByModule) { a, _ in a } },
+      attention: parts.map(\.attention).reduce(0, +) / count)
+  }
 
+  /// One hybrid's loss against the teacher's recorded pass.
+  private func hybridLoss(
+    _ batch: Seq2SeqBatch, plan: AssemblyPlan, teacherLogits: Tensor, encoderTaps: StackTaps, decoderTaps: StackTaps
+  ) -> HybridLoss {
     var terms = Terms()
     let (b, t) = (batch.batchSize, batch.targetLength)
     let encoderChanged = plan.encoder.contains { if case .module = $0 { true } else { false } }

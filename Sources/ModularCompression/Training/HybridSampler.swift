@@ -17,26 +17,11 @@ struct HybridSampler {
     var random = SeededRandom(seed: seed, stream: 11).split(UInt64(step))
     switch sampling {
     case .perStep:
-      let usable = granularities.filter { g in depths.values.contains { $0 >= g } }
-      let g = usable[random.nextInt(below: usable.count)]
-      var chosen: [StackRole: Set<Int>] = [:]
-      var all: [ModuleSpan] = []
-      for stack in StackRole.allCases {
-        for span in ModuleSpan.spans(stack: stack, depth: depths[stack]!, granularity: g) {
-          all.append(span)
-          if random.nextFloat() < p { chosen[stack, default: []].insert(span.index) }
-        }
-      }
-      if chosen.values.allSatisfy(\.isEmpty) {
-        let span = all[random.nextInt(below: all.count)]
-        chosen[span.stack, default: []].insert(span.index)
-      }
-      func pieces(_ stack: StackRole) -> [PlanPiece] {
-        cover(stack) { layer in
-          layer % g == 0 && chosen[stack]?.contains(layer / g) == true ? ModuleSpan(stack: stack, granularity: g, index: layer / g) : nil
-        }
-      }
-      return (AssemblyPlan(encoder: pieces(.encoder), decoder: pieces(.decoder)), g)
+      let g = usableGranularities[random.nextInt(below: usableGranularities.count)]
+      return (perStepPlan(granularity: g, probability: p, &random), g)
+    case .every:
+      // Sampling `every` asks for ``plans(step:probability:)``; one plan here is its first.
+      return (plans(step: step, probability: p)[0], usableGranularities[0])
     case .mixed:
       var plan = AssemblyPlan(encoder: mixedCover(.encoder, p, &random), decoder: mixedCover(.decoder, p, &random))
       if plan.modules.isEmpty {
@@ -51,6 +36,41 @@ struct HybridSampler {
       }
       return (plan, nil)
     }
+  }
+
+  /// The plans of `step`: one per usable granularity with sampling `every`
+  /// (each from its own random stream), else the one ``plan(step:probability:)`` draws.
+  func plans(step: Int, probability p: Float) -> [AssemblyPlan] {
+    guard sampling == .every else { return [plan(step: step, probability: p).plan] }
+    return usableGranularities.map { g in
+      var random = SeededRandom(seed: seed, stream: 11).split(UInt64(step)).split(UInt64(g))
+      return perStepPlan(granularity: g, probability: p, &random)
+    }
+  }
+
+  /// Granularities that fit at least one stack.
+  private var usableGranularities: [Int] { granularities.filter { g in depths.values.contains { $0 >= g } } }
+
+  /// Each aligned span of `g` replaced with probability `p`; at least one.
+  private func perStepPlan(granularity g: Int, probability p: Float, _ random: inout SeededRandom) -> AssemblyPlan {
+    var chosen: [StackRole: Set<Int>] = [:]
+    var all: [ModuleSpan] = []
+    for stack in StackRole.allCases {
+      for span in ModuleSpan.spans(stack: stack, depth: depths[stack]!, granularity: g) {
+        all.append(span)
+        if random.nextFloat() < p { chosen[stack, default: []].insert(span.index) }
+      }
+    }
+    if chosen.values.allSatisfy(\.isEmpty) {
+      let span = all[random.nextInt(below: all.count)]
+      chosen[span.stack, default: []].insert(span.index)
+    }
+    func pieces(_ stack: StackRole) -> [PlanPiece] {
+      cover(stack) { layer in
+        layer % g == 0 && chosen[stack]?.contains(layer / g) == true ? ModuleSpan(stack: stack, granularity: g, index: layer / g) : nil
+      }
+    }
+    return AssemblyPlan(encoder: pieces(.encoder), decoder: pieces(.decoder))
   }
 
   /// Walks the stack: at each layer where aligned spans start, a module of a

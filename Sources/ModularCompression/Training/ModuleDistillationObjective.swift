@@ -48,12 +48,18 @@ public final class ModuleDistillationObjective: TrainingObjective {
       return ObjectiveLoss(total: loss.total, metrics: [TrainingMetric("local hidden", mean)])
     }
     let probability = settings.replaceProbability(at: step)
-    let (plan, granularity) = sampler.plan(step: step, probability: probability)
-    let loss = distillation.loss(batch, plan: plan)
+    let plans: [AssemblyPlan], granularity: Int?
+    if settings.sampling == .every {
+      (plans, granularity) = (sampler.plans(step: step, probability: probability), nil)
+    } else {
+      let drawn = sampler.plan(step: step, probability: probability)
+      (plans, granularity) = ([drawn.plan], drawn.granularity)
+    }
+    let loss = distillation.loss(batch, plans: plans)
     for (span, error) in loss.hiddenByModule {
       hiddenErrors[span.granularity] = hiddenErrors[span.granularity].map { 0.9 * $0 + 0.1 * error } ?? error
     }
-    for span in plan.modules { counters[span.id, default: 0] += 1 }
+    for span in plans.flatMap(\.modules) { counters[span.id, default: 0] += 1 }
     var metrics = [TrainingMetric("p", probability)]
     if let granularity { metrics.append(TrainingMetric("g", Float(granularity))) }
     metrics += hiddenErrors.sorted { $0.key < $1.key }.map { TrainingMetric("hidden g\($0.key)", $0.value) }

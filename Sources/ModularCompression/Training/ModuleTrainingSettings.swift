@@ -8,6 +8,10 @@ public enum HybridSampling: String, Codable, Sendable, CaseIterable {
   case perStep = "per-step"
   /// A random cover mixing granularities, so modules learn to sit next to each other.
   case mixed
+  /// Every granularity each step: one per-step plan of each, beside one
+  /// teacher pass. A step costs about as much as the local stage's, and no
+  /// module waits for its granularity's turn.
+  case every
 }
 
 /// Which teacher layer of its span a module starts as, or random weights.

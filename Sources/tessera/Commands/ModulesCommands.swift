@@ -21,8 +21,9 @@ enum ModulesCommands {
       the encoder or decoder; it has the shape of one teacher layer and starts as a
       copy of one layer of its span (--init) or random weights. Each step runs a
       hybrid model: spans are replaced by their modules with probability
-      p = min(1, start + (1 − start)·t/ramp), one granularity a step (per-step) or a
-      random cover mixing granularities (mixed). The loss is task cross-entropy +
+      p = min(1, start + (1 − start)·t/ramp), one granularity a step (per-step), a
+      random cover mixing granularities (mixed), or one hybrid of every granularity
+      each step beside one teacher pass (every). The loss is task cross-entropy +
       T²·KL to the teacher's logits + hidden-state MSE at span boundaries (relative to
       the teacher's magnitude) + MSE of the module's attention to the teacher's at the
       span's last layer; the teacher is frozen and runs once a batch. With
@@ -47,7 +48,7 @@ enum ModulesCommands {
       .value("--recipe", "FILE", "Module recipe (modules, data); flags override it"),
     ] + TrainingStartFlags.options + [
       .value("--granularities", "LIST", "Granularities to train (default: \(defaults.granularities.map(String.init).joined(separator: ",")))"),
-      .value("--sampling", "MODE", "per-step or mixed (default: \(defaults.sampling.rawValue))"),
+      .value("--sampling", "MODE", "per-step, mixed or every (default: \(defaults.sampling.rawValue))"),
       .value("--init", "FROM", "first, middle, last (layer of the span to copy) or random (default: \(defaults.initialisation.rawValue))"),
       .value("--steps", "N", "Training steps"),
       .value("--local-fraction", "F", "Share of the steps, first, that train every module alone on the teacher's hidden states (default: \(defaults.localFraction))"),
@@ -146,7 +147,7 @@ enum ModulesCommands {
       }
     }
     if let mode = arguments.string("--sampling") {
-      guard let sampling = HybridSampling(rawValue: mode) else { throw UsageError("--sampling must be per-step or mixed, got '\(mode)'") }
+      guard let sampling = HybridSampling(rawValue: mode) else { throw UsageError("--sampling must be per-step, mixed or every, got '\(mode)'") }
       settings.sampling = sampling
     }
     if let name = arguments.string("--init") {
