@@ -50,9 +50,11 @@ public struct BartConfiguration: Codable, Sendable, Equatable {
     decoderFfnDim = try c.decodeIfPresent(Int.self, forKey: .decoderFfnDim) ?? d.decoderFfnDim
     decoderAttentionHeads = try c.decodeIfPresent(Int.self, forKey: .decoderAttentionHeads) ?? d.decoderAttentionHeads
     let activation = try c.decodeIfPresent(String.self, forKey: .activationFunction) ?? "gelu"
-    guard let parsed = FeedForwardActivation(rawValue: activation) else {
+    // The reference's activation table names SiLU "swish" too.
+    guard let parsed = FeedForwardActivation(rawValue: activation == "swish" ? "silu" : activation) else {
       throw DecodingError.dataCorruptedError(
-        forKey: .activationFunction, in: c, debugDescription: "unknown activation_function '\(activation)'")
+        forKey: .activationFunction, in: c,
+        debugDescription: "unknown activation_function '\(activation)'; expected gelu, gelu_new, relu, silu or swish")
     }
     activationFunction = parsed
     dModel = try c.decodeIfPresent(Int.self, forKey: .dModel) ?? d.dModel
@@ -69,9 +71,6 @@ public struct BartConfiguration: Codable, Sendable, Equatable {
     modelType = try c.decodeIfPresent(String.self, forKey: .modelType) ?? d.modelType
     guard modelType == "bart" else {
       throw DecodingError.dataCorruptedError(forKey: .modelType, in: c, debugDescription: "expected 'bart', got '\(modelType)'")
-    }
-    guard tieWordEmbeddings else {
-      throw DecodingError.dataCorruptedError(forKey: .tieWordEmbeddings, in: c, debugDescription: "untied BART heads are not supported")
     }
     do { try validate() } catch let error as ConfigurationError { throw error.decodingError(codingPath: c.codingPath) }
   }
@@ -119,6 +118,7 @@ public struct BartConfiguration: Codable, Sendable, Equatable {
     let encoderLayer = attention + feedForward(encoderFfnDim) + 4 * width
     let decoderLayer = 2 * attention + feedForward(decoderFfnDim) + 6 * width
     let positions = 2 * Double(maxPositionEmbeddings + BartStack.positionOffset) * width + 4 * width
-    return Double(vocabSize) * (width + 1) + Double(encoderLayers) * encoderLayer + Double(decoderLayers) * decoderLayer + positions
+    let head = tieWordEmbeddings ? 0 : Double(vocabSize) * width
+    return Double(vocabSize) * (width + 1) + head + Double(encoderLayers) * encoderLayer + Double(decoderLayers) * decoderLayer + positions
   }
 }

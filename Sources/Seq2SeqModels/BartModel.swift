@@ -117,7 +117,8 @@ final class BartStack: LayerStack, LayerTree {
   func replaceSublayer(_ key: String, with layer: any LinearLayer) -> Bool { false }
 }
 
-/// BART for conditional generation: tied head plus `final_logits_bias`.
+/// BART for conditional generation: a head (tied to the shared embedding, or
+/// its own `lm_head`) plus `final_logits_bias`.
 public final class BartModel: Seq2SeqModel, LayerTree {
   public private(set) var configuration: BartConfiguration
   static let sharedKey = "model.shared"
@@ -128,8 +129,10 @@ public final class BartModel: Seq2SeqModel, LayerTree {
   let bartDecoder: BartStack
   static let finalLogitsBiasKey = "final_logits_bias"
   let finalLogitsBias: Parameter
-  /// The reference checkpoint's head, a tied copy of the shared embedding.
+  /// The reference checkpoint's head: a tied copy of the shared embedding, or
+  /// (`tie_word_embeddings: false`) its own weights.
   static let headKey = "lm_head"
+  var head: (any LinearLayer)?
 
   public init(_ config: BartConfiguration, using generator: inout SeededRandom) {
     configuration = config
@@ -137,6 +140,8 @@ public final class BartModel: Seq2SeqModel, LayerTree {
     bartEncoder = BartStack(config, role: .encoder, embedding: shared, using: &generator)
     bartDecoder = BartStack(config, role: .decoder, embedding: shared, using: &generator)
     finalLogitsBias = Parameter(Tensor.zeros([1, config.vocabSize]))
+    head = config.tieWordEmbeddings
+      ? nil : Linear(inputSize: config.dModel, outputSize: config.vocabSize, hasBias: false, using: &generator)
   }
 
   public var modelType: String { "bart" }
@@ -150,18 +155,23 @@ public final class BartModel: Seq2SeqModel, LayerTree {
   }
 
   public func logits(_ decoderOutput: Tensor) -> Tensor {
-    decoderOutput.matmul(shared.weight.value, transposeB: true) + finalLogitsBias.value
+    (head.map { $0(decoderOutput) } ?? decoderOutput.matmul(shared.weight.value, transposeB: true)) + finalLogitsBias.value
   }
 
   public var sublayers: [(key: String, layer: any ParameterContainer)] {
     [(BartModel.sharedKey, shared), (BartModel.encoderKey, bartEncoder), (BartModel.decoderKey, bartDecoder)]
+      + (head.map { [(BartModel.headKey, $0 as any ParameterContainer)] } ?? [])
   }
 
   public func namedParameters() -> [(key: String, parameter: Parameter)] {
     sublayers.flatMap { joinKeys($0.key, $0.layer.namedParameters()) } + [(BartModel.finalLogitsBiasKey, finalLogitsBias)]
   }
 
-  public func replaceSublayer(_ key: String, with layer: any LinearLayer) -> Bool { false }
+  public func replaceSublayer(_ key: String, with layer: any LinearLayer) -> Bool {
+    guard key == BartModel.headKey, head != nil else { return false }
+    head = layer
+    return true
+  }
 
   /// Learned positions: sources and outputs can be at most `max_position_embeddings` long.
   public var positionLimit: Int? { configuration.maxPositionEmbeddings }
@@ -174,21 +184,22 @@ public final class BartModel: Seq2SeqModel, LayerTree {
     return try ModelConfigurationWriter.json(config, architecture: "BartForConditionalGeneration", floatKeys: ["dropout", "init_std"])
   }
 
-  /// The checkpoint keys of the shared embedding's tied copies.
-  private static var tiedCopyKeys: [String] {
-    ["\(encoderKey).\(BartStack.embeddingCopyKey).weight", "\(decoderKey).\(BartStack.embeddingCopyKey).weight", "\(headKey).weight"]
+  /// The checkpoint keys of the shared embedding's tied copies (the head's only when it is tied).
+  private var tiedCopyKeys: [String] {
+    ["\(BartModel.encoderKey).\(BartStack.embeddingCopyKey).weight", "\(BartModel.decoderKey).\(BartStack.embeddingCopyKey).weight"]
+      + (head == nil ? ["\(BartModel.headKey).weight"] : [])
   }
 
   public func checkpointTensors() -> [String: Tensor] {
     var tensors = LinearLayers.denseStateDictionary(of: self)
-    for key in BartModel.tiedCopyKeys { tensors[key] = tensors["\(BartModel.sharedKey).weight"] }
+    for key in tiedCopyKeys { tensors[key] = tensors["\(BartModel.sharedKey).weight"] }
     return tensors
   }
 
   /// Drops the tied copies of the shared embedding after checking them.
   public func sanitize(weights: [String: Tensor], source: String) throws -> [String: Tensor] {
     var result = weights
-    for key in BartModel.tiedCopyKeys {
+    for key in tiedCopyKeys {
       try ModelLoading.dropTiedCopy(&result, key: key, of: "\(BartModel.sharedKey).weight", source: source)
     }
     return result
