@@ -75,8 +75,8 @@ public struct GenerationSettings: Sendable, Equatable {
   /// Sets the fields of `options` these settings give, checked against
   /// `model` (token ids inside its vocabulary). Lengths follow the
   /// reference: `max_new_tokens` wins over `max_length − 1`, `min_new_tokens`
-  /// over `min_length − 1`; with neither length, 20 new tokens (fewer where
-  /// learned positions end sooner).
+  /// over `min_length − 1`; without either, `options` keeps its length (20 new
+  /// tokens by default, as the reference's).
   public func apply(to options: inout GenerationOptions, model: any Seq2SeqModel) throws {
     for (key, id) in [
       ("decoder_start_token_id", decoderStartTokenID), ("bos_token_id", bosTokenID), ("eos_token_id", eosTokenID),
@@ -95,13 +95,7 @@ public struct GenerationSettings: Sendable, Equatable {
     tokens.pad = padTokenID ?? tokens.pad
     options.specialTokens = tokens
     options.forcedTokens = .custom(bos: forcedBOSTokenID, eos: forcedEOSTokenID)
-    if let maxNewTokens {
-      options.maxNewTokens = maxNewTokens
-    } else if let maxLength {
-      options.maxNewTokens = maxLength - 1
-    } else {
-      options.maxNewTokens = min(20, (model.positionLimit ?? 21) - 1)
-    }
+    if let length = maxNewTokens ?? maxLength.map({ $0 - 1 }) { options.maxNewTokens = length }
     if let minNewTokens {
       options.minNewTokens = minNewTokens
     } else if let minLength {

@@ -54,6 +54,19 @@ public enum ModelExport {
     try tokenizer?.save(to: folder)
   }
 
+  /// The `generation_config.json` of `folder`, checked against `model`, to
+  /// carry into a folder made from it (empty when there is none), so that a
+  /// converted or compressed model generates as its source did.
+  public static func generationConfigCopy(from folder: URL?, for model: any Seq2SeqModel) throws -> [String: Data] {
+    guard let url = folder?.appendingPathComponent(GenerationSettings.fileName),
+      FileManager.default.fileExists(atPath: url.path)
+    else { return [:] }
+    let data = try FileAccess.read(url)
+    var options = GenerationOptions()
+    try GenerationSettings.parse(data, source: url.path).apply(to: &options, model: model)
+    return [GenerationSettings.fileName: data]
+  }
+
   /// Builds a folder with `fill` in a staging folder beside `folder`, then
   /// swaps it in whole; on failure the staging folder is removed and `folder`
   /// is left as it was.

@@ -193,6 +193,8 @@ public enum Comparison {
     // Read before measuring, so a broken file fails at once rather than after every model.
     let modulesCost = try ModuleTrainingCost.read(inRegistry: planning.registry.folder, teacherFingerprint: planning.teacherFingerprint)
     let data = TokenizedExamples(examples, tokenizer: tokenizer)
+    // Every row generates with the teacher's checkpoint settings (generation_config.json).
+    let generation = try (planning.teacherFolder ?? planning.registry.teacherFolder).flatMap { try GenerationSettings.read(folder: $0) }
     let sourceTokens = median(data.sources.map(\.count)), targetTokens = median(data.targets.map(\.count))
     let planner = planning.planner, teacher = planning.teacher
     let context = ComparisonContext(
@@ -235,7 +237,7 @@ public enum Comparison {
       let built = try build(saveModelsTo?.appendingPathComponent(folderName(label)))
       entries[index].row.cost = planner.costs.cost(ofModel: built.model, sourceTokensPerGeneratedToken: flopsShare)
       let (quality, throughput) = try measureQuality(
-        built.model, label: label, tokenizer: tokenizer, data: data, settings: settings, report: report)
+        built.model, label: label, tokenizer: tokenizer, data: data, settings: settings, generation: generation, report: report)
       teacherMetric = teacherMetric ?? quality.metric
       entries[index].row.quality = quality
       entries[index].row.quality?.relativeToTeacher = teacherMetric.flatMap { $0 != 0 ? quality.metric / $0 : nil }
@@ -244,7 +246,7 @@ public enum Comparison {
     }
     // Latency after every quality pass, in rounds over all models, so that
     // other work on the machine falls on all of them alike.
-    let latencies = try measureLatency(measured.map(\.model), data: data, settings: settings) { done, total in
+    let latencies = try measureLatency(measured.map(\.model), data: data, settings: settings, generation: generation) { done, total in
       progress(ComparisonProgress(
         stage: .timing, modelsDone: measuredRows.count, models: measuredRows.count, label: "all models",
         examplesDone: done, examples: total))
@@ -298,12 +300,12 @@ public enum Comparison {
   /// returned timing's latency fields are filled by ``measureLatency``).
   static func measureQuality(
     _ model: any Seq2SeqModel, label: String, tokenizer: any TextTokenizer, data: TokenizedExamples,
-    settings: ComparisonSettings, report: (ComparisonProgress.Stage, Int, Int) -> Void
+    settings: ComparisonSettings, generation: GenerationSettings? = nil, report: (ComparisonProgress.Stage, Int, Int) -> Void
   ) throws -> (ComparisonRow.Quality, ComparisonRow.Timing) {
     report(.evaluating, 0, data.count)
     let (result, _) = try ModelEvaluation.run(
       model: model, tokenizer: tokenizer, examples: data.examples, metrics: settings.metrics,
-      batchSize: settings.throughputBatch, modelName: label
+      batchSize: settings.throughputBatch, generation: generation, modelName: label
     ) { report(.evaluating, $0, data.count) }
     guard let metric = result.metric(settings.primaryMetric) else {
       throw ComparisonError.invalidSetting("primary_metric", "'\(settings.primaryMetric)' was not computed")
@@ -317,16 +319,18 @@ public enum Comparison {
     return (quality, throughput)
   }
 
-  /// Mean batch-1 greedy latency (ms) and generated tokens of the first
+  /// Mean batch-1 latency (ms, with the quality pass's generation settings) and generated tokens of the first
   /// `settings.latencyExamples` examples, per model. Every round times every
   /// model after an untimed warm-up; an example's fastest round counts, since
   /// other work on a shared machine only ever adds time.
   static func measureLatency(
     _ models: [any Seq2SeqModel], data: TokenizedExamples, settings: ComparisonSettings,
-    progress: (Int, Int) -> Void
+    generation: GenerationSettings? = nil, progress: (Int, Int) -> Void
   ) throws -> [(milliseconds: Double, tokens: Double, examples: Int)] {
-    // The same generation length limit as the quality pass.
-    let options = GenerationOptions(maxNewTokens: (data.targets.map(\.count).max() ?? 1) + 8)
+    guard let first = models.first else { return [] }
+    // The same generation settings as the quality pass.
+    let options = try ModelEvaluation.generationOptions(
+      model: first, longestTarget: data.targets.map(\.count).max() ?? 1, generation: generation)
     let sources = Array(data.sources.prefix(settings.latencyExamples))
     var fastest = [[Double]](repeating: [Double](repeating: .infinity, count: sources.count), count: models.count)
     var tokens = [Int](repeating: 0, count: models.count)

@@ -34,13 +34,15 @@ public enum ModelEvaluation {
   /// is not finite, or the metric: a NaN in a report would be a silent wrong answer.
   public static func run(
     model: any Seq2SeqModel, tokenizer: any TextTokenizer, examples: [Example], metrics: [TextMetric] = [.em, .chrf],
-    batchSize: Int = 64, numBeams: Int = 1, maxNewTokens: Int? = nil, modelName: String = "the model",
+    batchSize: Int = 64, numBeams: Int = 1, maxNewTokens: Int? = nil, generation: GenerationSettings? = nil,
+    adjust: (inout GenerationOptions) throws -> Void = { _ in }, modelName: String = "the model",
     progress: (Int) -> Void = { _ in }
   ) throws -> (result: EvaluationResult, predictions: [String]) {
     guard batchSize >= 1 else { throw EvaluationError.invalidBatchSize(batchSize) }
     let data = TokenizedExamples(examples, tokenizer: tokenizer)
-    let longestTarget = data.targets.map(\.count).max() ?? 1
-    let options = GenerationOptions(maxNewTokens: maxNewTokens ?? longestTarget + 8, numBeams: numBeams)
+    let options = try generationOptions(
+      model: model, longestTarget: data.targets.map(\.count).max() ?? 1, numBeams: numBeams, maxNewTokens: maxNewTokens,
+      generation: generation, adjust: adjust)
     var predictions: [String] = []
     var generatedTokens = 0
     let start = Date()
@@ -48,7 +50,7 @@ public enum ModelEvaluation {
       let rows = Array(data.sources[first..<min(first + batchSize, data.count)])
       let outputs = try generate(model, sources: rows, options: options)
       predictions += outputs.map { tokenizer.decode(Array($0.dropFirst()), skipSpecialTokens: true) }
-      generatedTokens += generatedTokenCount(outputs, eos: model.specialTokens.eos)
+      generatedTokens += generatedTokenCount(outputs, eos: options.specialTokens?.eos ?? model.specialTokens.eos)
       progress(predictions.count)
     }
     let seconds = Date().timeIntervalSince(start)
@@ -67,6 +69,18 @@ public enum ModelEvaluation {
     }
     return (EvaluationResult(examples: examples.count, loss: loss.meanLoss, perplexity: loss.perplexity, metrics: values, generatedTokens: generatedTokens, generationSeconds: seconds), predictions)
   }
+  /// The options evaluation generates with: up to the longest target plus 8
+  /// tokens, then a checkpoint's `generation` settings, then `adjust` (flags).
+  public static func generationOptions(
+    model: any Seq2SeqModel, longestTarget: Int, numBeams: Int = 1, maxNewTokens: Int? = nil,
+    generation: GenerationSettings?, adjust: (inout GenerationOptions) throws -> Void = { _ in }
+  ) throws -> GenerationOptions {
+    var options = GenerationOptions(maxNewTokens: maxNewTokens ?? longestTarget + 8, numBeams: numBeams)
+    try generation?.apply(to: &options, model: model)
+    try adjust(&options)
+    return options
+  }
+
   /// The error for a batch whose loss is not finite, naming its first such example.
   static func nonFiniteLoss(_ model: any Seq2SeqModel, data: TokenizedExamples, modelName: String) -> EvaluationError {
     for index in data.examples.indices {
