@@ -28,21 +28,12 @@ import torch
 import transformers
 from safetensors.torch import save_file
 from torch import nn
-from transformers import (
-  AutoModelForSeq2SeqLM,
-  BartConfig,
-  BartForConditionalGeneration,
-  DynamicCache,
-  EncoderDecoderCache,
-  GenerationConfig,
-  MT5Config,
-  MT5ForConditionalGeneration,
-  T5Config,
-  T5ForConditionalGeneration,
-)
+from transformers import AutoModelForSeq2SeqLM, BartConfig, BartForConditionalGeneration, GenerationConfig
+from transformers import DynamicCache, EncoderDecoderCache, MT5Config, MT5ForConditionalGeneration, T5Config
+from transformers import T5ForConditionalGeneration
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_fixtures import DEFAULT_OUT, make_inputs, randomize_norms, trim  # noqa: E402
+from make_fixtures import DEFAULT_OUT, make_inputs, randomize_norms, sharpen_bart, trim  # noqa: E402
 
 NUM_BEAMS = 3
 MIN_GREEDY_MARGIN = 1e-3
@@ -70,20 +61,7 @@ def bart_config(activation: str, scale_embedding: bool, tied: bool) -> BartConfi
 def build_bart(seed: int, activation: str, scale_embedding: bool, tied: bool) -> BartForConditionalGeneration:
   torch.manual_seed(seed)
   model = BartForConditionalGeneration(bart_config(activation, scale_embedding, tied))
-  # Sharper queries and larger embeddings than the default init, as in make_fixtures.py.
-  for name, p in model.named_parameters():
-    if "layer_norm" in name or "layernorm" in name:
-      continue
-    if name.endswith("shared.weight"):
-      p.normal_(0.0, 0.25 if scale_embedding else 0.6)
-    elif name.endswith("embed_positions.weight"):
-      p.normal_(0.0, 2.0)
-    elif name.endswith("q_proj.weight"):
-      p.normal_(0.0, 8.0 * p.shape[1] ** -0.5)
-    elif name.endswith(".weight"):
-      p.normal_(0.0, p.shape[1] ** -0.5)
-    elif name.endswith(".bias"):
-      p.normal_(0.0, 0.1)
+  sharpen_bart(model, shared_std=0.25 if scale_embedding else 0.6)
   randomize_norms(model, with_bias=True)
   if not tied:
     model.lm_head.weight = nn.Parameter(torch.randn(model.config.vocab_size, model.config.d_model) * 0.4)

@@ -5,16 +5,7 @@ import TensorCore
 import XCTest
 
 /// Sharded weights and the F16/BF16 export: reading indexes strictly, writing like the reference.
-final class CheckpointFilesTests: XCTestCase {
-  private var temporary: URL!
-
-  override func setUpWithError() throws {
-    temporary = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-shards-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
-  }
-
-  override func tearDownWithError() throws { try? FileManager.default.removeItem(at: temporary) }
-
+final class CheckpointFilesTests: TemporaryFolderTestCase {
   /// A copy of the sharded fixture whose index `edit` may change.
   private func shardedCopy(_ edit: (inout [String: Any]) -> Void = { _ in }) throws -> (folder: URL, index: URL) {
     let folder = temporary.appendingPathComponent("m\(UUID().uuidString.prefix(6))")

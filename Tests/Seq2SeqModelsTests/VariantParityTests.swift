@@ -7,7 +7,7 @@ import XCTest
 /// The checkpoint-variant fixtures (`Tests/Reference/make_variant_fixtures.py`):
 /// logits, and greedy and 3-beam outputs under each folder's own generation
 /// settings, identical to the reference's `generate`.
-final class VariantParityTests: XCTestCase {
+final class VariantParityTests: TemporaryFolderTestCase {
   static let names = ["bart_untied", "flan_t5", "mt5_sharded", "bart_generation"]
 
   /// What `generation.json` records.
@@ -21,15 +21,6 @@ final class VariantParityTests: XCTestCase {
     /// The unpadded sources.
     var sources: [[Int]] { zip(input_ids, attention_mask).map { ids, keep in Array(ids.prefix(keep.reduce(0, +))) } }
   }
-
-  private var temporary: URL!
-
-  override func setUpWithError() throws {
-    temporary = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-variants-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
-  }
-
-  override func tearDownWithError() throws { try? FileManager.default.removeItem(at: temporary) }
 
   static func record(_ fixture: ReferenceFixture) throws -> Record {
     try JSONDecoder().decode(Record.self, from: Data(contentsOf: fixture.folder.appendingPathComponent("generation.json")))

@@ -3,18 +3,7 @@ import XCTest
 
 /// `generate` and `evaluate` follow a folder's generation_config.json, flags
 /// override it, and `teacher import` writes shards that generate alike.
-final class GenerationSettingsCLITests: XCTestCase {
-  private var folder: URL!
-  private var model: URL!
-
-  override func setUpWithError() throws {
-    folder = CLI.temporaryFolder()
-    model = folder.appendingPathComponent("model")
-    try InputCheckCLITests.saveTinyModel(to: model)
-  }
-
-  override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }
-
+final class GenerationSettingsCLITests: TinyModelCLITestCase {
   private func writeSettings(_ json: String) throws {
     try Data(json.utf8).write(to: model.appendingPathComponent("generation_config.json"))
   }
