@@ -21,7 +21,7 @@ public enum ModelFolderError: Error, CustomStringConvertible, Equatable {
     switch self {
     case .missingFile(let path): "model folder is missing \(path)"
     case .invalidConfiguration(let file, let reason): "\(file): \(reason)"
-    case .unknownModelType(let file, let type): "\(file): unknown model_type '\(type)'; Tessera reads 't5', 'mt5' and 'bart'"
+    case .unknownModelType(let file, let type): "\(file): unknown model_type '\(type)'; Tessera reads 't5', 'mt5', 'bart' and 'mbart'"
     case .tiedWeightDiffers(let file, let key, let shared):
       "\(file): '\(key)' should be tied to '\(shared)' but holds different values"
     case .invalidShardIndex(let file, let reason): "\(file): \(reason)"
@@ -64,7 +64,7 @@ public enum ModelLoading {
     do {
       switch modelType {
       case "t5", "mt5": return T5Model(try JSONDecoder().decode(T5Configuration.self, from: data), using: &generator)
-      case "bart": return BartModel(try JSONDecoder().decode(BartConfiguration.self, from: data), using: &generator)
+      case "bart", "mbart": return BartModel(try JSONDecoder().decode(BartConfiguration.self, from: data), using: &generator)
       default: throw ModelFolderError.unknownModelType(file: source, modelType: modelType)
       }
     } catch let error as DecodingError {

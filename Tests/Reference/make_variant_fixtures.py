@@ -8,6 +8,8 @@ under each folder's own generation settings.
                   Hub's flan-t5 spells them (no max_new_tokens: the default length applies)
   mt5_sharded     mT5 (model_type mt5), gated-silu, untied head, weights in 3 shards
                   with model.safetensors.index.json
+  mbart           mBART (pre-norm, a layer norm ending each stack), ReLU, scale_embedding,
+                  a forced first token (a language code in real checkpoints)
   bart_generation BART, gelu_new, generation_config.json in bart-large-cnn's style:
                   num_beams, no_repeat_ngram_size, min_length, forced bos/eos,
                   repetition_penalty, length_penalty, early_stopping, max_length
@@ -30,7 +32,7 @@ from safetensors.torch import save_file
 from torch import nn
 from transformers import AutoModelForSeq2SeqLM, BartConfig, BartForConditionalGeneration, GenerationConfig
 from transformers import DynamicCache, EncoderDecoderCache, MT5Config, MT5ForConditionalGeneration, T5Config
-from transformers import T5ForConditionalGeneration
+from transformers import MBartConfig, MBartForConditionalGeneration, T5ForConditionalGeneration
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_fixtures import DEFAULT_OUT, make_inputs, randomize_norms, sharpen_bart, trim  # noqa: E402
@@ -48,8 +50,8 @@ CNN_STYLE = dict(
 NEUTRAL = dict(no_repeat_ngram_size=0, min_length=0, repetition_penalty=1.0, forced_bos_token_id=None)
 
 
-def bart_config(activation: str, scale_embedding: bool, tied: bool) -> BartConfig:
-  return BartConfig(
+def bart_config(activation: str, scale_embedding: bool, tied: bool, mbart: bool = False) -> BartConfig:
+  return (MBartConfig if mbart else BartConfig)(
     **SMALL, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2, decoder_attention_heads=2,
     encoder_ffn_dim=32, decoder_ffn_dim=32, max_position_embeddings=32, activation_function=activation,
     scale_embedding=scale_embedding, dropout=0.1, attention_dropout=0.0, activation_dropout=0.0,
@@ -58,9 +60,10 @@ def bart_config(activation: str, scale_embedding: bool, tied: bool) -> BartConfi
 
 
 @torch.no_grad()
-def build_bart(seed: int, activation: str, scale_embedding: bool, tied: bool) -> BartForConditionalGeneration:
+def build_bart(seed: int, activation: str, scale_embedding: bool, tied: bool, mbart: bool = False):
   torch.manual_seed(seed)
-  model = BartForConditionalGeneration(bart_config(activation, scale_embedding, tied))
+  config = bart_config(activation, scale_embedding, tied, mbart)
+  model = (MBartForConditionalGeneration if mbart else BartForConditionalGeneration)(config)
   sharpen_bart(model, shared_std=0.25 if scale_embedding else 0.6)
   randomize_norms(model, with_bias=True)
   if not tied:
@@ -107,6 +110,9 @@ MODELS = {
   "flan_t5": (lambda s: build_t5(s, mt5=False, activation="gated-gelu"), 600,
               lambda c: GenerationConfig(decoder_start_token_id=0, eos_token_id=1, pad_token_id=0)),
   "mt5_sharded": (lambda s: build_t5(s, mt5=True, activation="gated-silu"), 700, plain_generation_config),
+  "mbart": (lambda s: build_bart(s, "relu", scale_embedding=True, tied=True, mbart=True), 900,
+            lambda c: GenerationConfig(decoder_start_token_id=2, bos_token_id=0, eos_token_id=2, pad_token_id=1,
+                                       forced_bos_token_id=5, max_new_tokens=12)),
   "bart_generation": (lambda s: build_bart(s, "gelu_new", scale_embedding=False, tied=True), 800,
                       lambda c: GenerationConfig(decoder_start_token_id=2, bos_token_id=0, eos_token_id=2,
                                                  pad_token_id=1, **CNN_STYLE)),
@@ -228,7 +234,7 @@ def make_fixture(name: str, out_root: str) -> dict:
   save(name, model, folder)
   # Everything below comes from the folder as reloaded, so it alone reproduces the record.
   model = AutoModelForSeq2SeqLM.from_pretrained(folder, attn_implementation="eager").eval()
-  assert model.lm_head.weight.data_ptr() != model.get_input_embeddings().weight.data_ptr() or name == "bart_generation"
+  assert model.lm_head.weight.data_ptr() != model.get_input_embeddings().weight.data_ptr() or name in ("bart_generation", "mbart")
   with torch.no_grad():
     reloaded = run_generation(model, inputs)
     assert reloaded == gen, f"{name}: reloading the saved folder changed generate()"

@@ -8,7 +8,7 @@ import XCTest
 /// logits, and greedy and 3-beam outputs under each folder's own generation
 /// settings, identical to the reference's `generate`.
 final class VariantParityTests: TemporaryFolderTestCase {
-  static let names = ["bart_untied", "flan_t5", "mt5_sharded", "bart_generation"]
+  static let names = ["bart_untied", "flan_t5", "mt5_sharded", "mbart", "bart_generation"]
 
   /// What `generation.json` records.
   struct Record: Decodable {
@@ -103,6 +103,11 @@ final class VariantParityTests: TemporaryFolderTestCase {
       XCTAssertEqual(config["tie_word_embeddings"] as? Bool, false, name)
       XCTAssertNotNil(model.checkpointTensors()["lm_head.weight"], name)
     }
+    let mbart = try ModelLoading.load(from: try ReferenceFixture("mbart").folder)
+    let config = try XCTUnwrap(JSONSerialization.jsonObject(with: mbart.configurationJSON()) as? [String: Any])
+    XCTAssertEqual(config["model_type"] as? String, "mbart")
+    XCTAssertEqual(config["architectures"] as? [String], ["MBartForConditionalGeneration"])
+    XCTAssertNotNil(mbart.checkpointTensors()["model.decoder.layer_norm.weight"])
   }
 
   func testEveryBartActivationIsRead() throws {
