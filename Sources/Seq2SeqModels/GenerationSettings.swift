@@ -95,7 +95,14 @@ public struct GenerationSettings: Sendable, Equatable {
     tokens.pad = padTokenID ?? tokens.pad
     options.specialTokens = tokens
     options.forcedTokens = .custom(bos: forcedBOSTokenID, eos: forcedEOSTokenID)
-    if let length = maxNewTokens ?? maxLength.map({ $0 - 1 }) { options.maxNewTokens = length }
+    if let length = maxNewTokens ?? maxLength.map({ $0 - 1 }) {
+      if let limit = model.positionLimit, length > limit {
+        throw GenerationSettingsError(
+          file: source, key: maxNewTokens != nil ? "max_new_tokens" : "max_length",
+          reason: "\(length) new tokens need more than the model's \(limit) positions (max_position_embeddings)")
+      }
+      options.maxNewTokens = length
+    }
     if let minNewTokens {
       options.minNewTokens = minNewTokens
     } else if let minLength {

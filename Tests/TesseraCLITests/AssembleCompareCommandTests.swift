@@ -128,6 +128,22 @@ extension AssembleCompareCommandTests {
       XCTAssertTrue(result.error.contains(expected), "\(flags): \(result.error)")
     }
   }
+  /// The teacher's generation settings are read (a bad one is named), and the generation flags are checked first.
+  func testCompareReadsTheTeachersGenerationSettings() throws {
+    let out = folder.appendingPathComponent("r").path
+    let usage = try CLI.run(["compare", "--registry", registry.path, "--task", "arithmetic", "--out", out, "--beams", "0"])
+    XCTAssertEqual(usage.status, 2, usage.error)
+    XCTAssertTrue(usage.error.contains("--beams must be at least 1"), usage.error)
+    let settings = teacher.appendingPathComponent("generation_config.json")
+    try Data(#"{"no_repeat_ngram_size": -2}"#.utf8).write(to: settings)
+    let result = try CLI.run([
+      "compare", "--registry", registry.path, "--task", "arithmetic", "--count", "2", "--ratios", "2", "--strategies", "pareto",
+      "--no-layer-dropping", "--latency-examples", "1", "--out", out,
+    ])
+    XCTAssertEqual(result.status, 1, result.error)
+    XCTAssertTrue(result.error.contains("\(settings.path): field 'no_repeat_ngram_size': must be at least 0"), result.error)
+  }
+
   func testCompareWithBaselinesAddsTheirRowsAndTheLedger() throws {
     let model = try ModelLoading.load(from: teacher)
     let baseline = folder.appendingPathComponent("baselines/kd-2x")

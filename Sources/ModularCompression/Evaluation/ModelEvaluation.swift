@@ -27,22 +27,20 @@ public struct EvaluationResult: Codable, Sendable {
 
 /// Runs a model over examples the way `tessera evaluate` and `compare` do.
 public enum ModelEvaluation {
-  /// Greedy (or beam) generation in batches of `batchSize`, decoded with
+  /// Generation with `options` (default: ``generationOptions(model:longestTarget:generation:adjust:)``
+  /// without settings, greedy) in batches of `batchSize`, decoded with
   /// `tokenizer`, scored against the targets; plus the teacher-forced loss.
   /// A loss or metric that is not finite is an error
   /// (``EvaluationError``) naming `modelName` and the first example whose loss
   /// is not finite, or the metric: a NaN in a report would be a silent wrong answer.
   public static func run(
     model: any Seq2SeqModel, tokenizer: any TextTokenizer, examples: [Example], metrics: [TextMetric] = [.em, .chrf],
-    batchSize: Int = 64, numBeams: Int = 1, maxNewTokens: Int? = nil, generation: GenerationSettings? = nil,
-    adjust: (inout GenerationOptions) throws -> Void = { _ in }, modelName: String = "the model",
+    batchSize: Int = 64, options: GenerationOptions? = nil, modelName: String = "the model",
     progress: (Int) -> Void = { _ in }
   ) throws -> (result: EvaluationResult, predictions: [String]) {
     guard batchSize >= 1 else { throw EvaluationError.invalidBatchSize(batchSize) }
     let data = TokenizedExamples(examples, tokenizer: tokenizer)
-    let options = try generationOptions(
-      model: model, longestTarget: data.targets.map(\.count).max() ?? 1, numBeams: numBeams, maxNewTokens: maxNewTokens,
-      generation: generation, adjust: adjust)
+    let options = try options ?? generationOptions(model: model, longestTarget: data.targets.map(\.count).max() ?? 1, generation: nil)
     var predictions: [String] = []
     var generatedTokens = 0
     let start = Date()
@@ -72,10 +70,10 @@ public enum ModelEvaluation {
   /// The options evaluation generates with: up to the longest target plus 8
   /// tokens, then a checkpoint's `generation` settings, then `adjust` (flags).
   public static func generationOptions(
-    model: any Seq2SeqModel, longestTarget: Int, numBeams: Int = 1, maxNewTokens: Int? = nil,
-    generation: GenerationSettings?, adjust: (inout GenerationOptions) throws -> Void = { _ in }
+    model: any Seq2SeqModel, longestTarget: Int, generation: GenerationSettings?,
+    adjust: (inout GenerationOptions) throws -> Void = { _ in }
   ) throws -> GenerationOptions {
-    var options = GenerationOptions(maxNewTokens: maxNewTokens ?? longestTarget + 8, numBeams: numBeams)
+    var options = GenerationOptions(maxNewTokens: longestTarget + 8)
     try generation?.apply(to: &options, model: model)
     try adjust(&options)
     return options

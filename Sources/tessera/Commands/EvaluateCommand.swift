@@ -66,11 +66,9 @@ enum EvaluateCommand {
     let tokenizer = try loadTokenizer(from: folder)
     try ModelInputChecks.tokenizer(
       tokenizer, fits: model, tokenizerFile: folder.appendingPathComponent(tokenizerFileName).path, modelFolder: folder.path)
-    let generation = try GenerationSettings.read(folder: folder)
-    let flags = { (options: inout GenerationOptions) in try GenerateCommand.applyGenerationFlags(arguments, to: &options) }
     let options = try ModelEvaluation.generationOptions(
-      model: model, longestTarget: examples.map { tokenizer.encode($0.target).count }.max() ?? 1, generation: generation,
-      adjust: flags)
+      model: model, longestTarget: examples.map { tokenizer.encode($0.target).count }.max() ?? 1,
+      generation: GenerationSettings.read(folder: folder)) { try GenerateCommand.applyGenerationFlags(arguments, to: &$0) }
     try GenerateCommand.checkOptions(options, for: model)
     do {
       try options.checkSources(examples.map { tokenizer.encode($0.source) }, for: model)
@@ -79,7 +77,7 @@ enum EvaluateCommand {
     }
     let bar = ProgressBar(total: examples.count, label: "evaluate")
     let (result, predictions) = try ModelEvaluation.run(
-      model: model, tokenizer: tokenizer, examples: examples, metrics: metrics, generation: generation, adjust: flags
+      model: model, tokenizer: tokenizer, examples: examples, metrics: metrics, options: options
     ) { bar.update($0) }
     bar.finish()
     print(Metrics.table(result.metrics + [MetricValue(name: "loss", value: result.loss), MetricValue(name: "perplexity", value: result.perplexity)]))
