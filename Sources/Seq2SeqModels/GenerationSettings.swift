@@ -14,6 +14,7 @@ public struct GenerationSettings: Sendable, Equatable {
   /// The file the settings came from, named in errors.
   public var source: String
   public var decoderStartTokenID: Int?
+  /// Read and checked only: an encoder-decoder's output starts with `decoderStartTokenID`.
   public var bosTokenID: Int?
   public var eosTokenID: Int?
   public var padTokenID: Int?

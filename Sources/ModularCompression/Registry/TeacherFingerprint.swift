@@ -19,7 +19,7 @@ public enum TeacherFingerprint {
   /// SHA-256 of the index followed by each shard's digest in name order, so a changed shard changes it.
   private static func shardedDigest(index: URL) throws -> String {
     let folder = index.deletingLastPathComponent()
-    let shards = Set(try CheckpointFiles.shardNames(index: index)).sorted()
+    let shards = try CheckpointFiles.shardNames(index: index)
     var text = try SHA256.hexDigest(ofFile: index)
     for shard in shards { text += try SHA256.hexDigest(ofFile: folder.appendingPathComponent(shard)) }
     return SHA256.hexDigest(of: Data(text.utf8))
