@@ -1,7 +1,9 @@
 import Foundation
 import NeuralLayers
 
-/// A BART `config.json`. Missing fields take the reference defaults.
+/// A BART or mBART `config.json` (`model_type` `bart` or `mbart`; mBART's
+/// layers are pre-norm and each stack ends in a layer norm). Missing fields
+/// take the reference defaults.
 public struct BartConfiguration: Codable, Sendable, Equatable {
   public var vocabSize = 50265
   public var maxPositionEmbeddings = 1024
@@ -50,9 +52,11 @@ public struct BartConfiguration: Codable, Sendable, Equatable {
     decoderFfnDim = try c.decodeIfPresent(Int.self, forKey: .decoderFfnDim) ?? d.decoderFfnDim
     decoderAttentionHeads = try c.decodeIfPresent(Int.self, forKey: .decoderAttentionHeads) ?? d.decoderAttentionHeads
     let activation = try c.decodeIfPresent(String.self, forKey: .activationFunction) ?? "gelu"
-    guard let parsed = FeedForwardActivation(rawValue: activation) else {
+    // The reference's activation table names SiLU "swish" too.
+    guard let parsed = FeedForwardActivation(rawValue: activation == "swish" ? "silu" : activation) else {
       throw DecodingError.dataCorruptedError(
-        forKey: .activationFunction, in: c, debugDescription: "unknown activation_function '\(activation)'")
+        forKey: .activationFunction, in: c,
+        debugDescription: "unknown activation_function '\(activation)'; expected gelu, gelu_new, relu, silu or swish")
     }
     activationFunction = parsed
     dModel = try c.decodeIfPresent(Int.self, forKey: .dModel) ?? d.dModel
@@ -62,16 +66,15 @@ public struct BartConfiguration: Codable, Sendable, Equatable {
     padTokenId = try c.decodeIfPresent(Int.self, forKey: .padTokenId) ?? d.padTokenId
     bosTokenId = try c.decodeIfPresent(Int.self, forKey: .bosTokenId) ?? d.bosTokenId
     eosTokenId = try c.decodeIfPresent(Int.self, forKey: .eosTokenId) ?? d.eosTokenId
-    decoderStartTokenId = try c.decodeIfPresent(Int.self, forKey: .decoderStartTokenId) ?? d.decoderStartTokenId
+    let type = try c.decodeIfPresent(String.self, forKey: .modelType) ?? d.modelType
+    // MBartConfig has no decoder start default; generation then starts with bos.
+    decoderStartTokenId = try c.decodeIfPresent(Int.self, forKey: .decoderStartTokenId) ?? (type == "mbart" ? bosTokenId : d.decoderStartTokenId)
     forcedBosTokenId = try c.decodeIfPresent(Int.self, forKey: .forcedBosTokenId)
     forcedEosTokenId = try c.decodeIfPresent(Int.self, forKey: .forcedEosTokenId)
     tieWordEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings) ?? d.tieWordEmbeddings
-    modelType = try c.decodeIfPresent(String.self, forKey: .modelType) ?? d.modelType
-    guard modelType == "bart" else {
-      throw DecodingError.dataCorruptedError(forKey: .modelType, in: c, debugDescription: "expected 'bart', got '\(modelType)'")
-    }
-    guard tieWordEmbeddings else {
-      throw DecodingError.dataCorruptedError(forKey: .tieWordEmbeddings, in: c, debugDescription: "untied BART heads are not supported")
+    modelType = type
+    guard ["bart", "mbart"].contains(modelType) else {
+      throw DecodingError.dataCorruptedError(forKey: .modelType, in: c, debugDescription: "expected 'bart' or 'mbart', got '\(modelType)'")
     }
     do { try validate() } catch let error as ConfigurationError { throw error.decodingError(codingPath: c.codingPath) }
   }
@@ -110,6 +113,9 @@ public struct BartConfiguration: Codable, Sendable, Equatable {
     ])
   }
 
+  /// mBART: every sublayer normalises its input, and each stack ends in a layer norm.
+  public var isPreNorm: Bool { modelType == "mbart" }
+
   /// The number of weights a model with this configuration has (as a
   /// `Double`, so that absurd sizes cannot overflow).
   public var parameterCount: Double {
@@ -118,7 +124,8 @@ public struct BartConfiguration: Codable, Sendable, Equatable {
     func feedForward(_ hidden: Int) -> Double { 2 * width * Double(hidden) + Double(hidden) + width }
     let encoderLayer = attention + feedForward(encoderFfnDim) + 4 * width
     let decoderLayer = 2 * attention + feedForward(decoderFfnDim) + 6 * width
-    let positions = 2 * Double(maxPositionEmbeddings + BartStack.positionOffset) * width + 4 * width
-    return Double(vocabSize) * (width + 1) + Double(encoderLayers) * encoderLayer + Double(decoderLayers) * decoderLayer + positions
+    let positions = 2 * Double(maxPositionEmbeddings + BartStack.positionOffset) * width + (isPreNorm ? 8 : 4) * width
+    let head = tieWordEmbeddings ? 0 : Double(vocabSize) * width
+    return Double(vocabSize) * (width + 1) + head + Double(encoderLayers) * encoderLayer + Double(decoderLayers) * decoderLayer + positions
   }
 }

@@ -2,7 +2,8 @@ import Foundation
 import NeuralLayers
 import TensorCore
 
-/// One BART layer: post-norm self-attention, cross-attention (decoder) and feed-forward.
+/// One BART layer: self-attention, cross-attention (decoder) and feed-forward,
+/// each post-norm (BART) or pre-norm (mBART).
 final class BartBlock: TransformerBlock, LayerTree {
   let selfAttention: MultiHeadAttention
   let selfNorm: LayerNorm
@@ -34,14 +35,22 @@ final class BartBlock: TransformerBlock, LayerTree {
 
   func callAsFunction(_ hidden: Tensor, context: BlockContext, cache: BlockCache?, taps: AttentionTaps?) -> Tensor {
     let drop = context.dropout ?? { $0 }
-    var h = selfNorm(hidden + drop(selfAttention(
-      hidden, bias: context.selfBias, cache: cache?.selfAttention, probabilityTap: taps?.selfAttention)))
-    if let crossAttention, let crossNorm, let memory = context.memory {
-      h = crossNorm(h + drop(crossAttention(
-        h, source: memory, bias: context.memoryBias, cache: cache?.crossAttention, isCrossAttention: true,
-        probabilityTap: taps?.crossAttention)))
+    // Post-norm: norm(x + f(x)); pre-norm: x + f(norm(x)).
+    let isPreNorm = configuration.isPreNorm
+    func sublayer(_ x: Tensor, _ norm: LayerNorm, _ f: (Tensor) -> Tensor) -> Tensor {
+      isPreNorm ? x + drop(f(norm(x))) : norm(x + drop(f(x)))
     }
-    return finalNorm(h + drop(feedForward(h)))
+    var h = sublayer(hidden, selfNorm) {
+      selfAttention($0, bias: context.selfBias, cache: cache?.selfAttention, probabilityTap: taps?.selfAttention)
+    }
+    if let crossAttention, let crossNorm, let memory = context.memory {
+      h = sublayer(h, crossNorm) {
+        crossAttention(
+          $0, source: memory, bias: context.memoryBias, cache: cache?.crossAttention, isCrossAttention: true,
+          probabilityTap: taps?.crossAttention)
+      }
+    }
+    return sublayer(h, finalNorm) { feedForward($0) }
   }
 
   func copy() -> any TransformerBlock {
@@ -70,6 +79,8 @@ final class BartStack: LayerStack, LayerTree {
   let embedding: Embedding
   let positions: Embedding
   let embeddingNorm: LayerNorm
+  /// mBART's norm after the last layer; nil for BART.
+  let finalNorm: LayerNorm?
   let configuration: BartConfiguration
 
   init(_ config: BartConfiguration, role: StackRole, embedding: Embedding, using generator: inout SeededRandom) {
@@ -81,6 +92,7 @@ final class BartStack: LayerStack, LayerTree {
     positions = Embedding(
       count: config.maxPositionEmbeddings + BartStack.positionOffset, width: config.dModel, std: config.initStd, using: &generator)
     embeddingNorm = LayerNorm(width: config.dModel)
+    finalNorm = config.isPreNorm ? LayerNorm(width: config.dModel) : nil
   }
 
   func embed(_ ids: [Int], batch: Int, length: Int, pastLength: Int, dropout: ((Tensor) -> Tensor)?) -> Tensor {
@@ -100,7 +112,7 @@ final class BartStack: LayerStack, LayerTree {
     return BlockContext(selfBias: selfBias, memory: memory, memoryBias: memoryBias, dropout: dropout)
   }
 
-  func finish(_ hidden: Tensor, dropout: ((Tensor) -> Tensor)?) -> Tensor { hidden }
+  func finish(_ hidden: Tensor, dropout: ((Tensor) -> Tensor)?) -> Tensor { finalNorm.map { $0(hidden) } ?? hidden }
 
   func makeBlock(using generator: inout SeededRandom) -> any TransformerBlock {
     BartBlock(configuration, isDecoder: role == .decoder, using: &generator)
@@ -112,12 +124,14 @@ final class BartStack: LayerStack, LayerTree {
   var sublayers: [(key: String, layer: any ParameterContainer)] {
     [("embed_positions", positions), ("layernorm_embedding", embeddingNorm)]
       + blocks.enumerated().map { ("layers.\($0.offset)", $0.element as any ParameterContainer) }
+      + (finalNorm.map { [("layer_norm", $0 as any ParameterContainer)] } ?? [])
   }
 
   func replaceSublayer(_ key: String, with layer: any LinearLayer) -> Bool { false }
 }
 
-/// BART for conditional generation: tied head plus `final_logits_bias`.
+/// BART or mBART for conditional generation: a head (tied to the shared embedding, or
+/// its own `lm_head`) plus `final_logits_bias`.
 public final class BartModel: Seq2SeqModel, LayerTree {
   public private(set) var configuration: BartConfiguration
   static let sharedKey = "model.shared"
@@ -128,8 +142,10 @@ public final class BartModel: Seq2SeqModel, LayerTree {
   let bartDecoder: BartStack
   static let finalLogitsBiasKey = "final_logits_bias"
   let finalLogitsBias: Parameter
-  /// The reference checkpoint's head, a tied copy of the shared embedding.
+  /// The reference checkpoint's head: a tied copy of the shared embedding, or
+  /// (`tie_word_embeddings: false`) its own weights.
   static let headKey = "lm_head"
+  var head: (any LinearLayer)?
 
   public init(_ config: BartConfiguration, using generator: inout SeededRandom) {
     configuration = config
@@ -137,9 +153,11 @@ public final class BartModel: Seq2SeqModel, LayerTree {
     bartEncoder = BartStack(config, role: .encoder, embedding: shared, using: &generator)
     bartDecoder = BartStack(config, role: .decoder, embedding: shared, using: &generator)
     finalLogitsBias = Parameter(Tensor.zeros([1, config.vocabSize]))
+    head = config.tieWordEmbeddings
+      ? nil : Linear(inputSize: config.dModel, outputSize: config.vocabSize, hasBias: false, using: &generator)
   }
 
-  public var modelType: String { "bart" }
+  public var modelType: String { configuration.modelType }
   public var encoder: any LayerStack { bartEncoder }
   public var decoder: any LayerStack { bartDecoder }
   public var vocabularySize: Int { configuration.vocabSize }
@@ -150,18 +168,23 @@ public final class BartModel: Seq2SeqModel, LayerTree {
   }
 
   public func logits(_ decoderOutput: Tensor) -> Tensor {
-    decoderOutput.matmul(shared.weight.value, transposeB: true) + finalLogitsBias.value
+    (head.map { $0(decoderOutput) } ?? decoderOutput.matmul(shared.weight.value, transposeB: true)) + finalLogitsBias.value
   }
 
   public var sublayers: [(key: String, layer: any ParameterContainer)] {
     [(BartModel.sharedKey, shared), (BartModel.encoderKey, bartEncoder), (BartModel.decoderKey, bartDecoder)]
+      + (head.map { [(BartModel.headKey, $0 as any ParameterContainer)] } ?? [])
   }
 
   public func namedParameters() -> [(key: String, parameter: Parameter)] {
     sublayers.flatMap { joinKeys($0.key, $0.layer.namedParameters()) } + [(BartModel.finalLogitsBiasKey, finalLogitsBias)]
   }
 
-  public func replaceSublayer(_ key: String, with layer: any LinearLayer) -> Bool { false }
+  public func replaceSublayer(_ key: String, with layer: any LinearLayer) -> Bool {
+    guard key == BartModel.headKey, head != nil else { return false }
+    head = layer
+    return true
+  }
 
   /// Learned positions: sources and outputs can be at most `max_position_embeddings` long.
   public var positionLimit: Int? { configuration.maxPositionEmbeddings }
@@ -171,24 +194,26 @@ public final class BartModel: Seq2SeqModel, LayerTree {
     var config = configuration
     config.encoderLayers = bartEncoder.blocks.count
     config.decoderLayers = bartDecoder.blocks.count
-    return try ModelConfigurationWriter.json(config, architecture: "BartForConditionalGeneration", floatKeys: ["dropout", "init_std"])
+    let architecture = config.isPreNorm ? "MBartForConditionalGeneration" : "BartForConditionalGeneration"
+    return try ModelConfigurationWriter.json(config, architecture: architecture, floatKeys: ["dropout", "init_std"])
   }
 
-  /// The checkpoint keys of the shared embedding's tied copies.
-  private static var tiedCopyKeys: [String] {
-    ["\(encoderKey).\(BartStack.embeddingCopyKey).weight", "\(decoderKey).\(BartStack.embeddingCopyKey).weight", "\(headKey).weight"]
+  /// The checkpoint keys of the shared embedding's tied copies (the head's only when it is tied).
+  private var tiedCopyKeys: [String] {
+    ["\(BartModel.encoderKey).\(BartStack.embeddingCopyKey).weight", "\(BartModel.decoderKey).\(BartStack.embeddingCopyKey).weight"]
+      + (head == nil ? ["\(BartModel.headKey).weight"] : [])
   }
 
   public func checkpointTensors() -> [String: Tensor] {
     var tensors = LinearLayers.denseStateDictionary(of: self)
-    for key in BartModel.tiedCopyKeys { tensors[key] = tensors["\(BartModel.sharedKey).weight"] }
+    for key in tiedCopyKeys { tensors[key] = tensors["\(BartModel.sharedKey).weight"] }
     return tensors
   }
 
   /// Drops the tied copies of the shared embedding after checking them.
   public func sanitize(weights: [String: Tensor], source: String) throws -> [String: Tensor] {
     var result = weights
-    for key in BartModel.tiedCopyKeys {
+    for key in tiedCopyKeys {
       try ModelLoading.dropTiedCopy(&result, key: key, of: "\(BartModel.sharedKey).weight", source: source)
     }
     return result

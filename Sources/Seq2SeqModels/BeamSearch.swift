@@ -68,7 +68,7 @@ struct BeamSearch {
       var everyCandidateStops = true
       logProbabilities.withUnsafeMutableBufferPointer { all in
         for row in 0..<(batch * beams) {
-          run.rules.apply(to: UnsafeMutableBufferPointer(rebasing: all[(row * vocabulary)..<((row + 1) * vocabulary)]), generated: step)
+          run.rules.apply(to: UnsafeMutableBufferPointer(rebasing: all[(row * vocabulary)..<((row + 1) * vocabulary)]), prefix: prefixes[row])
         }
         for item in 0..<batch {
           let candidates = bestContinuations(

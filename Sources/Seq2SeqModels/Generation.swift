@@ -42,6 +42,13 @@ public struct GenerationOptions: Sendable, Equatable {
   /// applies). Attention over a source costs memory growing with the square
   /// of its length, so models without learned positions need a bound too.
   public var maxSourceTokens: Int?
+  /// No n-gram of this size occurs twice in an output (0: off), as the reference's `no_repeat_ngram_size`.
+  public var noRepeatNgramSize = 0
+  /// Scores of tokens already in the output are divided by this (multiplied
+  /// where negative), as the reference's `repetition_penalty`; 1: off.
+  public var repetitionPenalty: Float = 1
+  /// Decoder start, end-of-sequence and pad ids (nil: the model's).
+  public var specialTokens: SpecialTokenIDs?
 
   public init(
     maxNewTokens: Int = 20, minNewTokens: Int = 0, numBeams: Int = 1, lengthPenalty: Float = 1,
@@ -139,7 +146,7 @@ struct GenerationRun {
     self.model = model
     self.options = options
     self.usesCache = usesCache
-    tokens = model.specialTokens
+    tokens = options.specialTokens ?? model.specialTokens
     batchSize = sources.count
     sourceLength = sources.map(\.count).max()!
     try GenerationRun.requireMemory(model: model, options: options, batchSize: batchSize, sourceLength: sourceLength)
@@ -158,7 +165,7 @@ struct GenerationRun {
       }
     rules = LogitRules(
       eos: tokens.eos, minNewTokens: options.minNewTokens, maxNewTokens: options.maxNewTokens, forcedBOS: forced.bos,
-      forcedEOS: forced.eos)
+      forcedEOS: forced.eos, noRepeatNgramSize: options.noRepeatNgramSize, repetitionPenalty: options.repetitionPenalty)
   }
 
   static func validate(_ options: GenerationOptions, model: any Seq2SeqModel) throws {
@@ -174,6 +181,18 @@ struct GenerationRun {
     }
     if !options.lengthPenalty.isFinite {
       throw GenerationError.invalidOption(name: "lengthPenalty", reason: "must be a finite number")
+    }
+    if options.noRepeatNgramSize < 0 {
+      throw GenerationError.invalidOption(name: "noRepeatNgramSize", reason: "must be ≥ 0")
+    }
+    if !(options.repetitionPenalty.isFinite && options.repetitionPenalty > 0) {
+      throw GenerationError.invalidOption(name: "repetitionPenalty", reason: "must be a finite number > 0")
+    }
+    if let tokens = options.specialTokens {
+      for (name, id) in [("decoderStart", tokens.decoderStart), ("eos", tokens.eos), ("pad", tokens.pad)]
+      where id < 0 || id >= model.vocabularySize {
+        throw GenerationError.invalidOption(name: "specialTokens", reason: "\(name) token id \(id) is outside the vocabulary")
+      }
     }
     if let limit = model.positionLimit, options.maxNewTokens > limit {
       throw GenerationError.invalidOption(
@@ -251,7 +270,7 @@ struct GenerationRun {
       var scores = decodeStep(outputs, memory: memory, memoryKeep: keep, caches: caches).scalars
       scores.withUnsafeMutableBufferPointer { all in
         for row in 0..<batchSize {
-          rules.apply(to: UnsafeMutableBufferPointer(rebasing: all[(row * vocabulary)..<((row + 1) * vocabulary)]), generated: step)
+          rules.apply(to: UnsafeMutableBufferPointer(rebasing: all[(row * vocabulary)..<((row + 1) * vocabulary)]), prefix: outputs[row])
         }
       }
       let best = Tensor(scores, shape: [batchSize, vocabulary]).argmaxLastAxis()
@@ -263,28 +282,6 @@ struct GenerationRun {
       if !isRunning.contains(true) { break }
     }
     return outputs
-  }
-}
-
-/// The reference's default logit processors, in its order: minimum new
-/// tokens, forced first token, forced last token.
-struct LogitRules {
-  let eos: Int
-  let minNewTokens: Int
-  let maxNewTokens: Int
-  let forcedBOS: Int?
-  let forcedEOS: Int?
-
-  /// Edits one row of scores (logits or log-probabilities) before token `generated` is chosen.
-  func apply(to row: UnsafeMutableBufferPointer<Float>, generated: Int) {
-    if generated < minNewTokens { row[eos] = -.infinity }
-    if let forcedBOS, generated == 0 { force(forcedBOS, in: row) }
-    if let forcedEOS, generated == maxNewTokens - 1 { force(forcedEOS, in: row) }
-  }
-
-  private func force(_ token: Int, in row: UnsafeMutableBufferPointer<Float>) {
-    row.update(repeating: -.infinity)
-    row[token] = 0
   }
 }
 

@@ -32,25 +32,39 @@ public enum ModelExport {
   /// leaves a half-written model and never loses the previous one.
   public static func save(
     _ model: any Seq2SeqModel, to folder: URL, tokenizer: (any TextTokenizer)? = nil, extraFiles: [String: Data] = [:],
-    metadata: [String: String] = [:]
+    metadata: [String: String] = [:], format: WeightFileFormat = WeightFileFormat()
   ) throws {
     try writeFolder(folder) { staging in
-      try writeModelFiles(model, into: staging, tokenizer: tokenizer, metadata: metadata)
+      try writeModelFiles(model, into: staging, tokenizer: tokenizer, metadata: metadata, format: format)
       for (name, data) in extraFiles { try AtomicFile.write(data, to: staging.appendingPathComponent(name)) }
     }
   }
 
-  /// Writes `config.json`, `model.safetensors` and the tokenizer's files into
+  /// Writes `config.json`, the weights (`model.safetensors`, or shards and
+  /// their index, see ``WeightFileFormat``) and the tokenizer's files into
   /// the folder being built (no swap: see ``writeFolder(_:fill:)``).
   public static func writeModelFiles(
-    _ model: any Seq2SeqModel, into folder: URL, tokenizer: (any TextTokenizer)?, metadata: [String: String] = [:]
+    _ model: any Seq2SeqModel, into folder: URL, tokenizer: (any TextTokenizer)?, metadata: [String: String] = [:],
+    format: WeightFileFormat = WeightFileFormat()
   ) throws {
     try AtomicFile.write(model.configurationJSON(), to: folder.appendingPathComponent("config.json"))
     var fileMetadata = metadata
     fileMetadata["format"] = "pt"
-    try SafeTensorsFile(tensors: model.checkpointTensors(), metadata: fileMetadata)
-      .write(to: folder.appendingPathComponent("model.safetensors"))
+    try CheckpointFiles.write(model.checkpointTensors(), metadata: fileMetadata, into: folder, format: format)
     try tokenizer?.save(to: folder)
+  }
+
+  /// The `generation_config.json` of `folder`, checked against `model`, to
+  /// carry into a folder made from it (empty when there is none), so that a
+  /// converted or compressed model generates as its source did.
+  public static func generationConfigCopy(from folder: URL?, for model: any Seq2SeqModel) throws -> [String: Data] {
+    guard let url = folder?.appendingPathComponent(GenerationSettings.fileName),
+      FileManager.default.fileExists(atPath: url.path)
+    else { return [:] }
+    let data = try FileAccess.read(url)
+    var options = GenerationOptions()
+    try GenerationSettings.parse(data, source: url.path).apply(to: &options, model: model)
+    return [GenerationSettings.fileName: data]
   }
 
   /// Builds a folder with `fill` in a staging folder beside `folder`, then

@@ -10,32 +10,42 @@ public enum ModelFolderError: Error, CustomStringConvertible, Equatable {
   case invalidConfiguration(file: String, reason: String)
   case unknownModelType(file: String, modelType: String)
   case tiedWeightDiffers(file: String, key: String, sharedKey: String)
+  /// `model.safetensors.index.json` is malformed or names a shard that is not there.
+  case invalidShardIndex(file: String, reason: String)
+  /// The index puts `key` in `shard`, which does not hold it.
+  case missingShardTensor(index: String, key: String, shard: String)
+  /// `shard` holds `key`, which the index does not list for it.
+  case unlistedShardTensor(shard: String, key: String, index: String)
 
   public var description: String {
     switch self {
     case .missingFile(let path): "model folder is missing \(path)"
     case .invalidConfiguration(let file, let reason): "\(file): \(reason)"
-    case .unknownModelType(let file, let type): "\(file): unknown model_type '\(type)'; Tessera reads 't5' and 'bart'"
+    case .unknownModelType(let file, let type): "\(file): unknown model_type '\(type)'; Tessera reads 't5', 'mt5', 'bart' and 'mbart'"
     case .tiedWeightDiffers(let file, let key, let shared):
       "\(file): '\(key)' should be tied to '\(shared)' but holds different values"
+    case .invalidShardIndex(let file, let reason): "\(file): \(reason)"
+    case .missingShardTensor(let index, let key, let shard): "\(index): tensor '\(key)' is not in its shard \(shard)"
+    case .unlistedShardTensor(let shard, let key, let index): "\(shard): tensor '\(key)' is not listed for this shard in \(index)"
     }
   }
 }
 
-/// Reading Hugging Face style model folders (`config.json`, `model.safetensors`).
+/// Reading Hugging Face style model folders (`config.json`, and
+/// `model.safetensors` or shards with `model.safetensors.index.json`).
 public enum ModelLoading {
   /// Loads and validates the model in `folder`. Loading is strict: every
   /// weight the model needs must be present with its shape, and no other.
   public static func load(from folder: URL) throws -> any Seq2SeqModel {
     let configURL = folder.appendingPathComponent("config.json")
-    let weightsURL = folder.appendingPathComponent("model.safetensors")
-    for url in [configURL, weightsURL] where !FileManager.default.fileExists(atPath: url.path) {
-      throw ModelFolderError.missingFile(url.path)
+    guard FileManager.default.fileExists(atPath: configURL.path) else { throw ModelFolderError.missingFile(configURL.path) }
+    guard CheckpointFiles.hasWeights(in: folder) else {
+      throw ModelFolderError.missingFile(folder.appendingPathComponent(CheckpointFiles.singleFileName).path)
     }
     let configData = try FileAccess.read(configURL)
     let model = try makeModel(configuration: configData, source: configURL.path)
-    let weights = try SafeTensorsFile.readWeights(from: weightsURL).tensors
-    try model.loadStateDictionary(model.sanitize(weights: weights, source: weightsURL.path), source: weightsURL.path)
+    let (weights, source) = try CheckpointFiles.readWeights(in: folder)
+    try model.loadStateDictionary(model.sanitize(weights: weights, source: source), source: source)
     return model
   }
 
@@ -53,8 +63,8 @@ public enum ModelLoading {
     var generator = SeededRandom(seed: seed)
     do {
       switch modelType {
-      case "t5": return T5Model(try JSONDecoder().decode(T5Configuration.self, from: data), using: &generator)
-      case "bart": return BartModel(try JSONDecoder().decode(BartConfiguration.self, from: data), using: &generator)
+      case "t5", "mt5": return T5Model(try JSONDecoder().decode(T5Configuration.self, from: data), using: &generator)
+      case "bart", "mbart": return BartModel(try JSONDecoder().decode(BartConfiguration.self, from: data), using: &generator)
       default: throw ModelFolderError.unknownModelType(file: source, modelType: modelType)
       }
     } catch let error as DecodingError {

@@ -1,7 +1,8 @@
 import Foundation
 import NeuralLayers
 
-/// A T5 `config.json` (v1.0 and v1.1). Missing fields take the reference defaults.
+/// A T5 `config.json` (v1.0, v1.1, flan-t5 and mT5). Missing fields take the
+/// reference defaults of the `model_type` (`t5` or `mt5`).
 public struct T5Configuration: Codable, Sendable, Equatable {
   public var vocabSize = 32128
   public var dModel = 512
@@ -40,7 +41,8 @@ public struct T5Configuration: Codable, Sendable, Equatable {
 
   public init(from decoder: Decoder) throws {
     let c = try decoder.container(keyedBy: CodingKeys.self)
-    let d = T5Configuration.defaults
+    let type = try c.decodeIfPresent(String.self, forKey: .modelType) ?? "t5"
+    let d = type == "mt5" ? T5Configuration.mt5Defaults : T5Configuration.defaults
     vocabSize = try c.decodeIfPresent(Int.self, forKey: .vocabSize) ?? d.vocabSize
     dModel = try c.decodeIfPresent(Int.self, forKey: .dModel) ?? d.dModel
     dKv = try c.decodeIfPresent(Int.self, forKey: .dKv) ?? d.dKv
@@ -59,11 +61,22 @@ public struct T5Configuration: Codable, Sendable, Equatable {
     padTokenId = try c.decodeIfPresent(Int.self, forKey: .padTokenId) ?? d.padTokenId
     eosTokenId = try T5Configuration.decodeTokenID(c, .eosTokenId) ?? d.eosTokenId
     decoderStartTokenId = try c.decodeIfPresent(Int.self, forKey: .decoderStartTokenId) ?? d.decoderStartTokenId
-    modelType = try c.decodeIfPresent(String.self, forKey: .modelType) ?? d.modelType
+    modelType = type
     try validate(c)
   }
 
   private static let defaults = T5Configuration()
+
+  /// `MT5Config`'s defaults (mt5-small's shape, gated GELU, untied head).
+  private static let mt5Defaults: T5Configuration = {
+    var config = T5Configuration()
+    (config.vocabSize, config.dFf, config.numLayers, config.numHeads) = (250112, 1024, 8, 6)
+    (config.feedForwardProj, config.tieWordEmbeddings, config.modelType) = ("gated-gelu", false, "mt5")
+    return config
+  }()
+
+  /// The model types this configuration reads.
+  static let modelTypes = ["t5", "mt5"]
 
   /// `eos_token_id` may be an integer or a list (the first is used).
   static func decodeTokenID(_ c: KeyedDecodingContainer<CodingKeys>, _ key: CodingKeys) throws -> Int? {
@@ -72,8 +85,8 @@ public struct T5Configuration: Codable, Sendable, Equatable {
   }
 
   private func validate(_ c: KeyedDecodingContainer<CodingKeys>) throws {
-    guard modelType == "t5" else {
-      throw DecodingError.dataCorruptedError(forKey: .modelType, in: c, debugDescription: "expected 't5', got '\(modelType)'")
+    guard T5Configuration.modelTypes.contains(modelType) else {
+      throw DecodingError.dataCorruptedError(forKey: .modelType, in: c, debugDescription: "expected 't5' or 'mt5', got '\(modelType)'")
     }
     _ = try feedForward(codingPath: c.codingPath)
     do { try validate() } catch let error as ConfigurationError { throw error.decodingError(codingPath: c.codingPath) }
@@ -132,8 +145,9 @@ public struct T5Configuration: Codable, Sendable, Equatable {
       + positionBias + 2 * width
   }
 
-  /// Whether logits come from `d_model^-0.5 ·` the decoder output.
-  public var rescalesDecoderOutput: Bool { scaleDecoderOutputs ?? tieWordEmbeddings }
+  /// Whether logits come from `d_model^-0.5 ·` the decoder output. The
+  /// reference's mT5 never rescales (it reads no such key).
+  public var rescalesDecoderOutput: Bool { modelType == "mt5" ? false : scaleDecoderOutputs ?? tieWordEmbeddings }
 
   /// The decoder depth (`num_decoder_layers`, defaulting to `num_layers`).
   public var decoderDepth: Int { numDecoderLayers ?? numLayers }

@@ -149,7 +149,7 @@ public final class T5Model: Seq2SeqModel, LayerTree {
     head = config.tieWordEmbeddings ? nil : Linear(inputSize: config.dModel, outputSize: config.vocabSize, hasBias: false, using: &generator)
   }
 
-  public var modelType: String { "t5" }
+  public var modelType: String { configuration.modelType }
   public var encoder: any LayerStack { t5Encoder }
   public var decoder: any LayerStack { t5Decoder }
   public var vocabularySize: Int { configuration.vocabSize }
@@ -184,7 +184,8 @@ public final class T5Model: Seq2SeqModel, LayerTree {
     config.numLayers = t5Encoder.blocks.count
     config.numDecoderLayers = t5Decoder.blocks.count
     config.scaleDecoderOutputs = config.rescalesDecoderOutput
-    return try ModelConfigurationWriter.json(config, architecture: "T5ForConditionalGeneration", floatKeys: ["dropout_rate", "layer_norm_epsilon", "initializer_factor"])
+    let architecture = config.modelType == "mt5" ? "MT5ForConditionalGeneration" : "T5ForConditionalGeneration"
+    return try ModelConfigurationWriter.json(config, architecture: architecture, floatKeys: ["dropout_rate", "layer_norm_epsilon", "initializer_factor"])
   }
 
   public func checkpointTensors() -> [String: Tensor] {

@@ -2,7 +2,7 @@
 ///
 /// Every type is converted to `Float` on reading: floating-point types exactly
 /// where `Float` can hold the value (F64 is rounded), integers exactly up to
-/// 2²⁴ in magnitude and rounded beyond, BOOL as 0 or 1. Tessera writes F32 only.
+/// 2²⁴ in magnitude and rounded beyond, BOOL as 0 or 1. Tessera writes F32, F16 and BF16.
 public enum SafeTensorsDType: String, Sendable, CaseIterable {
   case float64 = "F64"
   case float32 = "F32"
@@ -95,5 +95,45 @@ extension Float {
   /// value (subnormals, infinities, NaN) converts exactly.
   public init(bfloat16Bits bits: UInt16) {
     self = Float(bitPattern: UInt32(bits) << 16)
+  }
+}
+
+extension Float {
+  /// The largest finite half-precision value.
+  public static let largestFloat16: Float = 65504
+
+  /// The nearest IEEE 754 half-precision bit pattern (ties to even); values
+  /// beyond ``largestFloat16`` become infinities, NaN stays NaN.
+  public var float16Bits: UInt16 {
+    let bits = bitPattern
+    let sign = UInt16((bits >> 16) & 0x8000)
+    let exponent = Int((bits >> 23) & 0xFF)
+    let mantissa = bits & 0x7F_FFFF
+    if exponent == 0xFF { return sign | 0x7C00 | (mantissa == 0 ? 0 : 0x200) }
+    let halfExponent = exponent - 112
+    if halfExponent >= 0x1F { return sign | 0x7C00 }
+    if halfExponent <= 0 {
+      // Subnormal or zero: shift the full significand right, rounding to nearest even.
+      guard halfExponent >= -10 else { return sign }
+      let significand = mantissa | 0x80_0000
+      let shift = UInt32(14 - halfExponent)
+      var half = significand >> shift
+      let remainder = significand & ((1 << shift) - 1), halfway = UInt32(1) << (shift - 1)
+      if remainder > halfway || (remainder == halfway && half & 1 == 1) { half += 1 }
+      return sign | UInt16(half)
+    }
+    // Normal: keep 10 mantissa bits; a carry out of the mantissa raises the exponent, as it should.
+    var half = UInt32(halfExponent) << 10 | mantissa >> 13
+    let remainder = mantissa & 0x1FFF
+    if remainder > 0x1000 || (remainder == 0x1000 && half & 1 == 1) { half += 1 }
+    return sign | UInt16(half)
+  }
+
+  /// The nearest bfloat16 bit pattern (ties to even); NaN stays NaN.
+  public var bfloat16Bits: UInt16 {
+    let bits = bitPattern
+    if isNaN { return UInt16(bits >> 16) | 0x40 }
+    let rounded = bits &+ 0x7FFF &+ ((bits >> 16) & 1)
+    return UInt16(rounded >> 16)
   }
 }

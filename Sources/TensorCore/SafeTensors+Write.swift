@@ -1,29 +1,31 @@
 import Foundation
 
 extension SafeTensorsFile {
-  /// Writes the tensors as F32, atomically (see ``AtomicFile``).
+  /// Writes the tensors as `dtype` (F32, F16 or BF16, rounded to nearest
+  /// even), atomically (see ``AtomicFile``).
   ///
   /// The header lists `__metadata__` first (keys sorted), then the tensors in
   /// byte order of their names, whose data follow in the same order; it is
   /// padded with spaces to a multiple of 8 bytes, as the reference writer does,
   /// so the data buffer stays 8-byte aligned. Assumes a little-endian host.
-  public func write(to url: URL) throws {
-    let layout = try makeLayout(source: url.path)
+  public func write(to url: URL, dtype: SafeTensorsDType = .float32) throws {
+    let layout = try makeLayout(source: url.path, dtype: dtype)
     try AtomicFile.write(to: url) { writer in
       try layout.forEachPart { try writer.write($0) }
     }
   }
 
   /// The bytes ``write(to:)`` would write.
-  public func serialized() throws -> Data {
-    let layout = try makeLayout(source: "<memory>")
+  public func serialized(dtype: SafeTensorsDType = .float32) throws -> Data {
+    let layout = try makeLayout(source: "<memory>", dtype: dtype)
     var data = Data(capacity: layout.byteCount)
     layout.forEachPart { data.append(contentsOf: $0) }
     return data
   }
 
-  private func makeLayout(source: String) throws(SafeTensorsError) -> Layout {
+  private func makeLayout(source: String, dtype: SafeTensorsDType) throws(SafeTensorsError) -> Layout {
     if tensors[Self.metadataKey] != nil { throw .reservedName(source: source, name: Self.metadataKey) }
+    guard [.float32, .float16, .bfloat16].contains(dtype) else { throw .unwritableDType(source: source, dtype: dtype.rawValue) }
     // Byte order, as the reference writer sorts, rather than Swift's Unicode order.
     let ordered = tensors.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
 
@@ -35,15 +37,18 @@ extension SafeTensorsFile {
     }
     var offset = 0
     for (name, tensor) in ordered {
-      let end = offset + tensor.count * MemoryLayout<Float>.size
+      if dtype == .float16, let index = tensor.scalars.firstIndex(where: { $0.isFinite && abs($0) > Float.largestFloat16 }) {
+        throw .valueOutOfRange(source: source, tensor: name, index: index, value: tensor.scalars[index], dtype: dtype.rawValue)
+      }
+      let end = offset + tensor.count * dtype.byteSize
       let shape = tensor.shape.map(String.init).joined(separator: ",")
       members.append(
-        JSONString.quoted(name) + ":{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
+        JSONString.quoted(name) + ":{\"dtype\":\"\(dtype.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
       offset = end
     }
     var header = Array(("{" + members.joined(separator: ",") + "}").utf8)
     header.append(contentsOf: repeatElement(UInt8(ascii: " "), count: (8 - header.count % 8) % 8))
-    return Layout(header: header, tensors: ordered.map(\.value), dataByteCount: offset)
+    return Layout(header: header, tensors: ordered.map(\.value), dtype: dtype, dataByteCount: offset)
   }
 
 }
@@ -52,6 +57,7 @@ extension SafeTensorsFile {
 private struct Layout {
   let header: [UInt8]
   let tensors: [Tensor]
+  let dtype: SafeTensorsDType
   let dataByteCount: Int
 
   var byteCount: Int { 8 + header.count + dataByteCount }
@@ -60,7 +66,11 @@ private struct Layout {
     try withUnsafeBytes(of: UInt64(header.count).littleEndian) { try body($0) }
     try header.withUnsafeBytes { try body($0) }
     for tensor in tensors {
-      try tensor.withValues { try body(UnsafeRawBufferPointer($0)) }
+      switch dtype {
+      case .float16: try [UInt16](tensor.scalars.map(\.float16Bits)).withUnsafeBytes { try body($0) }
+      case .bfloat16: try [UInt16](tensor.scalars.map(\.bfloat16Bits)).withUnsafeBytes { try body($0) }
+      default: try tensor.withValues { try body(UnsafeRawBufferPointer($0)) }
+      }
     }
   }
 }

@@ -40,6 +40,10 @@ public enum SafeTensorsError: LocalizedError, CustomStringConvertible, Equatable
   case nonFloatingPointWeight(source: String, tensor: String, dtype: String)
   /// A weight holding a NaN or an infinity (`index` counts elements row-major).
   case nonFiniteWeight(source: String, tensor: String, index: Int, value: Float)
+  /// A dtype Tessera does not write (it writes F32, F16 and BF16).
+  case unwritableDType(source: String, dtype: String)
+  /// A finite value that the dtype being written cannot hold (F16 above 65504).
+  case valueOutOfRange(source: String, tensor: String, index: Int, value: Float, dtype: String)
 
   public var description: String {
     switch self {
@@ -80,6 +84,10 @@ public enum SafeTensorsError: LocalizedError, CustomStringConvertible, Equatable
       "\(source): tensor '\(tensor)' is stored as \(dtype); weights must be F32, F16, BF16 or F64"
     case .nonFiniteWeight(let source, let tensor, let index, let value):
       "\(source): tensor '\(tensor)' holds \(value) at element \(index); weights must be finite"
+    case .unwritableDType(let source, let dtype):
+      "\(source): Tessera writes F32, F16 or BF16, not \(dtype)"
+    case .valueOutOfRange(let source, let tensor, let index, let value, let dtype):
+      "\(source): tensor '\(tensor)' holds \(value) at element \(index), beyond the range of \(dtype)"
     }
   }
 

@@ -140,13 +140,24 @@ def build_t5(gated: bool, seed: int) -> T5ForConditionalGeneration:
 def build_bart(seed: int, scale_embedding: bool) -> BartForConditionalGeneration:
   torch.manual_seed(seed)
   model = BartForConditionalGeneration(bart_config(scale_embedding))
-  # BART's default init (std 0.02, zero biases) gives near-uniform outputs;
-  # sharper queries and larger embeddings make outputs depend on context.
+  sharpen_bart(model, shared_std=0.6)
+  randomize_norms(model, with_bias=True)
+  model.final_logits_bias.normal_(0.0, 0.5)
+  # Random tiny models rarely choose EOS; a bias towards it makes some
+  # generations stop early (a real checkpoint's bias row could hold any value).
+  model.final_logits_bias[0, model.config.eos_token_id] += 2.0
+  return model.eval()
+
+
+@torch.no_grad()
+def sharpen_bart(model: nn.Module, shared_std: float) -> None:
+  """BART's default init (std 0.02, zero biases) gives near-uniform outputs;
+  sharper queries and larger embeddings make outputs depend on context."""
   for name, p in model.named_parameters():
     if "layer_norm" in name or "layernorm" in name:
       continue
     if name.endswith("shared.weight"):
-      p.normal_(0.0, 0.6)
+      p.normal_(0.0, shared_std)
     elif name.endswith("embed_positions.weight"):
       p.normal_(0.0, 2.0)
     elif name.endswith("q_proj.weight"):
@@ -155,12 +166,6 @@ def build_bart(seed: int, scale_embedding: bool) -> BartForConditionalGeneration
       p.normal_(0.0, p.shape[1] ** -0.5)
     elif name.endswith(".bias"):
       p.normal_(0.0, 0.1)
-  randomize_norms(model, with_bias=True)
-  model.final_logits_bias.normal_(0.0, 0.5)
-  # Random tiny models rarely choose EOS; a bias towards it makes some
-  # generations stop early (a real checkpoint's bias row could hold any value).
-  model.final_logits_bias[0, model.config.eos_token_id] += 2.0
-  return model.eval()
 
 # ---------------------------------------------------------------------------
 # Inputs

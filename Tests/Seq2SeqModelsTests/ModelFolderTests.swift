@@ -5,16 +5,7 @@ import TensorCore
 import Tokenizers
 import XCTest
 
-final class ModelFolderTests: XCTestCase {
-  private var temporary: URL!
-
-  override func setUpWithError() throws {
-    temporary = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-models-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
-  }
-
-  override func tearDownWithError() throws { try? FileManager.default.removeItem(at: temporary) }
-
+final class ModelFolderTests: TemporaryFolderTestCase {
   /// Export, reload: same keys as the reference file, same logits.
   func testExportRoundTripsEveryFixture() throws {
     for name in ReferenceFixture.names {

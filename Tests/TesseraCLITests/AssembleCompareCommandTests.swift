@@ -131,6 +131,46 @@ extension AssembleCompareCommandTests {
       XCTAssertTrue(result.error.contains(expected), "\(flags): \(result.error)")
     }
   }
+  /// An assembly carries the teacher's generation settings and takes --dtype and --max-shard-size.
+  func testAssemblyKeepsTheGenerationSettingsAndShardsOnRequest() throws {
+    let settings = Data(#"{"num_beams": 2, "max_new_tokens": 7}"#.utf8)
+    try settings.write(to: teacher.appendingPathComponent("generation_config.json"))
+    let out = folder.appendingPathComponent("assembled")
+    let made = try CLI.run([
+      "assemble", "--registry", registry.path, "--ratio", "2", "--out", out.path, "--dtype", "bf16", "--max-shard-size", "8KB",
+    ])
+    XCTAssertEqual(made.status, 0, made.error)
+    XCTAssertEqual(try Data(contentsOf: out.appendingPathComponent("generation_config.json")), settings)
+    let index = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("model.safetensors.index.json")))
+    let shards = Set(((index as? [String: Any])?["weight_map"] as? [String: String] ?? [:]).values)
+    XCTAssertGreaterThan(shards.count, 1)
+    for shard in shards {
+      XCTAssertTrue(try SafeTensorsFile.readHeader(from: out.appendingPathComponent(shard)).entries.allSatisfy { $0.dtype == .bfloat16 })
+    }
+    let assembled = try ModelLoading.load(from: out)
+    XCTAssertLessThan(assembled.encoder.depth + assembled.decoder.depth, 8, "the sharded assembly loads, compressed")
+    // The next assembly replaces the sharded one.
+    let again = try CLI.run(["assemble", "--registry", registry.path, "--ratio", "2", "--out", out.path])
+    XCTAssertEqual(again.status, 0, again.error)
+    XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent("model.safetensors").path))
+  }
+
+  /// The teacher's generation settings are read (a bad one is named), and the generation flags are checked first.
+  func testCompareReadsTheTeachersGenerationSettings() throws {
+    let out = folder.appendingPathComponent("r").path
+    let usage = try CLI.run(["compare", "--registry", registry.path, "--task", "arithmetic", "--out", out, "--beams", "0"])
+    XCTAssertEqual(usage.status, 2, usage.error)
+    XCTAssertTrue(usage.error.contains("--beams must be at least 1"), usage.error)
+    let settings = teacher.appendingPathComponent("generation_config.json")
+    try Data(#"{"no_repeat_ngram_size": -2}"#.utf8).write(to: settings)
+    let result = try CLI.run([
+      "compare", "--registry", registry.path, "--task", "arithmetic", "--count", "2", "--ratios", "2", "--strategies", "pareto",
+      "--no-layer-dropping", "--latency-examples", "1", "--out", out,
+    ])
+    XCTAssertEqual(result.status, 1, result.error)
+    XCTAssertTrue(result.error.contains("\(settings.path): field 'no_repeat_ngram_size': must be at least 0"), result.error)
+  }
+
   func testCompareWithBaselinesAddsTheirRowsAndTheLedger() throws {
     let model = try ModelLoading.load(from: teacher)
     let baseline = folder.appendingPathComponent("baselines/kd-2x")

@@ -8,28 +8,7 @@ import XCTest
 
 /// Bad inputs to generate, forward and evaluate end in a clear error (exit
 /// status 1 or 2), never in a crash or an ignored flag.
-final class InputCheckCLITests: XCTestCase {
-  private var folder: URL!
-  private var model: URL!
-
-  override func setUpWithError() throws {
-    folder = CLI.temporaryFolder()
-    model = folder.appendingPathComponent("model")
-    try Self.saveTinyModel(to: model)
-  }
-
-  override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }
-
-  /// A one-layer T5 with the byte-level tokenizer (259 tokens).
-  static func saveTinyModel(to url: URL, vocabularySize: Int = 259) throws {
-    var config = T5Configuration()
-    (config.vocabSize, config.dModel, config.dKv, config.dFf, config.numHeads) = (vocabularySize, 16, 4, 32, 2)
-    (config.numLayers, config.numDecoderLayers) = (1, 1)
-    (config.relativeAttentionNumBuckets, config.relativeAttentionMaxDistance) = (8, 16)
-    var generator = SeededRandom(seed: 5)
-    try ModelExport.save(T5Model(config, using: &generator), to: url, tokenizer: ByteTokenizer())
-  }
-
+final class InputCheckCLITests: TinyModelCLITestCase {
   /// Runs `tessera` and expects a clear error: a normal exit with a failing status, `message` in standard error.
   private func assertRefused(
     _ arguments: [String], input: Data? = nil, _ message: String, file: StaticString = #filePath, line: UInt = #line

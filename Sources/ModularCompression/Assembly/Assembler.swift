@@ -42,7 +42,8 @@ public enum Assembler {
   @discardableResult
   public static func assemble(
     _ planned: PlannedAssembly, teacher: any Seq2SeqModel, loadBlock: (ModuleSpan) throws -> any TransformerBlock,
-    to folder: URL, tokenizer: (any TextTokenizer)? = nil, registryFingerprint: String?, teacherFingerprint: String?
+    to folder: URL, tokenizer: (any TextTokenizer)? = nil, registryFingerprint: String?, teacherFingerprint: String?,
+    format: WeightFileFormat = WeightFileFormat(), extraFiles: [String: Data] = [:]
   ) throws -> (model: any Seq2SeqModel, report: AssemblyReport) {
     let model = try assemble(teacher: teacher, plan: planned.plan, loadBlock: loadBlock)
     let costs = LayerCosts(teacher: teacher)
@@ -50,7 +51,9 @@ public enum Assembler {
     sized.cost = costs.cost(ofModel: model)  // what the model holds, whatever the catalog said
     let report = AssemblyReport(
       sized, costs: costs, registryFingerprint: registryFingerprint, teacherFingerprint: teacherFingerprint)
-    try ModelExport.save(model, to: folder, tokenizer: tokenizer, extraFiles: [AssemblyReport.fileName: report.jsonData()])
+    var files = extraFiles
+    files[AssemblyReport.fileName] = try report.jsonData()
+    try ModelExport.save(model, to: folder, tokenizer: tokenizer, extraFiles: files, format: format)
     return (model, report)
   }
 }
@@ -70,12 +73,15 @@ public struct AssemblyParameters {
   public var remeasureLatency: Bool
   /// Let `out` replace another kind of Tessera output (never anything else).
   public var force: Bool
+  /// Element type and shard size of the written weights.
+  public var format: WeightFileFormat
 
   public init(
     registryFolder: URL, teacherFolder: URL? = nil, recipe: AssemblyRecipe, recipeSource: String, out: URL,
-    remeasureLatency: Bool = false, force: Bool = false
+    remeasureLatency: Bool = false, force: Bool = false, format: WeightFileFormat = WeightFileFormat()
   ) {
     self.force = force
+    self.format = format
     self.registryFolder = registryFolder
     self.teacherFolder = teacherFolder
     self.recipe = recipe
@@ -112,7 +118,8 @@ extension Assembler {
     let tokenizer = planning.teacherFolder.flatMap { try? loadTokenizer(from: $0) }
     let (model, report) = try assemble(
       planned, teacher: planning.teacher, loadBlock: planning.loadBlock, to: parameters.out, tokenizer: tokenizer,
-      registryFingerprint: try planning.registry.fingerprint(), teacherFingerprint: planning.teacherFingerprint)
+      registryFingerprint: try planning.registry.fingerprint(), teacherFingerprint: planning.teacherFingerprint,
+      format: parameters.format, extraFiles: try ModelExport.generationConfigCopy(from: planning.teacherFolder, for: planning.teacher))
     return AssemblyOutcome(
       model: model, teacher: planning.teacher, planned: planned, report: report, latencyProfile: planning.latencyProfile,
       isNewLatencyProfile: planning.isNewLatencyProfile)

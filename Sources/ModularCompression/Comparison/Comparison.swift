@@ -58,13 +58,17 @@ public struct ComparisonParameters {
   /// A folder of baselines (`tessera baselines`), searched to its
   /// grandchildren; each becomes a row (``BaselineCandidate``) after the candidates.
   public var baselinesFolder: URL?
+  /// Changes to the generation options after the teacher's settings (the command's flags).
+  public var adjustGeneration: (inout GenerationOptions) throws -> Void
 
   public init(
     registryFolder: URL, teacherFolder: URL? = nil, examples: [Example], validationExamples: [Example] = [],
     settings: ComparisonSettings = ComparisonSettings(),
     reportFolder: URL? = nil, saveModels: Bool = false, remeasureLatency: Bool = false, force: Bool = false,
-    candidates: [any ComparisonCandidate]? = nil, baselinesFolder: URL? = nil
+    candidates: [any ComparisonCandidate]? = nil, baselinesFolder: URL? = nil,
+    adjustGeneration: @escaping (inout GenerationOptions) throws -> Void = { _ in }
   ) {
+    self.adjustGeneration = adjustGeneration
     self.baselinesFolder = baselinesFolder
     self.force = force
     self.registryFolder = registryFolder
@@ -123,6 +127,7 @@ public enum Comparison {
       + baselineCandidates(parameters.baselinesFolder, teacherFingerprint: planning.teacherFingerprint, tokenizer: tokenizer)
     guard let reportFolder = parameters.reportFolder else {
       return try measure(
+<<<<<<< HEAD
         planning, tokenizer: tokenizer, examples: parameters.examples, validationExamples: parameters.validationExamples,
         settings: parameters.settings, candidates: candidates, progress: progress)
     }
@@ -131,6 +136,16 @@ public enum Comparison {
         planning, tokenizer: tokenizer, examples: parameters.examples, validationExamples: parameters.validationExamples,
         settings: parameters.settings, candidates: candidates, saveModelsTo: parameters.saveModels ? staging.appendingPathComponent(ComparisonReport.modelsFolderName) : nil,
         progress: progress)
+=======
+        planning, tokenizer: tokenizer, examples: parameters.examples, settings: parameters.settings, candidates: candidates,
+        adjustGeneration: parameters.adjustGeneration, progress: progress)
+    }
+    return try ReportFolder.replace(reportFolder, force: parameters.force, reading: inputs) { staging in
+      let results = try measure(
+        planning, tokenizer: tokenizer, examples: parameters.examples, settings: parameters.settings, candidates: candidates,
+        saveModelsTo: parameters.saveModels ? staging.appendingPathComponent(ComparisonReport.modelsFolderName) : nil,
+        adjustGeneration: parameters.adjustGeneration, progress: progress)
+>>>>>>> h-11
       try ComparisonReport.writeFiles(results, into: staging)
       return results
     }
@@ -191,8 +206,14 @@ public enum Comparison {
   ///   (read first, so a broken one fails before any measuring) against the
   ///   records of the ``BaselineCandidate``s among `candidates`.
   public static func measure(
+<<<<<<< HEAD
     _ planning: PlanningContext, tokenizer: any TextTokenizer, examples: [Example], validationExamples: [Example] = [],
     settings: ComparisonSettings, candidates: [any ComparisonCandidate], saveModelsTo: URL? = nil, progress: (ComparisonProgress) -> Void = { _ in }
+=======
+    _ planning: PlanningContext, tokenizer: any TextTokenizer, examples: [Example], settings: ComparisonSettings,
+    candidates: [any ComparisonCandidate], saveModelsTo: URL? = nil,
+    adjustGeneration: (inout GenerationOptions) throws -> Void = { _ in }, progress: (ComparisonProgress) -> Void = { _ in }
+>>>>>>> h-11
   ) throws -> ComparisonResults {
     try settings.validate()
     guard !examples.isEmpty else { throw ComparisonError.noExamples }
@@ -200,6 +221,10 @@ public enum Comparison {
     // Read before measuring, so a broken file fails at once rather than after every model.
     let modulesCost = try ModuleTrainingCost.read(inRegistry: planning.registry.folder, teacherFingerprint: planning.teacherFingerprint)
     let data = TokenizedExamples(examples, tokenizer: tokenizer)
+    // Every row generates with the teacher's checkpoint settings (generation_config.json), then the flags.
+    let generation = try (planning.teacherFolder ?? planning.registry.teacherFolder).flatMap { try GenerationSettings.read(folder: $0) }
+    let generationOptions = try ModelEvaluation.generationOptions(
+      model: planning.teacher, longestTarget: data.targets.map(\.count).max() ?? 1, generation: generation, adjust: adjustGeneration)
     let sourceTokens = median(data.sources.map(\.count)), targetTokens = median(data.targets.map(\.count))
     let planner = planning.planner, teacher = planning.teacher
     let context = ComparisonContext(
@@ -242,7 +267,7 @@ public enum Comparison {
       let built = try build(saveModelsTo?.appendingPathComponent(folderName(label)))
       entries[index].row.cost = planner.costs.cost(ofModel: built.model, sourceTokensPerGeneratedToken: flopsShare)
       let (quality, throughput) = try measureQuality(
-        built.model, label: label, tokenizer: tokenizer, data: data, settings: settings, report: report)
+        built.model, label: label, tokenizer: tokenizer, data: data, settings: settings, options: generationOptions, report: report)
       teacherMetric = teacherMetric ?? quality.metric
       entries[index].row.quality = quality
       entries[index].row.quality?.relativeToTeacher = teacherMetric.flatMap { $0 != 0 ? quality.metric / $0 : nil }
@@ -251,7 +276,7 @@ public enum Comparison {
     }
     // Latency after every quality pass, in rounds over all models, so that
     // other work on the machine falls on all of them alike.
-    let latencies = try measureLatency(measured.map(\.model), data: data, settings: settings) { done, total in
+    let latencies = try measureLatency(measured.map(\.model), data: data, settings: settings, options: generationOptions) { done, total in
       progress(ComparisonProgress(
         stage: .timing, modelsDone: measuredRows.count, models: measuredRows.count, label: "all models",
         examplesDone: done, examples: total))
@@ -305,12 +330,12 @@ public enum Comparison {
   /// returned timing's latency fields are filled by ``measureLatency``).
   static func measureQuality(
     _ model: any Seq2SeqModel, label: String, tokenizer: any TextTokenizer, data: TokenizedExamples,
-    settings: ComparisonSettings, report: (ComparisonProgress.Stage, Int, Int) -> Void
+    settings: ComparisonSettings, options: GenerationOptions? = nil, report: (ComparisonProgress.Stage, Int, Int) -> Void
   ) throws -> (ComparisonRow.Quality, ComparisonRow.Timing) {
     report(.evaluating, 0, data.count)
     let (result, _) = try ModelEvaluation.run(
       model: model, tokenizer: tokenizer, examples: data.examples, metrics: settings.metrics,
-      batchSize: settings.throughputBatch, modelName: label
+      batchSize: settings.throughputBatch, options: options, modelName: label
     ) { report(.evaluating, $0, data.count) }
     guard let metric = result.metric(settings.primaryMetric) else {
       throw ComparisonError.invalidSetting("primary_metric", "'\(settings.primaryMetric)' was not computed")
@@ -324,16 +349,16 @@ public enum Comparison {
     return (quality, throughput)
   }
 
-  /// Mean batch-1 greedy latency (ms) and generated tokens of the first
+  /// Mean batch-1 latency (ms, with the quality pass's generation settings) and generated tokens of the first
   /// `settings.latencyExamples` examples, per model. Every round times every
   /// model after an untimed warm-up; an example's fastest round counts, since
   /// other work on a shared machine only ever adds time.
   static func measureLatency(
     _ models: [any Seq2SeqModel], data: TokenizedExamples, settings: ComparisonSettings,
-    progress: (Int, Int) -> Void
+    options given: GenerationOptions? = nil, progress: (Int, Int) -> Void
   ) throws -> [(milliseconds: Double, tokens: Double, examples: Int)] {
-    // The same generation length limit as the quality pass.
-    let options = GenerationOptions(maxNewTokens: (data.targets.map(\.count).max() ?? 1) + 8)
+    // The same generation settings as the quality pass.
+    let options = given ?? GenerationOptions(maxNewTokens: (data.targets.map(\.count).max() ?? 1) + 8)
     let sources = Array(data.sources.prefix(settings.latencyExamples))
     var fastest = [[Double]](repeating: [Double](repeating: .infinity, count: sources.count), count: models.count)
     var tokens = [Int](repeating: 0, count: models.count)

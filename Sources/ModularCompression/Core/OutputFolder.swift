@@ -95,7 +95,10 @@ public enum OutputFolder {
   /// folder "a folder with other files". The first name of each list is the
   /// one that marks the kind.
   public static let fileNames: [OutputKind: [String]] = {
-    let model = ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]
+    let model = [
+      "config.json", CheckpointFiles.singleFileName, "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+      CheckpointFiles.indexFileName, GenerationSettings.fileName,
+    ]
     return [
       .teacher: [TrainingCheckpoint.stateFileName, TrainingCheckpoint.optimizerFileName] + model,
       .assembly: [AssemblyReport.fileName] + model,
@@ -234,7 +237,7 @@ public enum OutputFolder {
       (.registry, present.contains(ModuleRegistry.manifestFileName)),
       (.teacher, present.contains(TrainingCheckpoint.stateFileName)),
       (.assembly, present.contains(AssemblyReport.fileName)),
-      (.model, present.isSuperset(of: ["config.json", "model.safetensors"])),
+      (.model, present.contains("config.json") && !present.isDisjoint(with: [CheckpointFiles.singleFileName, CheckpointFiles.indexFileName])),
       (.report, !present.isDisjoint(with: [ComparisonReport.markdownFileName, ComparisonReport.jsonFileName])),
       (.dataset, present.contains("task.json")),
     ]
@@ -249,7 +252,9 @@ public enum OutputFolder {
       let isModuleFile = kind == .registry && ManifestDecoding.isPlainFileName(entry)
       // An unfinished module-training run keeps its checkpoint folder in the registry.
       if kind == .registry && entry == ModuleTraining.checkpointFolderName { return isFolder(url.appendingPathComponent(entry)) }
-      if isModuleFile || fileNames[kind]!.contains(entry) { return !isFolder(url.appendingPathComponent(entry)) }
+      // Sharded weights are named by their number (`model-00001-of-00003.safetensors`).
+      let isShard = fileNames[kind]!.contains(CheckpointFiles.indexFileName) && CheckpointFiles.isShardName(entry)
+      if isModuleFile || isShard || fileNames[kind]!.contains(entry) { return !isFolder(url.appendingPathComponent(entry)) }
       // A sweep's members are named by method and ratio (`kd-2x`).
       if kind == .baselineSweep {
         switch inspect(url.appendingPathComponent(entry)) {

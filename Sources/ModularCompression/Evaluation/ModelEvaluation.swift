@@ -27,20 +27,20 @@ public struct EvaluationResult: Codable, Sendable {
 
 /// Runs a model over examples the way `tessera evaluate` and `compare` do.
 public enum ModelEvaluation {
-  /// Greedy (or beam) generation in batches of `batchSize`, decoded with
+  /// Generation with `options` (default: ``generationOptions(model:longestTarget:generation:adjust:)``
+  /// without settings, greedy) in batches of `batchSize`, decoded with
   /// `tokenizer`, scored against the targets; plus the teacher-forced loss.
   /// A loss or metric that is not finite is an error
   /// (``EvaluationError``) naming `modelName` and the first example whose loss
   /// is not finite, or the metric: a NaN in a report would be a silent wrong answer.
   public static func run(
     model: any Seq2SeqModel, tokenizer: any TextTokenizer, examples: [Example], metrics: [TextMetric] = [.em, .chrf],
-    batchSize: Int = 64, numBeams: Int = 1, maxNewTokens: Int? = nil, modelName: String = "the model",
+    batchSize: Int = 64, options: GenerationOptions? = nil, modelName: String = "the model",
     progress: (Int) -> Void = { _ in }
   ) throws -> (result: EvaluationResult, predictions: [String]) {
     guard batchSize >= 1 else { throw EvaluationError.invalidBatchSize(batchSize) }
     let data = TokenizedExamples(examples, tokenizer: tokenizer)
-    let longestTarget = data.targets.map(\.count).max() ?? 1
-    let options = GenerationOptions(maxNewTokens: maxNewTokens ?? longestTarget + 8, numBeams: numBeams)
+    let options = try options ?? generationOptions(model: model, longestTarget: data.targets.map(\.count).max() ?? 1, generation: nil)
     var predictions: [String] = []
     var generatedTokens = 0
     let start = Date()
@@ -48,7 +48,7 @@ public enum ModelEvaluation {
       let rows = Array(data.sources[first..<min(first + batchSize, data.count)])
       let outputs = try generate(model, sources: rows, options: options)
       predictions += outputs.map { tokenizer.decode(Array($0.dropFirst()), skipSpecialTokens: true) }
-      generatedTokens += generatedTokenCount(outputs, eos: model.specialTokens.eos)
+      generatedTokens += generatedTokenCount(outputs, eos: options.specialTokens?.eos ?? model.specialTokens.eos)
       progress(predictions.count)
     }
     let seconds = Date().timeIntervalSince(start)
@@ -57,9 +57,9 @@ public enum ModelEvaluation {
     if let bad = values.first(where: { !$0.value.isFinite }) {
       throw EvaluationError.nonFiniteMetric(model: modelName, metric: bad.name, value: bad.value)
     }
-
     return (EvaluationResult(examples: examples.count, loss: loss.meanLoss, perplexity: loss.perplexity, metrics: values, generatedTokens: generatedTokens, generationSeconds: seconds), predictions)
   }
+
   /// The mean teacher-forced cross-entropy of `model` on `data`, without
   /// generating; a loss that is not finite is an error naming the example.
   public static func teacherForcedLoss(
@@ -75,6 +75,18 @@ public enum ModelEvaluation {
       }
     }
     return loss
+  }
+
+  /// The options evaluation generates with: up to the longest target plus 8
+  /// tokens, then a checkpoint's `generation` settings, then `adjust` (flags).
+  public static func generationOptions(
+    model: any Seq2SeqModel, longestTarget: Int, generation: GenerationSettings?,
+    adjust: (inout GenerationOptions) throws -> Void = { _ in }
+  ) throws -> GenerationOptions {
+    var options = GenerationOptions(maxNewTokens: longestTarget + 8)
+    try generation?.apply(to: &options, model: model)
+    try adjust(&options)
+    return options
   }
 
   /// The error for a batch whose loss is not finite, naming its first such example.

@@ -29,9 +29,10 @@ enum AssembleCommand {
       .value("--out", "DIR", "Output model folder (required; an existing one must be an assembly)"),
       .flag("--remeasure-latency", "Time the teacher's layers again and replace the registry's latency profile"),
       .flag("--force", "Let --out replace another kind of Tessera output (never files Tessera did not write)"),
-    ]
+    ] + WeightFormatFlags.options
   ) { arguments in
     let (recipe, source) = try request(arguments)
+    let format = try WeightFormatFlags.format(arguments)
     guard let registryPath = arguments.string("--registry") ?? recipe.registry else {
       throw UsageError("give --registry DIR (or a recipe naming one)")
     }
@@ -40,7 +41,7 @@ enum AssembleCommand {
       AssemblyParameters(
         registryFolder: URL(fileURLWithPath: registryPath), teacherFolder: arguments.string("--teacher").map { URL(fileURLWithPath: $0) },
         recipe: recipe, recipeSource: source, out: out, remeasureLatency: arguments.has("--remeasure-latency"),
-        force: arguments.has("--force"))
+        force: arguments.has("--force"), format: format)
     ) { FileHandle.standardError.write(Data("warning: \($0)\n".utf8)) }
     let (planned, model, teacher) = (outcome.planned, outcome.model, outcome.teacher)
     let cost = planned.cost

@@ -54,6 +54,8 @@ enum CompareCommand {
       OUT is replaced whole when the run ends; an existing OUT must be a report
       folder compare wrote.
       Timings are real: run a release build on an otherwise idle machine.
+      Every row generates with the teacher folder's generation_config.json
+      (or config.json's generation fields); the generation flags override it.
       """,
     options: [
       .value("--registry", "DIR", "Module registry (required)"),
@@ -72,9 +74,12 @@ enum CompareCommand {
       .flag("--save-models", "Also save each assembly under OUT/models"),
       .flag("--remeasure-latency", "Time the teacher's layers again and replace the registry's latency profile"),
       .flag("--force", "Let --out replace another kind of Tessera output (never files Tessera did not write)"),
-    ]
+    ] + GenerateCommand.generationFlags
   ) { arguments in
     var settings = try settings(from: arguments)
+    // Checked now, before any model is loaded.
+    var checked = GenerationOptions()
+    try GenerateCommand.applyGenerationFlags(arguments, to: &checked)
     let registry = URL(fileURLWithPath: try arguments.require("--registry"))
     let (examples, validation, name) = try comparisonExamples(arguments, validation: settings.measuredPlans > 0)
     settings.dataName = name
@@ -84,7 +89,8 @@ enum CompareCommand {
         examples: examples, validationExamples: validation, settings: settings,
         reportFolder: URL(fileURLWithPath: arguments.string("--out") ?? "compare-report"),
         saveModels: arguments.has("--save-models"), remeasureLatency: arguments.has("--remeasure-latency"),
-        force: arguments.has("--force"), baselinesFolder: arguments.string("--baselines").map { URL(fileURLWithPath: $0) }))
+        force: arguments.has("--force"), baselinesFolder: arguments.string("--baselines").map { URL(fileURLWithPath: $0) },
+        adjustGeneration: { try GenerateCommand.applyGenerationFlags(arguments, to: &$0) }))
   }
 
   /// Measures the sweep with a progress bar, writes the report and prints the table; shared with `tessera demo`.

@@ -18,8 +18,10 @@ enum EvaluateCommand {
         tessera evaluate --model teachers/arith --task arithmetic
         tessera evaluate --model teachers/mine --data test.jsonl --metrics bleu,chrf,rouge --json scores.json
 
-      Prints exact match and the requested metrics of the generated outputs
-      (greedy unless --beams), and the teacher-forced loss and perplexity.
+      Prints exact match and the requested metrics of the generated outputs,
+      and the teacher-forced loss and perplexity. Generation follows the
+      folder's generation_config.json (or config.json's generation fields),
+      else greedy up to the longest target plus 8 tokens; flags override.
       """,
     options: [
       .value("--model", "DIR", "Model folder with its tokenizer (required)"),
@@ -29,7 +31,7 @@ enum EvaluateCommand {
       .value("--count", "N", "Examples: drawn from the task (default 500), or the first N of --data (default all)"),
       .value("--data-seed", "N", "Seed of the task generator (with --task; default 1)"),
       .value("--metrics", "LIST", "Metrics: em, bleu, chrf, rouge", default: "em,chrf,bleu"),
-      .value("--beams", "N", "Beam search with N beams (1: greedy)", default: "1"),
+    ] + GenerateCommand.generationFlags + [
       .value("--max-source-tokens", "N", "Longer sources are refused (and BART's position limit applies)", default: "512"),
       .value("--json", "FILE", "Also write the result as JSON"),
       .value("--predictions", "FILE", "Also write one prediction per line"),
@@ -39,10 +41,6 @@ enum EvaluateCommand {
     if let count, count < 1 || count > maxCount {
       throw UsageError("--count must be between 1 and \(maxCount), got \(count)")
     }
-    var options = GenerationOptions(numBeams: try arguments.int("--beams") ?? 1)
-    options.maxSourceTokens = try arguments.int("--max-source-tokens") ?? 512
-    guard options.numBeams >= 1 else { throw UsageError("--beams must be at least 1") }
-    if let limit = options.maxSourceTokens, limit < 1 { throw UsageError("--max-source-tokens must be at least 1, got \(limit)") }
     let examples: [Example]
     switch (arguments.string("--task"), arguments.string("--data")) {
     case (.some, .some): throw UsageError("give --task NAME or --data FILE, not both")
@@ -65,19 +63,22 @@ enum EvaluateCommand {
     let metrics = try TextMetric.parseList(arguments.list("--metrics") ?? ["em"])
     let folder = URL(fileURLWithPath: try arguments.require("--model"))
     let model = try ModelLoading.load(from: folder)
-    try GenerateCommand.checkOptions(options, for: model)
     let tokenizer = try loadTokenizer(from: folder)
     try ModelInputChecks.tokenizer(
       tokenizer, fits: model, tokenizerFile: folder.appendingPathComponent(tokenizerFileName).path, modelFolder: folder.path)
+    let options = try ModelEvaluation.generationOptions(
+      model: model, longestTarget: examples.map { tokenizer.encode($0.target).count }.max() ?? 1,
+      generation: GenerationSettings.read(folder: folder)) { try GenerateCommand.applyGenerationFlags(arguments, to: &$0) }
+    try GenerateCommand.checkOptions(options, for: model)
     do {
       try options.checkSources(examples.map { tokenizer.encode($0.source) }, for: model)
     } catch let error as GenerationError {
       throw GenerateCommand.describe(error, firstInput: 1, options: options)
     }
-    let beams = options.numBeams
     let bar = ProgressBar(total: examples.count, label: "evaluate")
     let (result, predictions) = try ModelEvaluation.run(
-      model: model, tokenizer: tokenizer, examples: examples, metrics: metrics, numBeams: beams) { bar.update($0) }
+      model: model, tokenizer: tokenizer, examples: examples, metrics: metrics, options: options
+    ) { bar.update($0) }
     bar.finish()
     print(Metrics.table(result.metrics + [MetricValue(name: "loss", value: result.loss), MetricValue(name: "perplexity", value: result.perplexity)]))
     print("\(result.examples) examples, \(String(format: "%.1f", result.generationSeconds)) s generating")

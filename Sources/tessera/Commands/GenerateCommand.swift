@@ -14,6 +14,12 @@ enum GenerateCommand {
       (line breaks inside an output become spaces). Decoding follows Hugging
       Face's generate: the same options give the same tokens.
 
+      The settings of the folder's generation_config.json (or, without one,
+      the generation fields of its config.json) apply as in Hugging Face:
+      beams, lengths, no_repeat_ngram_size, repetition_penalty, forced tokens,
+      special ids. Each flag below overrides its setting; without either,
+      Hugging Face's defaults apply (greedy, 20 new tokens).
+
       EXAMPLES:
         tessera generate --model teachers/arith "12 + 30"
         tessera generate --model teachers/t5-small --beams 4 --max-new-tokens 40 < inputs.txt
@@ -21,16 +27,11 @@ enum GenerateCommand {
     positionals: [Positional(name: "TEXT", help: "Input texts (default: lines of standard input)", isOptional: true, isVariadic: true)],
     options: [
       .value("--model", "DIR", "Model folder with config.json, model.safetensors and tokenizer.json (required)"),
-      .value("--beams", "N", "Beams; 1 is greedy search", default: "1"),
-      .value("--max-new-tokens", "N", "Most tokens generated per input", default: "20"),
-      .value("--min-new-tokens", "N", "End of sequence is blocked before this many tokens", default: "0"),
-      .value("--length-penalty", "X", "Beam scores divide by length^X", default: "1"),
-      .value("--early-stopping", "MODE", "Beam search: true, false or never (as Hugging Face)", default: "false"),
+    ] + generationFlags + [
       .value("--batch-size", "N", "Inputs decoded together", default: "16"),
       .value("--max-source-tokens", "N", "Longer inputs are refused (and BART's position limit applies)", default: "512"),
     ]
   ) { arguments in
-    let options = try generationOptions(arguments)
     let batchSize = try arguments.int("--batch-size") ?? 16
     guard batchSize > 0 else { throw UsageError("--batch-size must be positive, got \(batchSize)") }
     let folder = URL(fileURLWithPath: try arguments.require("--model"))
@@ -39,12 +40,13 @@ enum GenerateCommand {
       throw GenerateCommandError("model folder \(folder.path) does not exist")
     }
     let model = try ModelLoading.load(from: folder)
+    let options = try generationOptions(arguments, model: model, folder: folder)
     try checkOptions(options, for: model)
     let tokenizer = try loadTokenizer(from: folder)
     try ModelInputChecks.tokenizer(
       tokenizer, fits: model, tokenizerFile: folder.appendingPathComponent(tokenizerFileName).path, modelFolder: folder.path)
     let texts = arguments.positionals.isEmpty ? try readStandardInput() : arguments.positionals
-    let eos = model.specialTokens.eos
+    let eos = options.specialTokens?.eos ?? model.specialTokens.eos
     for start in stride(from: 0, to: texts.count, by: batchSize) {
       let chunk = texts[start..<min(start + batchSize, texts.count)]
       let sources = chunk.map { tokenizer.encode($0) }
@@ -64,24 +66,53 @@ enum GenerateCommand {
     }
   }
 
-  static func generationOptions(_ arguments: ParsedArguments) throws -> GenerationOptions {
-    var options = GenerationOptions()
-    options.numBeams = try arguments.int("--beams") ?? 1
-    options.maxNewTokens = try arguments.int("--max-new-tokens") ?? 20
-    options.minNewTokens = try arguments.int("--min-new-tokens") ?? 0
-    options.lengthPenalty = Float(try arguments.double("--length-penalty") ?? 1)
-    options.maxSourceTokens = try arguments.int("--max-source-tokens") ?? 512
-    guard options.numBeams >= 1 else { throw UsageError("--beams must be at least 1, got \(options.numBeams)") }
-    guard options.maxNewTokens >= 0 else { throw UsageError("--max-new-tokens must be ≥ 0, got \(options.maxNewTokens)") }
-    guard options.minNewTokens >= 0 else { throw UsageError("--min-new-tokens must be ≥ 0, got \(options.minNewTokens)") }
-    if let limit = options.maxSourceTokens, limit < 1 { throw UsageError("--max-source-tokens must be at least 1, got \(limit)") }
-    switch arguments.string("--early-stopping") ?? "false" {
+  /// The flags that override a model folder's generation settings (no
+  /// defaults here: an absent flag leaves the folder's setting).
+  static let generationFlags: [Option] = [
+    .value("--beams", "N", "Beams; 1 is greedy search (default: the folder's num_beams, else 1)"),
+    .value("--max-new-tokens", "N", "Most tokens generated per input (default: the folder's max_new_tokens or max_length − 1, else 20)"),
+    .value("--min-new-tokens", "N", "End of sequence is blocked before this many tokens (default: the folder's, else 0)"),
+    .value("--length-penalty", "X", "Beam scores divide by length^X (default: the folder's, else 1)"),
+    .value("--early-stopping", "MODE", "Beam search: true, false or never, as Hugging Face (default: the folder's, else false)"),
+    .value("--no-repeat-ngram-size", "N", "No n-gram of this size repeats in an output; 0 is off (default: the folder's, else 0)"),
+    .value("--repetition-penalty", "X", "Scores of tokens already generated are divided by X; 1 is off (default: the folder's, else 1)"),
+  ]
+
+  /// Generation options for `model` in `folder`: Hugging Face's defaults,
+  /// then the folder's generation settings, then the flags given.
+  static func generationOptions(
+    _ arguments: ParsedArguments, model: any Seq2SeqModel, folder: URL, base: GenerationOptions = GenerationOptions()
+  ) throws -> GenerationOptions {
+    var options = base
+    try GenerationSettings.read(folder: folder)?.apply(to: &options, model: model)
+    try applyGenerationFlags(arguments, to: &options)
+    return options
+  }
+
+  /// Sets the options whose flags were given, checking each value.
+  static func applyGenerationFlags(_ arguments: ParsedArguments, to options: inout GenerationOptions) throws {
+    func atLeast(_ flag: String, _ minimum: Int) throws -> Int? {
+      guard let value = try arguments.int(flag) else { return nil }
+      guard value >= minimum else { throw UsageError("\(flag) must be at least \(minimum), got \(value)") }
+      return value
+    }
+    options.numBeams = try atLeast("--beams", 1) ?? options.numBeams
+    options.maxNewTokens = try atLeast("--max-new-tokens", 0) ?? options.maxNewTokens
+    options.minNewTokens = try atLeast("--min-new-tokens", 0) ?? options.minNewTokens
+    options.noRepeatNgramSize = try atLeast("--no-repeat-ngram-size", 0) ?? options.noRepeatNgramSize
+    options.lengthPenalty = try arguments.double("--length-penalty").map(Float.init) ?? options.lengthPenalty
+    if let penalty = try arguments.double("--repetition-penalty") {
+      guard penalty > 0 else { throw UsageError("--repetition-penalty must be greater than 0, got \(penalty)") }
+      options.repetitionPenalty = Float(penalty)
+    }
+    options.maxSourceTokens = try atLeast("--max-source-tokens", 1) ?? options.maxSourceTokens
+    switch arguments.string("--early-stopping") {
+    case nil: break
     case "true": options.earlyStopping = .whenBeamsFinished
     case "false": options.earlyStopping = .heuristic
     case "never": options.earlyStopping = .never
-    case let other: throw UsageError("--early-stopping must be true, false or never, got '\(other)'")
+    case let other?: throw UsageError("--early-stopping must be true, false or never, got '\(other)'")
     }
-    return options
   }
 
   /// The flag that sets a ``GenerationOptions`` property.
@@ -92,6 +123,9 @@ enum GenerateCommand {
     case "minNewTokens": "--min-new-tokens"
     case "lengthPenalty": "--length-penalty"
     case "maxSourceTokens": "--max-source-tokens"
+    case "noRepeatNgramSize": "--no-repeat-ngram-size"
+    case "repetitionPenalty": "--repetition-penalty"
+    case "earlyStopping": "--early-stopping"
     default: name
     }
   }

@@ -74,8 +74,10 @@ enum TeacherCommands {
       EXAMPLE:
         tessera teacher import ~/models/t5-small --out teachers/t5-small
 
-      Reads config.json, model.safetensors (F32, F16 or BF16) and tokenizer.json;
-      every weight must be present with its shape. Writes an F32 copy in --out.
+      Reads config.json, model.safetensors or its shards (F32, F16 or BF16),
+      generation_config.json and tokenizer.json; every weight must be present
+      with its shape. Writes a copy in --out (F32 unless --dtype; sharded with
+      --max-shard-size) with the generation settings.
       --out must be new, empty or a model folder Tessera wrote; --force also
       replaces another Tessera output, but never a file, a folder with other
       files, the current folder or the source.
@@ -84,15 +86,17 @@ enum TeacherCommands {
     options: [
       .value("--out", "DIR", "Where to write the converted teacher (required)"),
       .flag("--force", "Replace another Tessera output (a teacher, registry, report, …) at --out"),
-    ]
+    ] + WeightFormatFlags.options
   ) { arguments in
+    let format = try WeightFormatFlags.format(arguments)
     let source = URL(fileURLWithPath: arguments.positional(0)!)
     let out = URL(fileURLWithPath: try arguments.require("--out"))
     try OutputFolder.claim(out, as: .model, force: arguments.has("--force"), reading: [source])
     let model = try ModelLoading.load(from: source)
     let hasTokenizer = FileManager.default.fileExists(atPath: source.appendingPathComponent("tokenizer.json").path)
     let tokenizer = hasTokenizer ? try loadTokenizer(from: source) : nil
-    try ModelExport.save(model, to: out, tokenizer: tokenizer)
+    let generation = try ModelExport.generationConfigCopy(from: source, for: model)
+    try ModelExport.save(model, to: out, tokenizer: tokenizer, extraFiles: generation, format: format)
     print("""
       imported \(model.modelType): \(model.encoder.depth)+\(model.decoder.depth) layers, d_model \(model.modelWidth), \
       \(model.parameterCount.formatted()) parameters\(hasTokenizer ? "" : " (no tokenizer.json found)")
