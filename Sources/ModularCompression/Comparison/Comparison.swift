@@ -127,25 +127,15 @@ public enum Comparison {
       + baselineCandidates(parameters.baselinesFolder, teacherFingerprint: planning.teacherFingerprint, tokenizer: tokenizer)
     guard let reportFolder = parameters.reportFolder else {
       return try measure(
-<<<<<<< HEAD
         planning, tokenizer: tokenizer, examples: parameters.examples, validationExamples: parameters.validationExamples,
-        settings: parameters.settings, candidates: candidates, progress: progress)
+        settings: parameters.settings, candidates: candidates, adjustGeneration: parameters.adjustGeneration, progress: progress)
     }
     return try ReportFolder.replace(reportFolder, force: parameters.force, reading: inputs) { staging in
       let results = try measure(
         planning, tokenizer: tokenizer, examples: parameters.examples, validationExamples: parameters.validationExamples,
-        settings: parameters.settings, candidates: candidates, saveModelsTo: parameters.saveModels ? staging.appendingPathComponent(ComparisonReport.modelsFolderName) : nil,
-        progress: progress)
-=======
-        planning, tokenizer: tokenizer, examples: parameters.examples, settings: parameters.settings, candidates: candidates,
-        adjustGeneration: parameters.adjustGeneration, progress: progress)
-    }
-    return try ReportFolder.replace(reportFolder, force: parameters.force, reading: inputs) { staging in
-      let results = try measure(
-        planning, tokenizer: tokenizer, examples: parameters.examples, settings: parameters.settings, candidates: candidates,
+        settings: parameters.settings, candidates: candidates,
         saveModelsTo: parameters.saveModels ? staging.appendingPathComponent(ComparisonReport.modelsFolderName) : nil,
         adjustGeneration: parameters.adjustGeneration, progress: progress)
->>>>>>> h-11
       try ComparisonReport.writeFiles(results, into: staging)
       return results
     }
@@ -206,14 +196,9 @@ public enum Comparison {
   ///   (read first, so a broken one fails before any measuring) against the
   ///   records of the ``BaselineCandidate``s among `candidates`.
   public static func measure(
-<<<<<<< HEAD
     _ planning: PlanningContext, tokenizer: any TextTokenizer, examples: [Example], validationExamples: [Example] = [],
-    settings: ComparisonSettings, candidates: [any ComparisonCandidate], saveModelsTo: URL? = nil, progress: (ComparisonProgress) -> Void = { _ in }
-=======
-    _ planning: PlanningContext, tokenizer: any TextTokenizer, examples: [Example], settings: ComparisonSettings,
-    candidates: [any ComparisonCandidate], saveModelsTo: URL? = nil,
+    settings: ComparisonSettings, candidates: [any ComparisonCandidate], saveModelsTo: URL? = nil,
     adjustGeneration: (inout GenerationOptions) throws -> Void = { _ in }, progress: (ComparisonProgress) -> Void = { _ in }
->>>>>>> h-11
   ) throws -> ComparisonResults {
     try settings.validate()
     guard !examples.isEmpty else { throw ComparisonError.noExamples }
