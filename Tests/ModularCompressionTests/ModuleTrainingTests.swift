@@ -52,6 +52,22 @@ final class ModuleTrainingTests: XCTestCase {
     XCTAssertGreaterThan(mixedSteps, 5, "mixed covers should often combine granularities")
   }
 
+  /// Random g2 and g4 modules, every span replaced from the first step, no local stage, a constant
+  /// rate; only the distillation terms (a random teacher's own cross-entropy cannot fall much).
+  static func hybridOnlySettings(steps: Int) -> ModuleTrainingSettings {
+    var settings = ModuleTrainingSettings()
+    settings.granularities = [2, 4]
+    settings.steps = steps
+    settings.replaceStart = 1
+    settings.learningRate = 3e-3
+    settings.warmupSteps = 0
+    settings.schedule = "constant"
+    settings.initialisation = .random
+    settings.localFraction = 0
+    settings.weights.crossEntropy = 0
+    return settings
+  }
+
   func testEveryPlansHoldOnePlanOfEachGranularityThatFits() {
     let sampler = HybridSampler(sampling: .every, granularities: [2, 3, 6], depths: [.encoder: 6, .decoder: 4], seed: 3)
     for step in 1...20 {
@@ -69,17 +85,8 @@ final class ModuleTrainingTests: XCTestCase {
 
   func testEveryGranularityTrainsEachStepBesideOneTeacherPass() throws {
     let teacher = TinyTeachers.t5(encoderLayers: 4, decoderLayers: 4, seed: 3)
-    var settings = ModuleTrainingSettings()
-    settings.granularities = [2, 4]
+    var settings = Self.hybridOnlySettings(steps: 30)
     settings.sampling = .every
-    settings.steps = 30
-    settings.replaceStart = 1
-    settings.learningRate = 3e-3
-    settings.warmupSteps = 0
-    settings.schedule = "constant"
-    settings.initialisation = .random
-    settings.localFraction = 0
-    settings.weights.crossEntropy = 0
     let objective = ModuleDistillationObjective(teacher: teacher, settings: settings)
     let trainer = TrainingLoop(
       objective: objective, settings: settings.loopSettings, schedule: CopyBatches(), checkpointFolder: nil, fingerprint: "")
@@ -106,17 +113,7 @@ final class ModuleTrainingTests: XCTestCase {
   func testTrainingLowersTheLossAndLeavesTheTeacherAlone() throws {
     let teacher = TinyTeachers.t5(encoderLayers: 4, decoderLayers: 4, seed: 3)
     let before = teacher.stateDictionary()
-    var settings = ModuleTrainingSettings()
-    settings.granularities = [2, 4]
-    settings.steps = 40
-    settings.replaceStart = 1
-    settings.learningRate = 3e-3
-    settings.warmupSteps = 0
-    settings.schedule = "constant"
-    settings.initialisation = .random
-    settings.localFraction = 0  // hybrid steps only
-    // Only the distillation terms: a random teacher's own cross-entropy cannot fall much.
-    settings.weights.crossEntropy = 0
+    let settings = Self.hybridOnlySettings(steps: 40)
     let objective = ModuleDistillationObjective(teacher: teacher, settings: settings)
     let trainer = TrainingLoop(
       objective: objective, settings: settings.loopSettings, schedule: CopyBatches(), checkpointFolder: nil, fingerprint: "")
