@@ -7,24 +7,13 @@ import XCTest
 @testable import ModularCompression
 
 /// `measured` rows: plans of equal size chosen by validation loss, never by the test split.
-final class MeasuredAssemblyTests: XCTestCase {
-  var directory: URL!
-
-  override func setUpWithError() throws {
-    directory = FileManager.default.temporaryDirectory.appendingPathComponent("MeasuredAssemblyTests-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-  }
-
-  override func tearDownWithError() throws {
-    try? FileManager.default.removeItem(at: directory)
-  }
-
+final class MeasuredAssemblyTests: TinyPipelineTestCase {
   func planning(_ fixture: ComparisonFixture) throws -> PlanningContext {
     try PlanningContext(teacher: fixture.teacher, teacherFolder: fixture.teacherFolder, registry: fixture.registry, latency: .estimate)
   }
 
   func testClosestPlansHaveTheMostParametersWithinTheRatioBestPredictedFirst() throws {
-    let fixture = try ComparisonFixture(in: directory, granularities: [2, 3], depth: 6)
+    let fixture = try ComparisonFixture(in: folder, granularities: [2, 3], depth: 6)
     let planner = try planning(fixture).planner
     let plans = try planner.closestPlans(ratio: 2)
     let budget = Double(planner.costs.teacherLayerParameterTotal) / 2
@@ -48,7 +37,7 @@ final class MeasuredAssemblyTests: XCTestCase {
   }
 
   func testMeasuredRowKeepsThePlanWithTheLowestValidationLoss() throws {
-    let fixture = try ComparisonFixture(in: directory, granularities: [2, 3], depth: 6)
+    let fixture = try ComparisonFixture(in: folder, granularities: [2, 3], depth: 6)
     // Modules are copies of their span's first layer: plans of equal size differ in loss.
     let validation = Array(ComparisonFixture.examples.prefix(4))
     let test = Array(ComparisonFixture.examples.suffix(2))
@@ -86,7 +75,7 @@ final class MeasuredAssemblyTests: XCTestCase {
   }
 
   func testABudgetOfOnePlanKeepsTheBestPredicted() throws {
-    let fixture = try ComparisonFixture(in: directory, granularities: [2, 3], depth: 6)
+    let fixture = try ComparisonFixture(in: folder, granularities: [2, 3], depth: 6)
     let context = try planning(fixture)
     let settings = ComparisonSettings(ratios: [2], strategies: [.pareto], includeLayerDropping: false, measuredPlans: 1)
     let comparison = ComparisonContext(
