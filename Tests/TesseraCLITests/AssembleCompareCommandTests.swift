@@ -149,6 +149,14 @@ extension AssembleCompareCommandTests {
     }
     let assembled = try ModelLoading.load(from: out)
     XCTAssertLessThan(assembled.encoder.depth + assembled.decoder.depth, 8, "the sharded assembly loads, compressed")
+    // compare --save-models carries the settings too.
+    let report = folder.appendingPathComponent("report")
+    let compared = try CLI.run([
+      "compare", "--registry", registry.path, "--task", "arithmetic", "--count", "2", "--ratios", "2", "--strategies", "pareto",
+      "--no-layer-dropping", "--measured-plans", "0", "--latency-examples", "1", "--save-models", "--out", report.path,
+    ])
+    XCTAssertEqual(compared.status, 0, compared.error)
+    XCTAssertEqual(try Data(contentsOf: report.appendingPathComponent("models/pareto-2x/generation_config.json")), settings)
     // The next assembly replaces the sharded one.
     let again = try CLI.run(["assemble", "--registry", registry.path, "--ratio", "2", "--out", out.path])
     XCTAssertEqual(again.status, 0, again.error)

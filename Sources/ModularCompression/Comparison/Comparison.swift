@@ -212,9 +212,14 @@ public enum Comparison {
       model: planning.teacher, longestTarget: data.targets.map(\.count).max() ?? 1, generation: generation, adjust: adjustGeneration)
     let sourceTokens = median(data.sources.map(\.count)), targetTokens = median(data.targets.map(\.count))
     let planner = planning.planner, teacher = planning.teacher
-    let context = ComparisonContext(
+    var context = ComparisonContext(
       teacher: teacher, registry: planning.registry, planner: planner, teacherFingerprint: planning.teacherFingerprint,
       registryFingerprint: registryFingerprint, tokenizer: tokenizer, settings: settings, validationExamples: validationExamples)
+    if saveModelsTo != nil {
+      // Saved assemblies generate as the teacher does, like those of `tessera assemble`.
+      context.savedModelFiles = try ModelExport.generationConfigCopy(
+        from: planning.teacherFolder ?? planning.registry.teacherFolder, for: teacher)
+    }
 
     // Rows in ratio order (stable: each candidate's order within a ratio), the teacher first.
     var entries = ([TeacherCandidate()] + candidates).flatMap { $0.rows(in: context) }.enumerated().sorted { a, b in

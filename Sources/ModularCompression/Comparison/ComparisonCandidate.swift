@@ -24,6 +24,8 @@ public struct ComparisonContext {
   public let settings: ComparisonSettings
   /// Held-out examples candidates may choose by (never the test examples the rows are measured on).
   public let validationExamples: [Example]
+  /// Files a saved model carries from the teacher's folder (its checked `generation_config.json`).
+  public var savedModelFiles: [String: Data] = [:]
 }
 
 /// A row and how to build its model.
@@ -115,7 +117,7 @@ public struct AssemblyCandidate: ComparisonCandidate {
     guard let folder else { return BuiltCandidate(model: try Assembler.assemble(teacher: teacher, plan: planned.plan, loadBlock: loadBlock)) }
     let model = try Assembler.assemble(
       planned, teacher: teacher, loadBlock: loadBlock, to: folder, tokenizer: context.tokenizer,
-      registryFingerprint: context.registryFingerprint, teacherFingerprint: fingerprint
+      registryFingerprint: context.registryFingerprint, teacherFingerprint: fingerprint, extraFiles: context.savedModelFiles
     ).model
     return BuiltCandidate(model: model) { measured in
       guard let cost = measured.cost else { return }
