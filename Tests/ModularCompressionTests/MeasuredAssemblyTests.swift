@@ -48,7 +48,8 @@ final class MeasuredAssemblyTests: TinyPipelineTestCase {
     let results = try Comparison.run(
       ComparisonParameters(
         registryFolder: fixture.registry.folder, teacherFolder: fixture.teacherFolder, examples: test,
-        validationExamples: validation, settings: settings))
+        validationExamples: validation, settings: settings, reportFolder: folder.appendingPathComponent("report"),
+        saveModels: true))
     let data = TokenizedExamples(validation, tokenizer: ByteTokenizer())
     for ratio in [1.5, 2.0] {
       let row = try XCTUnwrap(results.rows.first { $0.label == "measured \(formatRatio(ratio))×" })
@@ -62,6 +63,11 @@ final class MeasuredAssemblyTests: TinyPipelineTestCase {
         }
         losses[planned.plan.summary] = try ModelEvaluation.teacherForcedLoss(model, data: data).meanLoss
       }
+      // The saved model records the choice as its strategy, and the measured cost.
+      let saved = try AssemblyReport.load(from: folder.appendingPathComponent("report/models/measured-\(formatRatio(ratio))x"))
+      XCTAssertEqual(saved.strategy, MeasuredAssemblyCandidate.method)
+      XCTAssertEqual(saved.summary, row.plan)
+      XCTAssertEqual(saved.cost.latencySpeedup, row.cost?.latencySpeedup)
       let chosen = try XCTUnwrap(row.plan)
       let lowest = try XCTUnwrap(losses.values.min())
       XCTAssertEqual(try XCTUnwrap(losses[chosen], "\(chosen) is one of the closest plans"), lowest, accuracy: 1e-12, "ratio \(ratio)")

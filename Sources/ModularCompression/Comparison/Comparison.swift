@@ -207,7 +207,8 @@ public enum Comparison {
     let modulesCost = try ModuleTrainingCost.read(inRegistry: planning.registry.folder, teacherFingerprint: planning.teacherFingerprint)
     let data = TokenizedExamples(examples, tokenizer: tokenizer)
     // Every row generates with the teacher's checkpoint settings (generation_config.json), then the flags.
-    let generation = try (planning.teacherFolder ?? planning.registry.teacherFolder).flatMap { try GenerationSettings.read(folder: $0) }
+    let teacherFolder = planning.teacherFolder ?? planning.registry.teacherFolder
+    let generation = try teacherFolder.flatMap { try GenerationSettings.read(folder: $0) }
     let generationOptions = try ModelEvaluation.generationOptions(
       model: planning.teacher, longestTarget: data.targets.map(\.count).max() ?? 1, generation: generation, adjust: adjustGeneration)
     let sourceTokens = median(data.sources.map(\.count)), targetTokens = median(data.targets.map(\.count))
@@ -217,8 +218,7 @@ public enum Comparison {
       registryFingerprint: registryFingerprint, tokenizer: tokenizer, settings: settings, validationExamples: validationExamples)
     if saveModelsTo != nil {
       // Saved assemblies generate as the teacher does, like those of `tessera assemble`.
-      context.savedModelFiles = try ModelExport.generationConfigCopy(
-        from: planning.teacherFolder ?? planning.registry.teacherFolder, for: teacher)
+      context.savedModelFiles = try ModelExport.generationConfigCopy(from: teacherFolder, for: teacher)
     }
 
     // Rows in ratio order (stable: each candidate's order within a ratio), the teacher first.

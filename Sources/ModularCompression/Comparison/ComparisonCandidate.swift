@@ -110,8 +110,11 @@ public struct AssemblyCandidate: ComparisonCandidate {
   }
 
   /// The model of `planned`; given a folder, also written there with `assembly.json`
-  /// (its strategy and budget from `planned`), which records the measured cost afterwards.
-  static func build(_ planned: PlannedAssembly, in context: ComparisonContext, saveTo folder: URL?) throws -> BuiltCandidate {
+  /// (its strategy and budget from `planned`), which records the measured cost afterwards
+  /// and `recordedStrategy`, when given, as the strategy (a choice that is no ``AssemblyStrategy``).
+  static func build(
+    _ planned: PlannedAssembly, in context: ComparisonContext, saveTo folder: URL?, recordedStrategy: String? = nil
+  ) throws -> BuiltCandidate {
     let (registry, teacher, fingerprint) = (context.registry, context.teacher, context.teacherFingerprint)
     let loadBlock = { (span: ModuleSpan) in try registry.loadBlock(span, for: teacher, teacherFingerprint: fingerprint) }
     guard let folder else { return BuiltCandidate(model: try Assembler.assemble(teacher: teacher, plan: planned.plan, loadBlock: loadBlock)) }
@@ -123,6 +126,7 @@ public struct AssemblyCandidate: ComparisonCandidate {
       guard let cost = measured.cost else { return }
       var saved = try AssemblyReport.load(from: folder)
       saved.cost = cost
+      if let recordedStrategy { saved.strategy = recordedStrategy }
       try saved.write(into: folder)
     }
   }

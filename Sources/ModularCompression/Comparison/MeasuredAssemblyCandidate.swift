@@ -2,10 +2,10 @@ import Foundation
 import Seq2SeqModels
 import TextTasks
 
-/// Assemblies chosen by measurement, one per ratio (`measured 2×`): the
-/// planner's shortlist at the ratio (``AssemblyPlanner/shortlist(ratio:limit:)``,
-/// `settings.measuredPlans` plans of equal size), each assembled and scored by
-/// its teacher-forced loss on the validation examples, the lowest kept.
+/// Assemblies chosen by measurement, one per ratio (`measured 2×`): among the
+/// planner's plans closest to the ratio (``AssemblyPlanner/closestPlans(ratio:)``),
+/// at most `settings.measuredPlans` are assembled and scored by their
+/// teacher-forced loss on the validation examples, the lowest kept.
 ///
 /// The probe predicts a plan's loss as the sum of its modules' losses alone in
 /// the teacher, which misranks plans whose modules never ran side by side in
@@ -33,15 +33,7 @@ public struct MeasuredAssemblyCandidate: ComparisonCandidate {
       } build: { plan, folder in
         var planned = context.planner.evaluate(plan)
         planned.budget = .layerParameterRatio(ratio)
-        var built = try AssemblyCandidate.build(planned, in: context, saveTo: folder)
-        guard let folder, let recordCost = built.afterMeasuring else { return built }
-        built.afterMeasuring = { measured in
-          try recordCost(measured)
-          var saved = try AssemblyReport.load(from: folder)
-          saved.strategy = Self.method
-          try saved.write(into: folder)
-        }
-        return built
+        return try AssemblyCandidate.build(planned, in: context, saveTo: folder, recordedStrategy: Self.method)
       }
     }
   }

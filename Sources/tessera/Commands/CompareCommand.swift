@@ -175,20 +175,12 @@ enum CompareCommand {
   /// The most examples --count takes: far beyond what a comparison can time, short of exhausting memory.
   static let maximumCount = 1_000_000
 
-  /// The test examples, and (when `validation`) the first
+  /// The first --count examples of the test split of --task or the data
+  /// files, and (when `validation`) the first
   /// ``MeasuredAssemblyCandidate/validationCount`` of the validation split, which `measured` rows choose by.
   static func comparisonExamples(
     _ arguments: ParsedArguments, validation: Bool
   ) throws -> (test: [Example], validation: [Example], name: String) {
-    let (test, name) = try testExamples(arguments)
-    guard validation else { return (test, [], name) }
-    var data = DatasetSpec()
-    try DatasetOptions.apply(arguments, to: &data)
-    return (test, Array(try data.examples(.valid).prefix(MeasuredAssemblyCandidate.validationCount)), name)
-  }
-
-  /// The first --count examples of the test split of --task or the data files.
-  static func testExamples(_ arguments: ParsedArguments) throws -> (examples: [Example], name: String) {
     var data = DatasetSpec()
     try DatasetOptions.apply(arguments, to: &data)
     let count = try arguments.int("--count") ?? 200
@@ -198,6 +190,7 @@ enum CompareCommand {
     if arguments.string("--test-examples") == nil { data.testExamples = count }
     let examples = Array(try data.examples(.test).prefix(count))
     guard !examples.isEmpty else { throw UsageError("the test split of \(data.displayName) has no examples") }
-    return (examples, "\(data.displayName), test split")
+    let held = validation ? Array(try data.examples(.valid).prefix(MeasuredAssemblyCandidate.validationCount)) : []
+    return (examples, held, "\(data.displayName), test split")
   }
 }
