@@ -28,9 +28,19 @@ public struct TrainingMetric: Sendable, Equatable {
 public struct ObjectiveLoss {
   public var total: Tensor
   public var metrics: [TrainingMetric]
-  public init(total: Tensor, metrics: [TrainingMetric] = []) {
+  /// True when the objective already ran the backward pass, part by part (so
+  /// that one part's graph is alive at a time): `total` is then a plain value
+  /// and the gradients are in the parameters.
+  public var isBackpropagated: Bool
+  public init(total: Tensor, metrics: [TrainingMetric] = [], isBackpropagated: Bool = false) {
     self.total = total
     self.metrics = metrics
+    self.isBackpropagated = isBackpropagated
+  }
+
+  /// Runs the backward pass unless the objective already did.
+  public func backward() {
+    if !isBackpropagated { total.backward() }
   }
 }
 
@@ -182,7 +192,7 @@ public final class TrainingLoop {
       let loss = objective.loss(step: step, batch: batch)
       let value = loss.total.item()
       guard value.isFinite else { throw TrainingError("training diverged at step \(step): the loss is \(value)") }
-      loss.total.backward()
+      loss.backward()
       let withGradient = parameters.filter { $0.parameter.grad != nil }
       // Where several processes would combine their gradients.
       try communicator.allReduceGradients(withGradient.map(\.parameter))

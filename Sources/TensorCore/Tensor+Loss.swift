@@ -77,13 +77,45 @@ extension Tensor {
     let mask = rowMask ?? [Bool](repeating: true, count: rows)
     precondition(mask.count == rows, "KL: row mask has \(mask.count) entries for \(rows) rows")
     let counted = Swift.max(mask.filter { $0 }.count, 1)
-    let maskTensor = Tensor(mask.map { $0 ? 1 : 0 }, shape: Array(shape.dropLast()) + [1])
-    let teacherLog = withoutGradient { teacherLogits.detached().scaled(by: 1 / temperature).logSoftmax() }
-    let teacherProb = withoutGradient { teacherLog.exp() }
-    let studentLog = scaled(by: 1 / temperature).logSoftmax()
-    // Σ p_t (log p_t − log p_s), masked rows only.
-    let perElement = (teacherLog.subtracting(studentLog)).multiplying(teacherProb).multiplying(maskTensor)
-    return perElement.sum().scaled(by: temperature * temperature / Float(counted))
+    // Fused: only each row's two log Σ exp are kept; the probabilities are
+    // recomputed in the backward instead of writing four [N, V] tensors.
+    let student = detached(), teacher = teacherLogits.detached(), kernels = KernelChoice.active
+    let tau = 1 / temperature
+    let studentLSE = TensorStorage(uninitializedCount: rows), teacherLSE = TensorStorage(uninitializedCount: rows)
+    var rowLosses = [Float](repeating: 0, count: rows)
+    let px = student.storage.pointer, pt = teacher.storage.pointer
+    rowLosses.withUnsafeMutableBufferPointer { losses in
+      let out = losses.baseAddress!
+      Tensor.forEachRowChunk(rows: rows, width: classes) { first, chunk in
+        kernels.distillation(
+          student: px + first * classes, teacher: pt + first * classes, inverseTemperature: tau,
+          studentLogSumExp: studentLSE.pointer + first, teacherLogSumExp: teacherLSE.pointer + first, loss: out + first,
+          rows: chunk, width: classes)
+      }
+    }
+    var total: Double = 0
+    for r in 0..<rows where mask[r] { total += Double(rowLosses[r]) }
+    var out = Tensor(scalar: Float(total) * temperature * temperature / Float(counted))
+    Tensor.record(&out, inputs: [self]) { g in
+      // d/dx of T²·KL / counted is T·(q − p) / counted on counted rows.
+      let scale = g.item() * temperature / Float(counted)
+      let dx = Tensor(uninitializedShape: student.shape)
+      let pd = dx.storage.pointer, px = student.storage.pointer, pt = teacher.storage.pointer
+      Tensor.forEachRowChunk(rows: rows, width: classes) { first, chunk in
+        for r in first..<(first + chunk) {
+          let offset = r * classes
+          guard mask[r] else {
+            (pd + offset).update(repeating: 0, count: classes)
+            continue
+          }
+          kernels.distillationGradient(
+            student: px + offset, teacher: pt + offset, inverseTemperature: tau, studentLogSumExp: studentLSE.pointer + r,
+            teacherLogSumExp: teacherLSE.pointer + r, scale: scale, into: pd + offset, rows: 1, width: classes)
+        }
+      }
+      return [dx]
+    }
+    return out
   }
 
   /// Mean squared error.

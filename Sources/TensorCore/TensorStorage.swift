@@ -15,7 +15,9 @@ public final class TensorStorage: @unchecked Sendable {
     precondition(count >= 0, "negative element count \(count)")
     self.count = count
     let bytes = Swift.max(count, 1) * MemoryLayout<Float>.stride
-    let raw = StoragePool.take(bytes: bytes) ?? StoragePool.allocate(bytes: bytes)
+    let pooled = StoragePool.take(bytes: bytes)
+    StorageStatistics.allocated(bytes, fresh: pooled == nil)
+    let raw = pooled ?? StoragePool.allocate(bytes: bytes)
     pointer = raw.bindMemory(to: Float.self, capacity: Swift.max(count, 1))
   }
 
@@ -38,7 +40,10 @@ public final class TensorStorage: @unchecked Sendable {
 
   deinit {
     let raw = UnsafeMutableRawPointer(pointer)
-    if !StoragePool.give(raw, bytes: Swift.max(count, 1) * MemoryLayout<Float>.stride) { raw.deallocate() }
+    let bytes = Swift.max(count, 1) * MemoryLayout<Float>.stride
+    let pooled = StoragePool.give(raw, bytes: bytes)
+    StorageStatistics.freed(bytes, pooled: pooled)
+    if !pooled { raw.deallocate() }
   }
 }
 

@@ -133,4 +133,65 @@ extension KernelSet {
       for j in 0..<n { dx[j] = (FastMath.exp(x[j] - shift, using: Arithmetic.self) - offset) * scale }
     }
   }
+
+  /// `log Σ exp(τ·x)` of one row, in blocks of exp that stay in L1 (`e` holds 1024).
+  @inlinable @inline(__always) static func scaledLogSumExp(
+    _ x: UnsafePointer<Float>, inverseTemperature tau: Float, width n: Int, scratch e: UnsafeMutablePointer<Float>
+  ) -> Float {
+    let maximum = tau * FastMath.maximum(x, count: n)
+    var total = FastMath.PartialSum()
+    var start = 0
+    while start < n {
+      let length = Swift.min(1024, n - start)
+      let source = x + start
+      for j in 0..<length { e[j] = FastMath.exp(tau * source[j] - maximum, using: Arithmetic.self) }
+      if start + length < n {
+        total.add(UnsafePointer(e), count: length)
+      } else {
+        total.finish(UnsafePointer(e), count: length)
+      }
+      start += length
+    }
+    return maximum + FastMath.log(total.value, using: Arithmetic.self)
+  }
+
+  @inlinable public static func distillation(
+    student x: UnsafePointer<Float>, teacher t: UnsafePointer<Float>, inverseTemperature tau: Float,
+    studentLogSumExp: UnsafeMutablePointer<Float>, teacherLogSumExp: UnsafeMutablePointer<Float>,
+    loss: UnsafeMutablePointer<Float>, rows: Int, width n: Int
+  ) {
+    let e = UnsafeMutablePointer<Float>.allocate(capacity: 1024)
+    defer { e.deallocate() }
+    for r in 0..<rows {
+      let x = x + r * n, t = t + r * n
+      let ls = scaledLogSumExp(x, inverseTemperature: tau, width: n, scratch: e)
+      let lt = scaledLogSumExp(t, inverseTemperature: tau, width: n, scratch: e)
+      // Σ p (log p − log q) = Σ p·τ(t − x) + (ls − lt)·Σ p.
+      var weighted: Float = 0, mass: Float = 0
+      for j in 0..<n {
+        let p = FastMath.exp(tau * t[j] - lt, using: Arithmetic.self)
+        weighted += p * (t[j] - x[j])
+        mass += p
+      }
+      studentLogSumExp[r] = ls
+      teacherLogSumExp[r] = lt
+      loss[r] = tau * weighted + (ls - lt) * mass
+    }
+  }
+
+  @inlinable public static func distillationGradient(
+    student x: UnsafePointer<Float>, teacher t: UnsafePointer<Float>, inverseTemperature tau: Float,
+    studentLogSumExp: UnsafePointer<Float>, teacherLogSumExp: UnsafePointer<Float>, scale: Float,
+    into dx: UnsafeMutablePointer<Float>, rows: Int, width n: Int
+  ) {
+    for r in 0..<rows {
+      let x = x + r * n, t = t + r * n, dx = dx + r * n
+      let ls = studentLogSumExp[r], lt = teacherLogSumExp[r]
+      for j in 0..<n {
+        let q = FastMath.exp(tau * x[j] - ls, using: Arithmetic.self)
+        let p = FastMath.exp(tau * t[j] - lt, using: Arithmetic.self)
+        dx[j] = (q - p) * scale
+      }
+    }
+  }
 }

@@ -42,6 +42,19 @@ public protocol KernelSet: Sendable {
     _ x: UnsafePointer<Float>, logSumExp: UnsafePointer<Float>, offset: Float, scale: Float,
     into dx: UnsafeMutablePointer<Float>, rows: Int, width: Int)
 
+  /// Distillation rows at inverse temperature `τ`: `lse(τ·x)` and `lse(τ·t)` of
+  /// student and teacher rows, and each row's `Σ p (log p − log q)` with
+  /// `p = softmax(τ·t)`, `q = softmax(τ·x)`, without writing a row of output.
+  static func distillation(
+    student x: UnsafePointer<Float>, teacher t: UnsafePointer<Float>, inverseTemperature: Float,
+    studentLogSumExp: UnsafeMutablePointer<Float>, teacherLogSumExp: UnsafeMutablePointer<Float>,
+    loss: UnsafeMutablePointer<Float>, rows: Int, width: Int)
+  /// `dx[j] = (q[j] − p[j]) · scale` for each row (`p`, `q` as in ``distillation``).
+  static func distillationGradient(
+    student x: UnsafePointer<Float>, teacher t: UnsafePointer<Float>, inverseTemperature: Float,
+    studentLogSumExp: UnsafePointer<Float>, teacherLogSumExp: UnsafePointer<Float>, scale: Float,
+    into dx: UnsafeMutablePointer<Float>, rows: Int, width: Int)
+
   /// Layer norm (`centered`) or RMS norm of each row, keeping each row's mean
   /// (0 for RMS) and `1/σ` for the gradient.
   static func normalize(

@@ -20,6 +20,7 @@ let allCommands: [Command] = [
   BenchCommands.gemm,
   BenchCommands.ops,
   ModelBenchmark.command,
+  ModulesBenchmark.command,
   DataCommands.tasks,
   DataCommands.make,
   DataCommands.stats,

@@ -18,6 +18,7 @@ Usage:
 import argparse
 import json
 import platform
+import resource
 import statistics
 import sys
 import time
@@ -201,7 +202,9 @@ def main() -> int:
   if not args.skip_train:
     report["training"] = dict(
       batch=args.batch, source_len=args.source_len, target_len=args.target_len,
-      optimizer="AdamW(lr=%g, weight_decay=0.01)" % args.lr, **bench_training(model, args, generator))
+      optimizer="AdamW(lr=%g, weight_decay=0.01)" % args.lr, **bench_training(model, args, generator),
+      # The process's peak resident set so far: import, model load and training.
+      peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
   if not args.skip_decode:
     report["greedy_decoding"] = dict(batch=1, **bench_decoding(model, args, generator))
   print(json.dumps(report, indent=2))

@@ -27,14 +27,23 @@ struct HybridDistillation {
   /// The summed loss of several hybrids on one batch, beside one teacher
   /// pass; each module's gradient is what its plan alone would give (plans
   /// share no module). The reported parts are means over the plans.
-  func loss(_ batch: Seq2SeqBatch, plans: [AssemblyPlan]) -> HybridLoss {
+  ///
+  /// With `backward`, each hybrid's gradients are accumulated into the
+  /// modules as soon as its loss is known, so only one hybrid's graph (its
+  /// [tokens, vocabulary] logits above all) is alive at a time; `total` is
+  /// then the summed value without a graph.
+  func loss(_ batch: Seq2SeqBatch, plans: [AssemblyPlan], backward: Bool = false) -> HybridLoss {
     let lastLayers = { (stack: StackRole) in Set(plans.flatMap { plan in plan.pieces(stack).compactMap { piece -> Int? in
       if case .module(let span) = piece { span.end - 1 } else { nil }
     } }) }
     let encoderTaps = StackTaps(attentionBlocks: lastLayers(.encoder))
     let decoderTaps = StackTaps(attentionBlocks: lastLayers(.decoder))
     let teacherLogits = withoutGradient { teacher.forward(batch, encoderTaps: encoderTaps, decoderTaps: decoderTaps) }
-    let parts = plans.map { hybridLoss(batch, plan: $0, teacherLogits: teacherLogits, encoderTaps: encoderTaps, decoderTaps: decoderTaps) }
+    let parts = plans.map { plan in
+      var part = hybridLoss(batch, plan: plan, teacherLogits: teacherLogits, encoderTaps: encoderTaps, decoderTaps: decoderTaps)
+      if backward { part.total = Self.backpropagated(part.total) }
+      return part
+    }
     let count = Float(parts.count)
     return HybridLoss(
       total: parts.dropFirst().map(\.total).reduce(parts[0].total, +), crossEntropy: parts.map(\.crossEntropy).reduce(0, +) / count,
@@ -94,13 +103,17 @@ struct HybridDistillation {
   /// teacher's state at its end (relative error, mean over modules). One
   /// teacher pass trains all modules, so each sees every local step, where a
   /// hybrid step trains only the modules it holds.
-  func localLoss(_ batch: Seq2SeqBatch) -> HybridLoss {
+  ///
+  /// With `backward`, each module's gradient is accumulated as soon as its
+  /// error is known (one module's graph alive at a time); `total` is then a value.
+  func localLoss(_ batch: Seq2SeqBatch, backward: Bool = false) -> HybridLoss {
     let encoderTaps = StackTaps(attentionBlocks: [])
     let decoderTaps = StackTaps(attentionBlocks: [])
     _ = withoutGradient { teacher.forward(batch, encoderTaps: encoderTaps, decoderTaps: decoderTaps) }
     let (b, s, t) = (batch.batchSize, batch.sourceLength, batch.targetLength)
     let decoderKeep = batch.labelKeep
     var errors: [(span: ModuleSpan, value: Tensor)] = []
+    let moduleCount = Float(modules.spans.count)
     for stack in StackRole.allCases {
       let spans = modules.spans.filter { $0.stack == stack }
       guard !spans.isEmpty else { continue }
@@ -111,7 +124,10 @@ struct HybridDistillation {
       for span in spans {
         guard let block = modules.blocks[span] else { continue }
         let output = block(taps.hiddenStates[span.start], context: context, cache: nil, taps: nil)
-        errors.append((span, Self.relativeError(output, taps.hiddenStates[span.end], mask: rowMask)))
+        let error = Self.relativeError(output, taps.hiddenStates[span.end], mask: rowMask)
+        // The total is the mean error, so each module's gradient is scaled by 1 / modules.
+        if backward { error.scaled(by: 1 / moduleCount).backward() }
+        errors.append((span, backward ? error.detached() : error))
       }
     }
     guard let first = errors.first else { return HybridLoss(total: Tensor.zeros([1]), crossEntropy: 0, logits: 0, hiddenByModule: [:], attention: 0) }
@@ -172,6 +188,12 @@ struct HybridDistillation {
       }
     }
     return hidden
+  }
+
+  /// Runs `loss`'s backward pass and returns its value without a graph.
+  private static func backpropagated(_ loss: Tensor) -> Tensor {
+    loss.backward()
+    return loss.detached()
   }
 
   /// `Σ((h − t)·m)² / Σ(t·m)²`: the hidden-state error relative to the

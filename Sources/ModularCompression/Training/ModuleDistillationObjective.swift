@@ -42,10 +42,10 @@ public final class ModuleDistillationObjective: TrainingObjective {
 
   public func loss(step: Int, batch: Seq2SeqBatch) -> ObjectiveLoss {
     if step <= settings.localSteps {
-      let loss = distillation.localLoss(batch)
+      let loss = distillation.localLoss(batch, backward: true)
       for span in modules.spans { counters[span.id, default: 0] += 1 }
       let mean = loss.hiddenByModule.values.reduce(0, +) / Float(max(loss.hiddenByModule.count, 1))
-      return ObjectiveLoss(total: loss.total, metrics: [TrainingMetric("local hidden", mean)])
+      return ObjectiveLoss(total: loss.total, metrics: [TrainingMetric("local hidden", mean)], isBackpropagated: true)
     }
     let probability = settings.replaceProbability(at: step)
     let plans: [AssemblyPlan], granularity: Int?
@@ -55,7 +55,7 @@ public final class ModuleDistillationObjective: TrainingObjective {
       let drawn = sampler.plan(step: step, probability: probability)
       (plans, granularity) = ([drawn.plan], drawn.granularity)
     }
-    let loss = distillation.loss(batch, plans: plans)
+    let loss = distillation.loss(batch, plans: plans, backward: true)
     for (span, error) in loss.hiddenByModule {
       hiddenErrors[span.granularity] = hiddenErrors[span.granularity].map { 0.9 * $0 + 0.1 * error } ?? error
     }
@@ -63,7 +63,7 @@ public final class ModuleDistillationObjective: TrainingObjective {
     var metrics = [TrainingMetric("p", probability)]
     if let granularity { metrics.append(TrainingMetric("g", Float(granularity))) }
     metrics += hiddenErrors.sorted { $0.key < $1.key }.map { TrainingMetric("hidden g\($0.key)", $0.value) }
-    return ObjectiveLoss(total: loss.total, metrics: metrics)
+    return ObjectiveLoss(total: loss.total, metrics: metrics, isBackpropagated: true)
   }
 
   public func validationLoss(_ batches: [Seq2SeqBatch]) -> Float? { nil }
