@@ -96,6 +96,39 @@ final class ModuleTrainingTests: XCTestCase {
     XCTAssertLessThan(losses.suffix(6).reduce(0, +), 0.7 * losses.prefix(6).reduce(0, +), "losses \(losses)")
   }
 
+  func testPartByPartBackwardGivesTheGradientsOfTheWholeLoss() {
+    let teacher = TinyTeachers.t5(encoderLayers: 4, decoderLayers: 4, seed: 3)
+    var settings = Self.hybridOnlySettings(steps: 10)
+    settings.sampling = .every
+    let objective = ModuleDistillationObjective(teacher: teacher, settings: settings)
+    let batch = CopyBatches().batch(forStep: 1)
+    let plans = objective.sampler.plans(step: 1, probability: 1)
+    XCTAssertEqual(plans.count, 2)
+    let cases: [(String, (Bool) -> HybridLoss)] = [
+      ("hybrid", { objective.distillation.loss(batch, plans: plans, backward: $0) }),
+      ("local", { objective.distillation.localLoss(batch, backward: $0) }),
+    ]
+    for (name, loss) in cases {
+      objective.modules.zeroGrad()
+      let whole = loss(false)
+      whole.total.backward()
+      let expected = objective.modules.namedParameters().map { ($0.key, $0.parameter.grad?.scalars) }
+      objective.modules.zeroGrad()
+      let parts = loss(true)
+      XCTAssertFalse(parts.total.requiresGrad, "\(name): the returned total carries no graph")
+      XCTAssertEqual(parts.total.item(), whole.total.item(), accuracy: 1e-5 * abs(whole.total.item()), name)
+      var compared = 0
+      for ((key, gradient), named) in zip(expected, objective.modules.namedParameters()) {
+        guard let gradient else { continue }
+        let actual = try! XCTUnwrap(named.parameter.grad?.scalars, "\(name): \(key) lost its gradient")
+        let scale = gradient.map(abs).max() ?? 1
+        XCTAssertLessThanOrEqual(zip(actual, gradient).map { abs($0 - $1) }.max() ?? 0, 1e-5 * max(scale, 1e-3), "\(name): \(key)")
+        compared += 1
+      }
+      XCTAssertGreaterThan(compared, 10, "\(name): gradients reached the modules")
+    }
+  }
+
   func testModuleSetCoversAlignedSpansAndReportsTheRest() {
     let teacher = TinyTeachers.t5(encoderLayers: 5, decoderLayers: 4, seed: 1)
     let set = ModuleSet(teacher: teacher, granularities: [2, 4, 6], initialisation: .last, seed: 0)

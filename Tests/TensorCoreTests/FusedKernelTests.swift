@@ -79,6 +79,29 @@ final class FusedKernelTests: XCTestCase {
     assertGradientsMatch([student]) { $0[0].klDivergence(teacherLogits: teacher, temperature: 1, rowMask: mask) }
     XCTAssertEqual(teacher.klDivergence(teacherLogits: teacher).item(), 0, accuracy: 1e-6)
     XCTAssertGreaterThan(student.klDivergence(teacherLogits: teacher).item(), 0)
+    // The fused loss and its gradient against T²·Σ p (log p − log q) over the
+    // kept rows, written with log-softmax, at a temperature and with a mask.
+    let rows = Tensor(mask.map { $0 ? 1 : 0 }, shape: [2, 3, 1])
+    assertFusedMatchesComposite(
+      [student], fused: { $0[0].klDivergence(teacherLogits: teacher, temperature: 2, rowMask: mask) },
+      composite: { inputs in
+        let p = teacher.scaled(by: 0.5).logSoftmax()
+        let q = inputs[0].scaled(by: 0.5).logSoftmax()
+        return (p - q).multiplying(p.exp()).multiplying(rows).sum().scaled(by: 2 * 2 / 4)  // T² over 4 kept rows
+      })
+  }
+
+  func testKLDivergenceKeepsNoVocabularySizedIntermediates() {
+    // [64, 4096] rows: the old composition kept four such tensors alive for the backward.
+    var student = testValues([64, 4096], seed: 42, range: -3...3)
+    student.requiresGrad = true
+    let teacher = testValues([64, 4096], seed: 43, range: -3...3)
+    let before = StorageStatistics.liveBytes
+    let loss = student.klDivergence(teacherLogits: teacher, temperature: 2)
+    let kept = StorageStatistics.liveBytes - before
+    XCTAssertLessThan(kept, 64 * 4096 * 4 / 4, "the loss keeps \(kept) bytes beyond its inputs")
+    loss.backward()
+    XCTAssertEqual(student.grad?.shape, [64, 4096])
   }
 
   func testMSEAndCosine() {

@@ -44,4 +44,18 @@ final class RecipeCLITests: XCTestCase {
       XCTAssertTrue(result.error.contains("--threads"), "\(arguments): \(result.error)")
     }
   }
+
+  func testBenchmarkShapesAndGranularitiesAreChecked() throws {
+    let cases: [([String], String)] = [
+      (["bench", "model", "--shape", "t5-huge"], "--shape expects small|t5-small|bart-base, got 't5-huge'"),
+      (["bench", "modules", "--shape", "small", "--model", "somewhere"], "give --model or --shape, not both"),
+      (["bench", "modules", "--granularities", "2,1"], "--granularities expects integers of at least 2, got '1'"),
+      (["bench", "modules", "--granularities", "3,3"], "lists a granularity twice"),
+    ]
+    for (arguments, message) in cases {
+      let result = try CLI.run(arguments, in: folder)
+      XCTAssertNotEqual(result.status, 0, "\(arguments)")
+      XCTAssertTrue(result.error.contains(message), "\(arguments): \(result.error)")
+    }
+  }
 }

@@ -41,14 +41,13 @@ enum ModulesBenchmark {
       guard let g = Int(word), g >= 2 else { throw UsageError("--granularities expects integers of at least 2, got '\(word)'") }
       return g
     }
-    let folder = try BenchShape.folder(arguments)
-    let teacher = try ModelLoading.load(from: folder)
     var settings = ModuleTrainingSettings()
     (settings.granularities, settings.sampling, settings.initialisation) = (granularities, .every, .first)
     (settings.steps, settings.localFraction, settings.replaceStart) = (steps + 1, 0, 1)
-    if let problem = settings.validationProblem() ?? settings.granularityProblem(
-      encoderLayers: teacher.encoder.depth, decoderLayers: teacher.decoder.depth)
-    {
+    if let problem = settings.validationProblem() { throw UsageError("--granularities: \(problem.message)") }
+    let folder = try BenchShape.folder(arguments)
+    let teacher = try ModelLoading.load(from: folder)
+    if let problem = settings.granularityProblem(encoderLayers: teacher.encoder.depth, decoderLayers: teacher.decoder.depth) {
       throw UsageError("--granularities: \(problem.message)")
     }
     let objective = ModuleDistillationObjective(teacher: teacher, settings: settings)
