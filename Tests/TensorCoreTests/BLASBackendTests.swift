@@ -66,10 +66,12 @@ final class BLASBackendTests: XCTestCase {
     XCTAssertNil(BLASLibrary.open(BLASCandidate(label: "x", path: "libtessera-no-such-blas.so.9")))
   }
 
-  func testSkylakeXKernelsOnlyForIntelWithAVX512() {
+  func testSkylakeXKernelsOnlyForIntelAndAMDWithAVX512() {
     let flags = "fpu avx2 avx512f avx512dq avx512bw avx512vl"
     XCTAssertTrue(OpenBLASCoreType.prefersSkylakeX(["vendor_id": "GenuineIntel", "flags": flags]))
-    XCTAssertFalse(OpenBLASCoreType.prefersSkylakeX(["vendor_id": "AuthenticAMD", "flags": flags]))
+    XCTAssertTrue(OpenBLASCoreType.prefersSkylakeX(["vendor_id": "AuthenticAMD", "flags": flags]))
+    XCTAssertFalse(OpenBLASCoreType.prefersSkylakeX(["vendor_id": "AuthenticAMD", "flags": "fpu avx2 fma"]))
+    XCTAssertFalse(OpenBLASCoreType.prefersSkylakeX(["vendor_id": "HygonGenuine", "flags": flags]))
     XCTAssertFalse(
       OpenBLASCoreType.prefersSkylakeX(["vendor_id": "GenuineIntel", "flags": "fpu avx2 avx512f avx512dq avx512vl"]))
     XCTAssertFalse(OpenBLASCoreType.prefersSkylakeX(["vendor_id": "GenuineIntel"]))
