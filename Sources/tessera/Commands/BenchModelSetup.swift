@@ -14,6 +14,22 @@ enum BenchShape: String, CaseIterable {
 
   static let names = allCases.map(\.rawValue).joined(separator: "|")
 
+  /// `--shape` and `--model`: which model (or teacher) the benchmark runs on.
+  static func options(subject: String) -> [Option] {
+    [
+      .value("--shape", names, "\(subject) to build with random weights (default: small)"),
+      .value("--model", "DIR", "Use this model folder as the \(subject.lowercased()) instead of a --shape"),
+    ]
+  }
+
+  /// `--threads` and `--torch`, last in both benchmarks' options.
+  static func runOptions(torch: String) -> [Option] {
+    [
+      .value("--threads", "N", "Threads for kernels and BLAS (default: all cores)"),
+      .flag("--torch", torch),
+    ]
+  }
+
   func makeModel() -> any Seq2SeqModel {
     var generator = SeededRandom(seed: 0)
     switch self {

@@ -29,14 +29,10 @@ enum ModelBenchmark {
       EXAMPLE:
         swift build -c release && .build/release/tessera bench model --shape t5-small --threads 2 --torch
       """,
-    options: [
-      .value("--shape", BenchShape.names, "Model to build with random weights (default: small)"),
-      .value("--model", "DIR", "Benchmark this model folder instead of a --shape"),
+    options: BenchShape.options(subject: "Model") + [
       .value("--train-steps", "N", "Timed training steps after one warm-up", default: "5"),
       .value("--decode-runs", "N", "Timed decoding runs after one warm-up", default: "5"),
-      .value("--threads", "N", "Threads for kernels and BLAS (default: all cores)"),
-      .flag("--torch", "Also run the PyTorch reference on the same weights"),
-    ]
+    ] + BenchShape.runOptions(torch: "Also run the PyTorch reference on the same weights")
   ) { arguments in
     if let threads = try arguments.positiveInt("--threads") { ThreadCount.set(threads) }
     let trainSteps = try arguments.positiveInt("--train-steps") ?? 5

@@ -26,14 +26,10 @@ enum ModulesBenchmark {
       EXAMPLE:
         swift build -c release && .build/release/tessera bench modules --shape t5-small --threads 2 --torch
       """,
-    options: [
-      .value("--shape", BenchShape.names, "Teacher to build with random weights (default: small)"),
-      .value("--model", "DIR", "Use this model folder as the teacher instead of a --shape"),
+    options: BenchShape.options(subject: "Teacher") + [
       .value("--granularities", "LIST", "Module granularities", default: "2,3,4,6"),
       .value("--steps", "N", "Timed steps after one warm-up", default: "3"),
-      .value("--threads", "N", "Threads for kernels and BLAS (default: all cores)"),
-      .flag("--torch", "Also run the PyTorch reference on the same teacher, modules and batch"),
-    ]
+    ] + BenchShape.runOptions(torch: "Also run the PyTorch reference on the same teacher, modules and batch")
   ) { arguments in
     if let threads = try arguments.positiveInt("--threads") { ThreadCount.set(threads) }
     let steps = try arguments.positiveInt("--steps") ?? 3
