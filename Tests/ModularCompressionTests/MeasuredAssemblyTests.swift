@@ -36,6 +36,28 @@ final class MeasuredAssemblyTests: TinyPipelineTestCase {
     XCTAssertThrowsError(try planner.closestPlans(ratio: 0.5))
   }
 
+  func testTrainedPlansAreEachGranularitysWholeCoverWithinTheBudget() throws {
+    let fixture = try ComparisonFixture(in: folder, granularities: [2, 3], depth: 6)
+    let planner = try planning(fixture).planner
+    func granularities(_ ratio: Double) throws -> [[Int]] {
+      try planner.trainedPlans(ratio: ratio).map { planned in
+        // Every piece of both stacks is a module of one granularity: the plan `every` sampling trains.
+        XCTAssertTrue(planned.plan.isCover(encoderDepth: 6, decoderDepth: 6))
+        XCTAssertLessThanOrEqual(
+          Double(planned.cost.layerParameters), Double(planner.costs.teacherLayerParameterTotal) / ratio * (1 + 1e-9))
+        return Array(Set((planned.plan.encoder + planned.plan.decoder).map(\.layers.count))).sorted()
+      }
+    }
+    // 1.5× admits the 2× and 3× covers (smaller models answer a budget too); 2.5× only the 3×; 4× none.
+    XCTAssertEqual(Set(try granularities(1.5)), [[2], [3]])
+    XCTAssertEqual(try granularities(2), try granularities(1.5))
+    XCTAssertEqual(try granularities(2.5), [[3]])
+    XCTAssertEqual(try granularities(4), [])
+    let predicted = try planner.trainedPlans(ratio: 1.5).map(\.predictedLossIncrease)
+    XCTAssertEqual(predicted, predicted.sorted(), "best predicted first")
+    XCTAssertThrowsError(try planner.trainedPlans(ratio: .nan))
+  }
+
   func testMeasuredRowKeepsThePlanWithTheLowestValidationLoss() throws {
     let fixture = try ComparisonFixture(in: folder, granularities: [2, 3], depth: 6)
     // Modules are copies of their span's first layer: plans of equal size differ in loss.
@@ -57,7 +79,7 @@ final class MeasuredAssemblyTests: TinyPipelineTestCase {
       XCTAssertEqual(row.method, MeasuredAssemblyCandidate.method)
       XCTAssertNotNil(row.quality, "measured on the test examples like every row")
       var losses: [String: Double] = [:]
-      for planned in try context.planner.closestPlans(ratio: ratio) {
+      for planned in try context.planner.closestPlans(ratio: ratio) + context.planner.trainedPlans(ratio: ratio) {
         let model = try Assembler.assemble(teacher: fixture.teacher, plan: planned.plan) {
           try fixture.registry.loadBlock($0, for: fixture.teacher, teacherFingerprint: fixture.registry.teacherFingerprint)
         }
@@ -70,7 +92,8 @@ final class MeasuredAssemblyTests: TinyPipelineTestCase {
       XCTAssertEqual(saved.cost.latencySpeedup, row.cost?.latencySpeedup)
       let chosen = try XCTUnwrap(row.plan)
       let lowest = try XCTUnwrap(losses.values.min())
-      XCTAssertEqual(try XCTUnwrap(losses[chosen], "\(chosen) is one of the closest plans"), lowest, accuracy: 1e-12, "ratio \(ratio)")
+      XCTAssertEqual(
+        try XCTUnwrap(losses[chosen], "\(chosen) is one of the closest or trained plans"), lowest, accuracy: 1e-12, "ratio \(ratio)")
     }
 
     // Without validation examples there are no measured rows.

@@ -30,4 +30,32 @@ extension AssemblyPlanner {
       return planned
     }
   }
+
+  /// The plans sampling `every` trains that fit `ratio`'s budget, best
+  /// predicted first: for each granularity, every aligned span of both stacks
+  /// replaced by its module (layers no span of it covers stay the teacher's).
+  /// Smaller than ``closestPlans(ratio:)`` when the ratio lies between two
+  /// granularities, but made of modules that trained side by side, so a
+  /// measured choice weighs them too: a smaller model that keeps more is the
+  /// better answer to a budget.
+  public func trainedPlans(ratio: Double) throws -> [PlannedAssembly] {
+    guard ratio.isFinite, ratio >= 1 else { throw AssemblyError.invalidRatio(ratio) }
+    let budget = Double(costs.teacherLayerParameterTotal) / ratio * (1 + 1e-9)
+    var plans: [PlannedAssembly] = []
+    for g in Set(modules.keys.map(\.granularity)).sorted() {
+      func pieces(_ stack: StackRole) -> [PlanPiece] {
+        AssemblyPlan.cover(depth: costs.depth(stack)) { layer in
+          let span = ModuleSpan(stack: stack, granularity: g, index: layer / g)
+          return layer % g == 0 && modules[span] != nil ? span : nil
+        }
+      }
+      let plan = AssemblyPlan(encoder: pieces(.encoder), decoder: pieces(.decoder))
+      let size = costs.parameters(of: plan.encoder, in: .encoder) + costs.parameters(of: plan.decoder, in: .decoder)
+      guard !plan.modules.isEmpty, Double(size) <= budget else { continue }
+      var planned = evaluate(plan)
+      planned.budget = .layerParameterRatio(ratio)
+      plans.append(planned)
+    }
+    return plans.sorted { $0.predictedLossIncrease < $1.predictedLossIncrease }
+  }
 }

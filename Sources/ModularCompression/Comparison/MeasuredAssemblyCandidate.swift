@@ -3,7 +3,8 @@ import Seq2SeqModels
 import TextTasks
 
 /// Assemblies chosen by measurement, one per ratio (`measured 2×`): among the
-/// planner's plans closest to the ratio (``AssemblyPlanner/closestPlans(ratio:)``),
+/// planner's plans closest to the ratio (``AssemblyPlanner/closestPlans(ratio:)``)
+/// and the plans module training ran that fit it (``AssemblyPlanner/trainedPlans(ratio:)``),
 /// at most `settings.measuredPlans` are assembled and scored by their
 /// teacher-forced loss on the validation examples, the lowest kept.
 ///
@@ -40,8 +41,9 @@ public struct MeasuredAssemblyCandidate: ComparisonCandidate {
 
   /// The plan at `ratio` with the lowest validation loss that a search
   /// within `settings.measuredPlans` scored plans finds. First the best
-  /// predicted plan and every plan whose two stacks mix granularities alike
-  /// (both all g2, both g3 + g6, …: modules trained side by side in one run);
+  /// predicted plan, the trained plans within the budget, and every closest
+  /// plan whose two stacks mix granularities alike (both all g2, both g3 +
+  /// g6, …: modules trained side by side in one run);
   /// then, from the best of those, a coordinate search: every cover of one
   /// stack tried with the other held (in predicted order), the best kept, then
   /// the other stack, until a round changes nothing. Stacks interact less
@@ -64,7 +66,8 @@ public struct MeasuredAssemblyCandidate: ComparisonCandidate {
     }
     var bestLoss = try loss(best) ?? .infinity
     func mix(_ pieces: [PlanPiece]) -> [Int] { pieces.map(\.layers.count).sorted() }
-    for planned in plans where mix(planned.plan.encoder) == mix(planned.plan.decoder) {
+    let alike = plans.filter { mix($0.plan.encoder) == mix($0.plan.decoder) }
+    for planned in try context.planner.trainedPlans(ratio: ratio) + alike {
       guard let value = try loss(planned) else { return best }
       if value < bestLoss { (best, bestLoss) = (planned, value) }
     }

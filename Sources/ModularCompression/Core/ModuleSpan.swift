@@ -114,6 +114,23 @@ public struct AssemblyPlan: Hashable, Sendable, Codable {
 
   public func pieces(_ stack: StackRole) -> [PlanPiece] { stack == .encoder ? encoder : decoder }
 
+  /// The cover of a stack of `depth` layers that takes, at each layer in
+  /// turn, the module `moduleAt` gives (when it fits) or else the teacher layer.
+  public static func cover(depth: Int, moduleAt: (Int) -> ModuleSpan?) -> [PlanPiece] {
+    var pieces: [PlanPiece] = []
+    var layer = 0
+    while layer < depth {
+      if let span = moduleAt(layer), span.end <= depth {
+        pieces.append(.module(span))
+        layer = span.end
+      } else {
+        pieces.append(.teacher(layer: layer))
+        layer += 1
+      }
+    }
+    return pieces
+  }
+
   /// Every module the plan uses.
   public var modules: [ModuleSpan] {
     (encoder + decoder).compactMap { if case .module(let span) = $0 { span } else { nil } }

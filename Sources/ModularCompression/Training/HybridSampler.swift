@@ -84,20 +84,7 @@ struct HybridSampler {
     }
   }
 
-  /// The cover that takes, at each layer in turn, the module `moduleAt` gives
-  /// (which must fit) or else the teacher layer.
   private func cover(_ stack: StackRole, moduleAt: (Int) -> ModuleSpan?) -> [PlanPiece] {
-    var pieces: [PlanPiece] = []
-    var layer = 0
-    while layer < depths[stack]! {
-      if let span = moduleAt(layer), span.end <= depths[stack]! {
-        pieces.append(.module(span))
-        layer = span.end
-      } else {
-        pieces.append(.teacher(layer: layer))
-        layer += 1
-      }
-    }
-    return pieces
+    AssemblyPlan.cover(depth: depths[stack]!, moduleAt: moduleAt)
   }
 }
