@@ -97,31 +97,10 @@ extension KernelSet {
   @inlinable public static func logSumExp(
     _ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, rows: Int, width n: Int
   ) {
-    // exp goes to a small scratch block that stays in L1; the running sum keeps
-    // FastMath.sum's order (16-lane partials, then the tail) across blocks. (No
-    // closure here, e.g. withUnsafeTemporaryAllocation: a closure in this
-    // generic extension is emitted under one symbol by every KernelSet module.)
-    let block = 1024
-    let e = UnsafeMutablePointer<Float>.allocate(capacity: block)
+    // τ = 1 multiplies exactly, so this is the unscaled sum in the same order.
+    let e = UnsafeMutablePointer<Float>.allocate(capacity: 1024)
     defer { e.deallocate() }
-    for r in 0..<rows {
-      let x = x + r * n
-      let maximum = FastMath.maximum(x, count: n)
-      var total = FastMath.PartialSum()
-      var start = 0
-      while start < n {
-        let length = Swift.min(block, n - start)
-        let source = x + start
-        for j in 0..<length { e[j] = FastMath.exp(source[j] - maximum, using: Arithmetic.self) }
-        if start + length < n {
-          total.add(UnsafePointer(e), count: length)
-        } else {
-          total.finish(UnsafePointer(e), count: length)
-        }
-        start += length
-      }
-      out[r] = maximum + FastMath.log(total.value, using: Arithmetic.self)
-    }
+    for r in 0..<rows { out[r] = scaledLogSumExp(x + r * n, inverseTemperature: 1, width: n, scratch: e) }
   }
 
   @inlinable public static func crossEntropyGradient(
@@ -134,7 +113,11 @@ extension KernelSet {
     }
   }
 
-  /// `log Σ exp(τ·x)` of one row, in blocks of exp that stay in L1 (`e` holds 1024).
+  /// `log Σ exp(τ·x)` of one row. exp goes to a small scratch block that stays
+  /// in L1 (`e` holds 1024); the running sum keeps FastMath.sum's order
+  /// (16-lane partials, then the tail) across blocks. (No closure here, e.g.
+  /// withUnsafeTemporaryAllocation: a closure in this generic extension is
+  /// emitted under one symbol by every KernelSet module.)
   @inlinable @inline(__always) static func scaledLogSumExp(
     _ x: UnsafePointer<Float>, inverseTemperature tau: Float, width n: Int, scratch e: UnsafeMutablePointer<Float>
   ) -> Float {

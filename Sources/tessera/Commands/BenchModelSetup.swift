@@ -80,6 +80,18 @@ func benchTrainingBatch(for model: any Seq2SeqModel) throws -> Seq2SeqBatch {
   return batch
 }
 
+/// Median seconds of `runs` timed calls of `body` (its argument: the call's
+/// index), after one untimed warm-up call (index 0).
+func medianSeconds(runs: Int, _ body: (Int) throws -> Void) rethrows -> Double {
+  var times: [Double] = []
+  for run in 0...runs {
+    let start = DispatchTime.now().uptimeNanoseconds
+    try body(run)
+    if run > 0 { times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
+  }
+  return times.sorted()[times.count / 2]
+}
+
 /// Where the memory of a training step goes: tensor bytes by owner, what the
 /// buffer pool keeps idle, and what the process holds besides tensors.
 struct TrainingMemory {

@@ -68,16 +68,13 @@ enum ModelBenchmark {
   static func measureTraining(_ model: any Seq2SeqModel, steps: Int) throws -> Double {
     let batch = try benchTrainingBatch(for: model)
     let optimizer = AdamW(model, configuration: AdamWConfiguration(learningRate: 1e-4))
-    var times: [Double] = []
-    for step in 0...steps {
-      let start = DispatchTime.now().uptimeNanoseconds
+    let seconds = medianSeconds(runs: steps) { step in
       optimizer.zeroGrad()
       let dropout = Dropout(rate: model.dropoutRate, generator: SeededRandom(seed: 2).split(UInt64(step)))
       model.loss(logits: model.forward(batch, dropout: dropout.closure), batch: batch).backward()
       optimizer.update()
-      if step > 0 { times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
     }
-    return Double(batch.sourceIDs.count + batch.labels.count) / median(times)
+    return Double(batch.sourceIDs.count + batch.labels.count) / seconds
   }
 
   /// Median seconds to generate exactly 32 tokens at batch 1.
@@ -85,15 +82,9 @@ enum ModelBenchmark {
     var generator = SeededRandom(seed: 3)
     let source = (0..<63).map { _ in 3 + generator.nextInt(below: model.vocabularySize - 3) } + [model.specialTokens.eos]
     let options = GenerationOptions(maxNewTokens: 32, minNewTokens: 32)
-    var times: [Double] = []
-    for run in 0...runs {
-      let start = DispatchTime.now().uptimeNanoseconds
+    return try medianSeconds(runs: runs) { _ in
       let output = try generate(model, sources: [source], options: options)
       precondition(output[0].count == 33, "expected 32 new tokens")
-      if run > 0 { times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
     }
-    return median(times)
   }
-
-  static func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 }

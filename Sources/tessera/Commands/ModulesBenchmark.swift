@@ -51,30 +51,27 @@ enum ModulesBenchmark {
     print("teacher: \(teacher.modelType) \(teacher.encoder.depth)+\(teacher.decoder.depth) layers, d_model \(teacher.modelWidth), \(teacher.parameterCount.formatted()) parameters; \(modules.spans.count) modules, \(modules.parameterCount.formatted()) parameters; BLAS: \(BLAS.backendName); threads \(ThreadCount.current)")
 
     let batch = try benchTrainingBatch(for: teacher)
-    let inputs = try writeInputs(modules: modules, batch: batch)
+    // The reference starts from the modules as they are before the first step.
+    let inputs = arguments.has("--torch") ? try writeInputs(modules: modules, batch: batch) : nil
     let optimizer = AdamW(modules, configuration: AdamWConfiguration(learningRate: 1e-4))
     TrainingMemory.start()
-    var times: [Double] = []
     var firstLoss: Float = 0
-    for step in 0...steps {
-      let start = DispatchTime.now().uptimeNanoseconds
+    let seconds = medianSeconds(runs: steps) { step in
       optimizer.zeroGrad()
       let loss = objective.loss(step: step + 1, batch: batch)
       if step == 0 { firstLoss = loss.total.item() }
       loss.backward()
       optimizer.update()
-      if step > 0 { times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
     }
     let memory = TrainingMemory.finish(
       parameters: teacher.parameterCount + modules.parameterCount, trainable: modules.parameterCount)
-    let seconds = ModelBenchmark.median(times)
     let tokens = Double(batch.sourceIDs.count + batch.labels.count)
     var rows = [
       ("step seconds", String(format: "%.2f", seconds)), ("tokens/s (16×64 + 16×64)", String(format: "%.0f", tokens / seconds)),
       ("first step's loss", String(format: "%.5f", firstLoss)),
     ]
     var torchResident: Int?
-    if arguments.has("--torch") {
+    if let inputs {
       let torch = try runReferenceScript(
         "bench_modules_torch.py",
         arguments: ["--teacher", folder.path, "--inputs", inputs.path, "--granularities", granularities.map(String.init).joined(separator: ","),
