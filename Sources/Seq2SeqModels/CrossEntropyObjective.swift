@@ -28,15 +28,16 @@ public final class CrossEntropyObjective: TrainingObjective {
   public var trainable: any ParameterContainer { model }
 
   public func loss(step: Int, batch: Seq2SeqBatch) -> ObjectiveLoss {
-    let logits = model.forward(batch, dropout: dropout(step: step).closure)
+    let logits = model.forward(batch, dropout: dropout(step: step, rows: batch.rows).closure)
     return ObjectiveLoss(total: model.loss(logits: logits, batch: batch, labelSmoothing: labelSmoothing))
   }
 
   /// The dropout of `step`: masks depend only on (seed, step), so resumed
   /// runs draw the same ones. Objectives that train this model otherwise (a
   /// kd student) draw theirs here too.
-  public func dropout(step: Int) -> Dropout {
-    Dropout(rate: dropoutRate, generator: SeededRandom(seed: seed, stream: 7).split(UInt64(step)))
+  /// `rows` places a process's share of the batch in the whole one (data-parallel steps).
+  public func dropout(step: Int, rows: BatchRows? = nil) -> Dropout {
+    Dropout(rate: dropoutRate, generator: SeededRandom(seed: seed, stream: 7).split(UInt64(step)), rows: rows)
   }
 
   /// Token-weighted mean cross-entropy (no smoothing, no dropout).

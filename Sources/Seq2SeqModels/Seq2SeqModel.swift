@@ -28,6 +28,9 @@ public struct Seq2SeqBatch: Sendable {
   public var decoderKeep: [Float]?
   /// Targets; -100 marks positions that do not count.
   public var labels: [Int]
+  /// Set on one process's share of a data-parallel step: which rows of the
+  /// step's whole batch these are (dropout masks follow them).
+  public var rows: BatchRows?
 
   public init(
     batchSize: Int, sourceLength: Int, sourceIDs: [Int], sourceKeep: [Float], targetLength: Int,

@@ -70,19 +70,6 @@ public protocol TrainingObjective: AnyObject {
   func restoreCheckpoint(from folder: URL) throws
 }
 
-/// Makes gradients agree across processes between backward and clipping.
-/// Multi-process training supplies one that all-reduces; a single process needs nothing.
-public protocol GradientCommunicator: AnyObject {
-  /// Replaces each parameter's gradient by its mean over the processes.
-  func allReduceGradients(_ parameters: [Parameter]) throws
-}
-
-/// The communicator of a single process: gradients are already complete.
-public final class SingleProcessCommunicator: GradientCommunicator {
-  public init() {}
-  public func allReduceGradients(_ parameters: [Parameter]) throws {}
-}
-
 /// The settings the loop itself needs (each objective's settings give theirs).
 public struct TrainingLoopSettings: Sendable, Equatable {
   public var steps: Int
@@ -124,11 +111,19 @@ public struct TrainingProgress: Sendable {
 /// The one training loop: AdamW with a learning-rate schedule, finite checks
 /// of every loss and gradient, gradient all-reduce and clipping, validation,
 /// and checkpoints (``TrainingCheckpoint``) that `resume` continues exactly.
+///
+/// Data-parallel over a ``Communicator`` of several processes: each step's
+/// batch (the same on every process) is cut into one block of examples per
+/// process, gradients and the loss are summed weighted by each block's share
+/// of the real target tokens, and every process takes the same update. The
+/// first process alone validates, checkpoints and reports progress. Batches
+/// and dropout masks do not depend on the number of processes, so a run
+/// resumes under another count.
 public final class TrainingLoop {
   public let objective: any TrainingObjective
   public let settings: TrainingLoopSettings
   public let optimizer: AdamW
-  public let communicator: any GradientCommunicator
+  public let communicator: any Communicator
   let schedule: BatchSchedule
   let validation: [Seq2SeqBatch]
   let checkpointFolder: URL?
@@ -139,7 +134,7 @@ public final class TrainingLoop {
   public init(
     objective: any TrainingObjective, settings: TrainingLoopSettings, schedule: BatchSchedule,
     validation: [Seq2SeqBatch] = [], checkpointFolder: URL?, fingerprint: String,
-    communicator: any GradientCommunicator = SingleProcessCommunicator()
+    communicator: any Communicator = SingleProcessCommunicator()
   ) {
     self.objective = objective
     self.settings = settings
@@ -183,34 +178,43 @@ public final class TrainingLoop {
     let start = Date()
     var tokens = 0
     let parameters = optimizer.namedParameters
+    let (rank, size) = (communicator.rank, communicator.size)
+    if size > 1 { try prepareReplicas() }
     while state.step < settings.steps {
       let stepStart = Date()
       let step = state.step + 1
-      let batch = schedule.batch(forStep: step)
-      do { try objective.inputModel.validate(batch) } catch { throw TrainingError("step \(step): \(error)") }
+      let whole = schedule.batch(forStep: step)
+      let batch: Seq2SeqBatch
+      do {
+        batch = try whole.shard(rank: rank, size: size)
+        try objective.inputModel.validate(batch)
+      } catch { throw TrainingError("step \(step): \(error)") }
       optimizer.zeroGrad()
       let loss = objective.loss(step: step, batch: batch)
-      let value = loss.total.item()
+      var value = loss.total.item()
       guard value.isFinite else { throw TrainingError("training diverged at step \(step): the loss is \(value)") }
       loss.backward()
+      if size > 1 {
+        let share = Float(batch.countedTargets) / Float(max(whole.countedTargets, 1))
+        value = try GradientExchange.combine(parameters.map(\.parameter), share: share, loss: value, over: communicator)
+      }
       let withGradient = parameters.filter { $0.parameter.grad != nil }
-      // Where several processes would combine their gradients.
-      try communicator.allReduceGradients(withGradient.map(\.parameter))
       try Self.checkFinite(withGradient, step: step)
       if settings.clipNorm > 0 { clipGradientNorm(withGradient.map(\.parameter), maxNorm: settings.clipNorm) }
       optimizer.update(learningRate: settings.schedule.rate(at: step, base: settings.learningRate))
-      let batchTokens = batch.countedTargets + Int(batch.sourceKeep.reduce(0, +))
+      let batchTokens = whole.countedTargets + Int(whole.sourceKeep.reduce(0, +))
       tokens += batchTokens
       state.tokens += batchTokens
       state.step = step
       state.losses.append(value)
+      state.seconds += Date().timeIntervalSince(stepStart)
+      guard communicator.isLeader else { continue }
       var validated: Float?
       if let every = settings.validateEvery, step % every == 0 || step == settings.steps, let loss = validationLoss() {
         guard loss.isFinite else { throw TrainingError("validation at step \(step) gave a loss of \(loss)") }
         validated = loss
         state.validations.append(ValidationRecord(step: step, loss: loss))
       }
-      state.seconds += Date().timeIntervalSince(stepStart)
       if let checkpointFolder, step % settings.checkpointEvery == 0 || step == settings.steps {
         state.counters = objective.counters
         try TrainingCheckpoint.write(state: state, objective: objective, optimizer: optimizer, to: checkpointFolder)
@@ -221,6 +225,19 @@ public final class TrainingLoop {
         validationLoss: validated, metrics: loss.metrics))
     }
     state.counters = objective.counters
+  }
+
+  /// Before the first step of several processes: all must stand at the same
+  /// step (each read the checkpoint), and all take the first one's weights.
+  private func prepareReplicas() throws {
+    var leaderStep = Int64(state.step)
+    try withUnsafeMutableBytes(of: &leaderStep) { try communicator.broadcast($0.baseAddress!, count: $0.count, root: 0) }
+    guard leaderStep == Int64(state.step) else {
+      throw TrainingError(
+        "rank \(communicator.rank) stands at step \(state.step) but rank 0 at step \(leaderStep): every process must read "
+          + "the same checkpoint (put the output on a file system all of them share)")
+    }
+    try GradientExchange.broadcastValues(optimizer.namedParameters.map(\.parameter), over: communicator)
   }
 
   /// A NaN or infinite gradient is an error naming the step and the first parameter that has one.

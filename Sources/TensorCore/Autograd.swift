@@ -84,6 +84,12 @@ extension Tensor {
   /// Clears the accumulated gradient of a leaf.
   public func zeroGrad() { node?.grad = nil }
 
+  /// Replaces the accumulated gradient of a leaf (gradients combined across processes).
+  public func setGrad(_ gradient: Tensor) {
+    precondition(gradient.shape == shape, "gradient shape \(gradient.shape) != \(shape)")
+    node?.grad = gradient
+  }
+
   /// Multiplies the accumulated gradient of a leaf by `factor` (gradient clipping).
   public func scaleGrad(by factor: Float) {
     guard let grad = node?.grad else { return }

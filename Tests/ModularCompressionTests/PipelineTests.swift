@@ -52,11 +52,11 @@ final class PipelineTests: TinyPipelineTestCase {
     XCTAssertEqual(steps, 3)
     let registryFolder = folder.appendingPathComponent("registry")
     var registered = 0
-    let registry = try ModuleTraining.run(
+    let registry = try XCTUnwrap(ModuleTraining.run(
       ModuleTrainingParameters(teacherFolder: teacherFolder, registryFolder: registryFolder, recipe: modulesRecipe())
     ) { event in
       if case .registered(let count) = event { registered = count }
-    }
+    })
     XCTAssertEqual(registered, 6)  // g2: 2 + 2, g4: 1 + 1
     XCTAssertEqual(
       try ModuleRegistry.open(at: registryFolder).entries.map(\.id).sorted(),
@@ -173,9 +173,9 @@ final class PipelineTests: TinyPipelineTestCase {
     var resumedAt: Int?
     var resume = parameters
     resume.start = .resume
-    let finished = try ModuleTraining.run(resume) { event in
+    let finished = try XCTUnwrap(ModuleTraining.run(resume) { event in
       if case .started(_, _, _, _, let step) = event { resumedAt = step }
-    }
+    })
     XCTAssertEqual(resumedAt, 3, "the training itself was complete")
     XCTAssertTrue(finished.entries.allSatisfy { $0.validation != nil }, "every module probed")
     XCTAssertEqual(finished.entries.map(\.sha256), checksums, "the same modules")

@@ -132,10 +132,20 @@ final class TrainerTests: XCTestCase {
 
   /// A NaN gradient is an error naming the step and the parameter, and nothing is updated.
   func testNonFiniteGradientNamesTheParameter() throws {
-    final class PoisonedGradients: GradientCommunicator {
-      func allReduceGradients(_ parameters: [Parameter]) throws {
-        parameters[0].value.scaleGrad(by: .nan)
+    /// Rank 0 of two whose exchange brings back a NaN in the first gradient.
+    final class PoisonedGradients: Communicator {
+      var rank: Int { 0 }
+      var size: Int { 2 }
+      private var calls = 0
+      func allReduceSum(_ values: UnsafeMutablePointer<Float>, count: Int) throws {
+        calls += 1
+        // The first call of a step sums which parameters have gradients, the second the gradients.
+        if calls % 2 == 0 { values[0] = .nan }
       }
+      func broadcast(_ bytes: UnsafeMutableRawPointer, count: Int, root: Int) throws {}
+      func barrier() throws {}
+      func abort(_ message: String, code: Int32) -> Never { fatalError(message) }
+      func finish() {}
     }
     var parameters = TrainingParameters()
     parameters.steps = 2

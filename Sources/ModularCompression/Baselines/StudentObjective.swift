@@ -34,7 +34,7 @@ final class StudentObjective: TrainingObjective {
   func loss(step: Int, batch: Seq2SeqBatch) -> ObjectiveLoss {
     guard let distillation else { return student.loss(step: step, batch: batch) }
     return distillation.loss(
-      student: student.model, batch: batch, dropout: student.dropout(step: step).closure, labelSmoothing: student.labelSmoothing)
+      student: student.model, batch: batch, dropout: student.dropout(step: step, rows: batch.rows).closure, labelSmoothing: student.labelSmoothing)
   }
 
   func validationLoss(_ batches: [Seq2SeqBatch]) -> Float? { student.validationLoss(batches) }

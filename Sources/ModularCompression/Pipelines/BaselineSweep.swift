@@ -11,11 +11,11 @@ public struct BaselineSweepParameters {
   public var ratios: [Double]
   public var output: URL
   public var start: TrainingStart
-  public var communicator: any GradientCommunicator
+  public var communicator: any Communicator
 
   public init(
     teacherFolder: URL, recipe: BaselineRecipe, methods: [BaselineMethod], ratios: [Double], output: URL,
-    start: TrainingStart = .fresh, communicator: any GradientCommunicator = SingleProcessCommunicator()
+    start: TrainingStart = .fresh, communicator: any Communicator = SingleProcessCommunicator()
   ) {
     self.teacherFolder = teacherFolder
     self.recipe = recipe

@@ -15,11 +15,11 @@ public struct BaselineTrainingParameters {
   public var start: TrainingStart
   /// pseudo-labels: the cache file; nil keeps it in `output` (a sweep shares one).
   public var pseudoLabelCache: URL?
-  public var communicator: any GradientCommunicator
+  public var communicator: any Communicator
 
   public init(
     teacherFolder: URL, recipe: BaselineRecipe, output: URL, start: TrainingStart = .fresh, pseudoLabelCache: URL? = nil,
-    communicator: any GradientCommunicator = SingleProcessCommunicator()
+    communicator: any Communicator = SingleProcessCommunicator()
   ) {
     self.teacherFolder = teacherFolder
     self.recipe = recipe

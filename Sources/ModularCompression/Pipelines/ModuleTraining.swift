@@ -15,12 +15,12 @@ public struct ModuleTrainingParameters {
   /// Stored in each module's provenance.
   public var recipePath: String?
   public var command: String?
-  public var communicator: any GradientCommunicator
+  public var communicator: any Communicator
 
   public init(
     teacherFolder: URL, registryFolder: URL, recipe: ModulesRecipe = ModulesRecipe(), start: TrainingStart = .fresh,
     recipePath: String? = nil, command: String? = nil,
-    communicator: any GradientCommunicator = SingleProcessCommunicator()
+    communicator: any Communicator = SingleProcessCommunicator()
   ) {
     self.teacherFolder = teacherFolder
     self.registryFolder = registryFolder
@@ -59,39 +59,46 @@ public enum ModuleTraining {
   /// Trains, registers and probes; returns the registry. A fresh run is
   /// refused over an unfinished one and over modules of the same spans already
   /// in the registry (`.restart` replaces them; `.resume` continues the run).
+  ///
+  /// Under mpirun every process trains and only the first registers, probes
+  /// and returns the registry (the others return nil).
   @discardableResult
   public static func run(
     _ parameters: ModuleTrainingParameters, events: (ModuleTrainingEvent) throws -> Void = { _ in }
-  ) throws -> ModuleRegistry {
+  ) throws -> ModuleRegistry? {
     let recipe = parameters.recipe, settings = recipe.modules
     let checkpoint = parameters.registryFolder.appendingPathComponent(checkpointFolderName)
     let former = parameters.registryFolder.appendingPathComponent(formerCheckpointFileName)
-    try OutputFolder.claim(
-      parameters.registryFolder, as: .registry, force: parameters.start == .restart, reading: [parameters.teacherFolder])
-    if FileManager.default.fileExists(atPath: former.path) {
-      guard parameters.start == .restart else {
-        throw TrainingStartError(
-          kind: .earlierRun, path: former.path,
-          reason: "a checkpoint of an older Tessera, which cannot be resumed; start over (it is then removed)")
+    let communicator = parameters.communicator
+    // The first process alone checks the registry and writes to it; under mpirun the others train beside it.
+    let resume = try communicator.leaderDecides {
+      try OutputFolder.claim(
+        parameters.registryFolder, as: .registry, force: parameters.start == .restart, reading: [parameters.teacherFolder])
+      if FileManager.default.fileExists(atPath: former.path) {
+        guard parameters.start == .restart else {
+          throw TrainingStartError(
+            kind: .earlierRun, path: former.path,
+            reason: "a checkpoint of an older Tessera, which cannot be resumed; start over (it is then removed)")
+        }
+        try FileManager.default.removeItem(at: former)
       }
-      try FileManager.default.removeItem(at: former)
+      return try TrainingOutput.prepare(checkpoint, start: parameters.start, what: "module training")
     }
-    let resume = try TrainingOutput.prepare(checkpoint, start: parameters.start, what: "module training")
     let teacher = try ModelLoading.load(from: parameters.teacherFolder)
     let tokenizer = try loadTokenizer(from: parameters.teacherFolder, fitting: teacher)
     if let problem = settings.granularityProblem(encoderLayers: teacher.encoder.depth, decoderLayers: teacher.decoder.depth) {
       throw RecipeError(file: parameters.recipePath ?? "modules settings", reason: "field 'modules.\(problem.key)': \(problem.message)")
     }
     let fingerprint = try TeacherFingerprint.of(modelFolder: parameters.teacherFolder)
-    let registry = try ModuleRegistry.openOrCreate(
+    let registry = try communicator.isLeader ? ModuleRegistry.openOrCreate(
       at: parameters.registryFolder, teacherFingerprint: fingerprint,
       teacher: TeacherSummary(
-        model: teacher, path: relativePath(of: parameters.teacherFolder, from: parameters.registryFolder)))
+        model: teacher, path: relativePath(of: parameters.teacherFolder, from: parameters.registryFolder))) : nil
     let train = TokenizedExamples(try recipe.data.examples(.train), tokenizer: tokenizer)
     let schedule = try TokenBudgetSchedule(
       train, tokenBudget: recipe.data.batchTokens, seed: recipe.data.seed, tokens: teacher.specialTokens)
     let objective = ModuleDistillationObjective(teacher: teacher, settings: settings)
-    let replaced = objective.modules.spans.map(\.id).filter { registry.entry($0) != nil }
+    let replaced = objective.modules.spans.map(\.id).filter { registry?.entry($0) != nil }
     if !resume, parameters.start == .fresh, !replaced.isEmpty {
       throw TrainingStartError(
         kind: .earlierRun, path: parameters.registryFolder.path,
@@ -107,6 +114,7 @@ public enum ModuleTraining {
       teacher: teacher, modules: objective.modules.spans, notes: objective.modules.notes, trainExamples: train.count,
       resumedAt: resume ? loop.state.step : nil))
     try loop.run { try events(.step($0)) }
+    guard let registry else { return nil }
 
     for span in objective.modules.spans {
       try registry.add(

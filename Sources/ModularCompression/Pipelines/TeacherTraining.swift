@@ -12,11 +12,11 @@ public struct TeacherTrainingParameters {
   public var output: URL
   public var tokenizer: any TextTokenizer
   public var start: TrainingStart
-  public var communicator: any GradientCommunicator
+  public var communicator: any Communicator
 
   public init(
     recipe: TeacherRecipe = TeacherRecipe(), output: URL, tokenizer: any TextTokenizer = ByteTokenizer(),
-    start: TrainingStart = .fresh, communicator: any GradientCommunicator = SingleProcessCommunicator()
+    start: TrainingStart = .fresh, communicator: any Communicator = SingleProcessCommunicator()
   ) {
     self.recipe = recipe
     self.output = output
@@ -47,8 +47,11 @@ public enum TeacherTraining {
     _ parameters: TeacherTrainingParameters, events: (TeacherTrainingEvent) throws -> Void = { _ in }
   ) throws -> TrainerState {
     let recipe = parameters.recipe
-    try OutputFolder.claim(parameters.output, as: .teacher, force: parameters.start == .restart)
-    let resume = try TrainingOutput.prepare(parameters.output, start: parameters.start, what: "teacher")
+    // The first process alone checks and claims the output; under mpirun the others follow its answer.
+    let resume = try parameters.communicator.leaderDecides {
+      try OutputFolder.claim(parameters.output, as: .teacher, force: parameters.start == .restart)
+      return try TrainingOutput.prepare(parameters.output, start: parameters.start, what: "teacher")
+    }
     let tokenizer = parameters.tokenizer
     let model = try recipe.makeModel(tokenizer: tokenizer, seed: recipe.training.seed)
     let train = TokenizedExamples(try recipe.data.examples(.train), tokenizer: tokenizer)

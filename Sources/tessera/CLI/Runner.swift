@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 enum TesseraVersion {
   static let string = "0.1.0"
@@ -31,16 +32,27 @@ enum Runner {
       print(Help.command(command))
       return 0
     }
+    if let size = ProcessGroup.launcherSize, size > 1, !dataParallelCommands.contains(command.path) {
+      let allowed = dataParallelCommands.map { "tessera " + $0.joined(separator: " ") }.joined(separator: ", ")
+      return fail("'tessera \(command.name)' runs in one process; under mpirun only \(allowed) run (data-parallel)", code: 2)
+    }
     do {
       let parsed = try ParsedArguments(rest, for: command)
       try command.run(parsed)
+      ProcessGroup.started?.finish()
       return 0
     } catch let error as UsageError {
       return fail("\(error.description)\nrun 'tessera \(command.name) --help' for usage", code: 2)
     } catch {
+      // Under mpirun the other processes wait for this one: stop them all.
+      if let group = ProcessGroup.started, group.size > 1 { group.abort("error: \(error)", code: 1) }
       return fail(String(describing: error), code: 1)
     }
   }
+
+  /// The trainings that split their batches over the processes mpirun starts;
+  /// any other command under mpirun would run once per process, writing the same files.
+  static let dataParallelCommands: [[String]] = [["teacher", "train"], ["modules", "train"]]
 
   private static func fail(_ message: String, code: Int32) -> Int32 {
     FileHandle.standardError.write(Data(((code == 0 ? "" : "error: ") + message + "\n").utf8))

@@ -114,11 +114,12 @@ enum ModulesCommands {
   static func trainModules(
     teacherFolder: URL, registryFolder: URL, recipe: ModulesRecipe, start: TrainingStart, recipePath: String?
   ) throws {
+    let group = try ProcessGroup.announced()
     let parameters = ModuleTrainingParameters(
       teacherFolder: teacherFolder, registryFolder: registryFolder, recipe: recipe, start: start, recipePath: recipePath,
-      command: commandLine)
-    let display = ModuleRunDisplay(parameters)
-    try TrainingStartFlags.explained { try ModuleTraining.run(parameters) { display.show($0) } }
+      command: commandLine, communicator: group)
+    let display = group.isLeader ? ModuleRunDisplay(parameters) : nil
+    try TrainingStartFlags.explained { try ModuleTraining.run(parameters) { display?.show($0) } }
   }
 
   /// The command line as typed, for provenance.

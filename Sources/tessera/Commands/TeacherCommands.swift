@@ -58,13 +58,14 @@ enum TeacherCommands {
 
   /// Trains (or resumes) the teacher of `recipe` into `out` with a progress bar.
   static func trainTeacher(recipe: TeacherRecipe, out: URL, tokenizer: any TextTokenizer, start: TrainingStart) throws {
-    let display = TeacherRunDisplay(recipe: recipe, out: out)
+    let group = try ProcessGroup.announced()
+    let display = group.isLeader ? TeacherRunDisplay(recipe: recipe, out: out) : nil
     try TrainingStartFlags.explained {
-      try TeacherTraining.run(TeacherTrainingParameters(recipe: recipe, output: out, tokenizer: tokenizer, start: start)) {
-        display.show($0)
-      }
+      try TeacherTraining.run(
+        TeacherTrainingParameters(recipe: recipe, output: out, tokenizer: tokenizer, start: start, communicator: group)
+      ) { display?.show($0) }
     }
-    display.finish()
+    display?.finish()
   }
 
   static let importModel = Command(
