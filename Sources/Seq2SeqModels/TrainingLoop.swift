@@ -68,6 +68,15 @@ public protocol TrainingObjective: AnyObject {
   func writeCheckpoint(into folder: URL) throws
   /// Loads the weights ``writeCheckpoint(into:)`` wrote.
   func restoreCheckpoint(from folder: URL) throws
+  /// Told once by the loop which processes share each step. The loop weights
+  /// each process's loss by its share of the real target tokens, which is
+  /// exact for token means; an objective with terms normalised otherwise
+  /// (by a data-dependent sum) sums those normalisers over the processes here.
+  func join(_ communicator: any Communicator)
+}
+
+extension TrainingObjective {
+  public func join(_ communicator: any Communicator) {}
 }
 
 /// The settings the loop itself needs (each objective's settings give theirs).
@@ -146,6 +155,7 @@ public final class TrainingLoop {
       objective.trainable,
       configuration: AdamWConfiguration(learningRate: settings.learningRate, weightDecay: settings.weightDecay))
     state = TrainerState(objective: objective.kind, fingerprint: fingerprint)
+    objective.join(communicator)
   }
 
   /// Restores the checkpoint; refuses one of another objective or written

@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 import XCTest
 
 /// `mpirun -np 2 tessera …` against one process: the same losses, the same
@@ -77,20 +78,40 @@ final class DataParallelCLITests: XCTestCase {
     XCTAssertEqual(names, singleNames)
   }
 
-  func testTwoRanksGiveTheSameModulesTwiceInARow() throws {
+  func testTwoRanksTrainTheModulesOneProcessWouldTheSameTwiceInARow() throws {
     let teacher = try CLI.trainTinyTeacher(in: folder)
-    func train(_ registry: String) throws -> [String: Data] {
-      let out = folder.appendingPathComponent(registry)
-      try runMPI(2, [
-        "modules", "train", "--teacher", teacher.path, "--registry", out.path, "--task", "dates", "--train-examples", "64",
-        "--valid-examples", "8", "--batch-tokens", "256", "--granularities", "2,4", "--steps", "4", "--probe-examples", "0",
-      ])
-      let files = try FileManager.default.contentsOfDirectory(atPath: out.path).filter { $0.hasSuffix(".safetensors") }
-      return try Dictionary(uniqueKeysWithValues: files.map { ($0, try Data(contentsOf: out.appendingPathComponent($0))) })
+    // Every loss term: the hidden-state and attention errors are normalised by sums over the processes.
+    func arguments(_ registry: URL) -> [String] {
+      [
+        "modules", "train", "--teacher", teacher.path, "--registry", registry.path, "--task", "dates", "--train-examples", "64",
+        "--valid-examples", "8", "--batch-tokens", "256", "--granularities", "2,4", "--steps", "6", "--probe-examples", "0",
+        "--local-fraction", "0.34", "--weights", "cross_entropy=1,logits=1,hidden=1,attention=1",
+      ]
     }
-    let first = try train("first"), second = try train("second")
-    XCTAssertEqual(first.count, 6)
-    XCTAssertEqual(first, second, "two 2-rank runs wrote different modules")
+    func modules(_ registry: URL) throws -> [String: Data] {
+      let files = try FileManager.default.contentsOfDirectory(atPath: registry.path).filter { $0.hasSuffix(".safetensors") }
+      return try Dictionary(uniqueKeysWithValues: files.map { ($0, try Data(contentsOf: registry.appendingPathComponent($0))) })
+    }
+    let single = folder.appendingPathComponent("single")
+    let alone = try CLI.run(arguments(single), environment: ["TESSERA_THREADS": "1"])
+    XCTAssertEqual(alone.status, 0, alone.error)
+    let first = folder.appendingPathComponent("first"), second = folder.appendingPathComponent("second")
+    try runMPI(2, arguments(first))
+    try runMPI(2, arguments(second))
+    let firstModules = try modules(first)
+    XCTAssertEqual(firstModules.count, 6)
+    XCTAssertEqual(firstModules, try modules(second), "two 2-rank runs wrote different modules")
+    for name in firstModules.keys.sorted() {
+      let shared = try SafeTensorsFile.read(from: first.appendingPathComponent(name)).tensors
+      let reference = try SafeTensorsFile.read(from: single.appendingPathComponent(name)).tensors
+      XCTAssertEqual(Set(shared.keys), Set(reference.keys))
+      for (key, tensor) in reference {
+        let other = try XCTUnwrap(shared[key]).scalars, values = tensor.scalars
+        let largest = values.map(abs).max() ?? 0
+        let difference = zip(values, other).map { abs($0 - $1) }.max() ?? 0
+        XCTAssertLessThanOrEqual(difference, 1e-5 * max(largest, 1e-6), "\(name) \(key)")
+      }
+    }
   }
 
   func testAKilledRankStopsTheRunAndResumeContinuesIt() throws {

@@ -21,6 +21,8 @@ struct HybridDistillation {
   let modules: ModuleSet
   let weights: DistillationWeights
   let temperature: Float
+  /// Where several processes share a step, the divisors of the hidden-state and attention terms are summed over them.
+  var normalizers = ShardNormalizers()
 
   func loss(_ batch: Seq2SeqBatch, plan: AssemblyPlan) -> HybridLoss { loss(batch, plans: [plan]) }
 
@@ -124,7 +126,7 @@ struct HybridDistillation {
       for span in spans {
         guard let block = modules.blocks[span] else { continue }
         let output = block(taps.hiddenStates[span.start], context: context, cache: nil, taps: nil)
-        let error = Self.relativeError(output, taps.hiddenStates[span.end], mask: rowMask)
+        let error = Self.relativeError(output, taps.hiddenStates[span.end], mask: rowMask, divisor: normalizers.divisor)
         // The total is the mean error, so each module's gradient is scaled by 1 / modules.
         if backward { error.scaled(by: 1 / moduleCount).backward() }
         errors.append((span, backward ? error.detached() : error))
@@ -181,7 +183,7 @@ struct HybridDistillation {
         let wantsAttention = weights.attention > 0
         let attentionTaps = wantsAttention ? AttentionTaps(selfAttention: { captured.value = $0 }) : nil
         hidden = modules.blocks[span]!(hidden, context: context, cache: nil, taps: attentionTaps)
-        terms.hidden.append((span, Self.relativeError(hidden, taps.hiddenStates[span.end], mask: rowMask)))
+        terms.hidden.append((span, Self.relativeError(hidden, taps.hiddenStates[span.end], mask: rowMask, divisor: normalizers.divisor)))
         if wantsAttention, let student = captured.value, let reference = taps.selfAttention[span.end - 1] {
           terms.attention.append(attentionError(student, reference, keep: keep))
         }
@@ -198,10 +200,13 @@ struct HybridDistillation {
 
   /// `Σ((h − t)·m)² / Σ(t·m)²`: the hidden-state error relative to the
   /// teacher's magnitude, over real tokens only. Shared with the kd baseline,
-  /// so modules and students are judged by one hidden-state error.
-  static func relativeError(_ hidden: Tensor, _ target: Tensor, mask: Tensor) -> Tensor {
+  /// so modules and students are judged by one hidden-state error. `divisor`
+  /// maps this process's `Σ(t·m)²` to the one to divide by (see ``ShardNormalizers``).
+  static func relativeError(
+    _ hidden: Tensor, _ target: Tensor, mask: Tensor, divisor: (Float) -> Float = { $0 }
+  ) -> Tensor {
     let difference = (hidden - target) * mask
-    let scale = withoutGradient { (target * mask).multiplying(target * mask).sum().item() }
+    let scale = divisor(withoutGradient { (target * mask).multiplying(target * mask).sum().item() })
     return difference.multiplying(difference).sum().scaled(by: 1 / max(scale, 1e-12))
   }
 
@@ -211,7 +216,7 @@ struct HybridDistillation {
     let (b, h, t) = (student.shape[0], student.shape[1], student.shape[2])
     let rows = Tensor(keep, shape: [b, 1, t, 1])
     let difference = (student - reference) * rows
-    let counted = max(1, keep.reduce(0, +)) * Float(h)
+    let counted = normalizers.divisor(max(1, keep.reduce(0, +)) * Float(h))
     return difference.multiplying(difference).sum().scaled(by: 1 / counted)
   }
 }

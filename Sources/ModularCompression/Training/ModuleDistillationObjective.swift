@@ -13,7 +13,7 @@ public final class ModuleDistillationObjective: TrainingObjective {
   public let modules: ModuleSet
   public let settings: ModuleTrainingSettings
   let sampler: HybridSampler
-  let distillation: HybridDistillation
+  private(set) var distillation: HybridDistillation
   /// Steps each module took part in, by module id.
   public var counters: [String: Int] = [:]
   /// Running mean of the relative hidden-state error of each granularity (for progress only).
@@ -40,7 +40,12 @@ public final class ModuleDistillationObjective: TrainingObjective {
   /// The steps module `span` took part in so far.
   public func steps(of span: ModuleSpan) -> Int { counters[span.id] ?? 0 }
 
+  public func join(_ communicator: any Communicator) {
+    distillation.normalizers = ShardNormalizers(communicator)
+  }
+
   public func loss(step: Int, batch: Seq2SeqBatch) -> ObjectiveLoss {
+    distillation.normalizers.start(batch)
     if step <= settings.localSteps {
       let loss = distillation.localLoss(batch, backward: true)
       for span in modules.spans { counters[span.id, default: 0] += 1 }
