@@ -134,9 +134,9 @@ final class BaselineTrainingTests: TinyPipelineTestCase {
     var losses: [Float] = []
     var recipe = recipe(.kd, ratio: 2, steps: 12)
     recipe.training.learningRate = 3e-3
-    let record = try BaselineTraining.run(BaselineTrainingParameters(teacherFolder: teacher, recipe: recipe, output: out)) {
+    let record = try XCTUnwrap(BaselineTraining.run(BaselineTrainingParameters(teacherFolder: teacher, recipe: recipe, output: out)) {
       if case .step(let progress) = $0 { losses.append(progress.loss) }
-    }
+    })
     XCTAssertEqual(losses.count, 12)
     XCTAssertTrue(losses.allSatisfy(\.isFinite))
     XCTAssertLessThan(losses.suffix(3).reduce(0, +), losses.prefix(3).reduce(0, +))
@@ -202,9 +202,9 @@ final class BaselineTrainingTests: TinyPipelineTestCase {
     let teacher = try trainTeacher()
     let out = folder.appendingPathComponent("pl")
     var cached: [Bool] = []
-    let record = try BaselineTraining.run(
+    let record = try XCTUnwrap(BaselineTraining.run(
       BaselineTrainingParameters(teacherFolder: teacher, recipe: recipe(.pseudoLabels, ratio: 2), output: out)
-    ) { if case .labelled(_, let wasCached, _) = $0 { cached.append(wasCached) } }
+    ) { if case .labelled(_, let wasCached, _) = $0 { cached.append(wasCached) } })
     XCTAssertGreaterThan(record.labelSeconds, 0)
     XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent(PseudoLabels.fileName).path))
     try BaselineTraining.run(
@@ -223,8 +223,8 @@ final class BaselineTrainingTests: TinyPipelineTestCase {
   func testTheseusAssemblesOneGranularity() throws {
     let teacher = try trainTeacher()
     let out = folder.appendingPathComponent("theseus")
-    let record = try BaselineTraining.run(
-      BaselineTrainingParameters(teacherFolder: teacher, recipe: recipe(.theseus, ratio: 2), output: out))
+    let record = try XCTUnwrap(BaselineTraining.run(
+      BaselineTrainingParameters(teacherFolder: teacher, recipe: recipe(.theseus, ratio: 2), output: out)))
     XCTAssertEqual([record.encoderLayers, record.decoderLayers], [2, 2])
     XCTAssertEqual(record.steps, 3)
     XCTAssertGreaterThan(record.tokens, 0)
@@ -241,9 +241,9 @@ final class BaselineTrainingTests: TinyPipelineTestCase {
     }
     XCTAssertEqual(OutputFolder.inspect(out), .tessera(.baseline))
     var steps = 0
-    let resumed = try BaselineTraining.run(
+    let resumed = try XCTUnwrap(BaselineTraining.run(
       BaselineTrainingParameters(teacherFolder: teacher, recipe: recipe(.theseus, ratio: 2), output: out, start: .resume)
-    ) { if case .step = $0 { steps += 1 } }
+    ) { if case .step = $0 { steps += 1 } })
     XCTAssertEqual(steps, 0)
     XCTAssertEqual(resumed, record)
     XCTAssertEqual(try ModelLoading.load(from: out).stateDictionary().mapValues(\.scalars), model.stateDictionary().mapValues(\.scalars))

@@ -114,6 +114,26 @@ final class DataParallelCLITests: XCTestCase {
     }
   }
 
+  func testTwoRanksTrainTheBaselinesOneProcessWould() throws {
+    let teacher = try CLI.trainTinyTeacher(in: folder)
+    func arguments(_ out: URL) -> [String] {
+      [
+        "baselines", "sweep", "--teacher", teacher.path, "--methods", "kd,pseudo-labels,theseus", "--ratios", "2", "--task",
+        "dates", "--train-examples", "64", "--valid-examples", "8", "--batch-tokens", "256", "--steps", "4", "--out", out.path,
+      ]
+    }
+    let single = folder.appendingPathComponent("single"), shared = folder.appendingPathComponent("shared")
+    let alone = try CLI.run(arguments(single), environment: ["TESSERA_THREADS": "1"])
+    XCTAssertEqual(alone.status, 0, alone.error)
+    try runMPI(2, arguments(shared))
+    for member in ["kd-2x", "pseudo-labels-2x", "theseus-2x"] {
+      let reference = try losses(single.appendingPathComponent(member))
+      XCTAssertEqual(reference.count, 4, member)
+      assertSameLosses(reference, try losses(shared.appendingPathComponent(member)))
+      XCTAssertTrue(FileManager.default.fileExists(atPath: shared.appendingPathComponent("\(member)/baseline.json").path), member)
+    }
+  }
+
   func testAKilledRankStopsTheRunAndResumeContinuesIt() throws {
     let whole = folder.appendingPathComponent("whole"), killed = folder.appendingPathComponent("killed")
     let steps = 30
@@ -151,6 +171,7 @@ final class DataParallelCLITests: XCTestCase {
     process.waitUntilExit()
     XCTAssertNotEqual(process.terminationStatus, 0)
     XCTAssertTrue(text.contains("'tessera data make' runs in one process"), text)
+    XCTAssertTrue(text.contains("tessera baselines sweep"), text)
     XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent("d").path))
   }
 

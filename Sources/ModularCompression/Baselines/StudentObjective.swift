@@ -13,7 +13,7 @@ import Tokenizers
 /// folder, which every checkpoint swap would otherwise drop).
 final class StudentObjective: TrainingObjective {
   let student: CrossEntropyObjective
-  let distillation: StudentDistillation?
+  private(set) var distillation: StudentDistillation?
   let kind: String
   let keptFiles: [String: Data]
 
@@ -31,8 +31,13 @@ final class StudentObjective: TrainingObjective {
     set { student.counters = newValue }
   }
 
+  func join(_ communicator: any Communicator) {
+    distillation?.normalizers = ShardNormalizers(communicator)
+  }
+
   func loss(step: Int, batch: Seq2SeqBatch) -> ObjectiveLoss {
     guard let distillation else { return student.loss(step: step, batch: batch) }
+    distillation.normalizers.start(batch)
     return distillation.loss(
       student: student.model, batch: batch, dropout: student.dropout(step: step, rows: batch.rows).closure, labelSmoothing: student.labelSmoothing)
   }
@@ -58,6 +63,8 @@ struct StudentDistillation {
   let layerMap: (encoder: [Int], decoder: [Int])
   let temperature: Float
   let weights: StudentDistillationWeights
+  /// Where several processes share a step, the hidden-state divisors are summed over them.
+  var normalizers = ShardNormalizers()
 
   func loss(
     student: any Seq2SeqModel, batch: Seq2SeqBatch, dropout: ((Tensor) -> Tensor)?, labelSmoothing: Float
@@ -97,7 +104,8 @@ struct StudentDistillation {
   func hiddenErrors(_ student: StackTaps, _ teacher: StackTaps, map: [Int], mask: Tensor) -> [Tensor] {
     map.enumerated().compactMap { index, layer in
       guard student.hiddenStates.indices.contains(index + 1), teacher.hiddenStates.indices.contains(layer + 1) else { return nil }
-      return HybridDistillation.relativeError(student.hiddenStates[index + 1], teacher.hiddenStates[layer + 1], mask: mask)
+      return HybridDistillation.relativeError(
+        student.hiddenStates[index + 1], teacher.hiddenStates[layer + 1], mask: mask, divisor: normalizers.divisor)
     }
   }
 }

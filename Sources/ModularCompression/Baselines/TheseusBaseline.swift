@@ -19,14 +19,18 @@ enum TheseusBaseline {
   static func run(
     _ parameters: BaselineTrainingParameters, teacher: any Seq2SeqModel, tokenizer: any TextTokenizer,
     teacherFingerprint: String, events: (BaselineTrainingEvent) throws -> Void
-  ) throws -> BaselineRecord {
+  ) throws -> BaselineRecord? {
     let settings = parameters.recipe.baseline, output = parameters.output
     let registryFolder = output.appendingPathComponent(BaselineTraining.theseusRegistryName)
     let stateURL = output.appendingPathComponent(TrainingCheckpoint.stateFileName)
     let moduleCheckpoint = registryFolder.appendingPathComponent(ModuleTraining.checkpointFolderName)
-    try checkStart(parameters.start, output: output)
-    if parameters.start == .restart, FileManager.default.fileExists(atPath: stateURL.path) {
-      try FileManager.default.removeItem(at: stateURL)
+    let communicator = parameters.communicator
+    _ = try communicator.leaderDecides {
+      try checkStart(parameters.start, output: output)
+      if parameters.start == .restart, FileManager.default.fileExists(atPath: stateURL.path) {
+        try FileManager.default.removeItem(at: stateURL)
+      }
+      return true
     }
     let costs = LayerCosts(teacher: teacher)
     let granularity = try self.granularity(costs: costs, ratio: settings.ratio)
@@ -59,6 +63,8 @@ enum TheseusBaseline {
         }
       }
     }
+    // Under mpirun the first process alone registered the modules; it assembles and writes the baseline.
+    guard communicator.isLeader else { return nil }
     guard let state else { throw TrainingError("\(registryFolder.path): the theseus module run ended without registering its modules") }
 
     let registry = try ModuleRegistry.open(at: registryFolder)

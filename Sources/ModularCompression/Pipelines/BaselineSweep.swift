@@ -67,18 +67,23 @@ public enum BaselineSweep {
       recipe.baseline.ratio = ratio
       try BaselineTraining.checkRecipe(recipe)
     }
-    let existing = try OutputFolder.claim(
-      output, as: .baselineSweep, force: parameters.start == .restart, reading: [parameters.teacherFolder])
-    if parameters.start == .fresh, existing != .nothing, existing != .emptyFolder {
-      throw TrainingStartError(kind: .earlierRun, path: output.path, reason: "already holds a baseline sweep (finished or not)")
+    let communicator = parameters.communicator
+    // The first process alone checks and writes the sweep's folder and decides for each member; the others follow.
+    _ = try communicator.leaderDecides {
+      let existing = try OutputFolder.claim(
+        output, as: .baselineSweep, force: parameters.start == .restart, reading: [parameters.teacherFolder])
+      if parameters.start == .fresh, existing != .nothing, existing != .emptyFolder {
+        throw TrainingStartError(kind: .earlierRun, path: output.path, reason: "already holds a baseline sweep (finished or not)")
+      }
+      if parameters.start == .resume, existing == .nothing || existing == .emptyFolder {
+        throw TrainingStartError(kind: .nothingToResume, path: output.path, reason: "no baseline sweep to resume")
+      }
+      try checkReachable(parameters)
+      try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+      try Contents(methods: parameters.methods, ratios: parameters.ratios, strategy: recipe.baseline.strategy)
+        .write(to: output.appendingPathComponent(fileName))
+      return true
     }
-    if parameters.start == .resume, existing == .nothing || existing == .emptyFolder {
-      throw TrainingStartError(kind: .nothingToResume, path: output.path, reason: "no baseline sweep to resume")
-    }
-    try checkReachable(parameters)
-    try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
-    try Contents(methods: parameters.methods, ratios: parameters.ratios, strategy: recipe.baseline.strategy)
-      .write(to: output.appendingPathComponent(fileName))
 
     let cache = output.appendingPathComponent(PseudoLabels.fileName)
     let members = parameters.methods.flatMap { method in parameters.ratios.map { (method, $0) } }
@@ -86,12 +91,16 @@ public enum BaselineSweep {
     for (index, (method, ratio)) in members.enumerated() {
       let name = memberName(method: method, ratio: ratio)
       let folder = output.appendingPathComponent(name)
-      if parameters.start == .resume, let record = try? BaselineRecord.read(from: folder) {
+      let finished = try communicator.leaderDecides {
+        guard parameters.start == .resume, let record = try? BaselineRecord.read(from: folder) else { return false }
         try events(.skipped(name: name, record: record))
         records.append(record)
-        continue
+        return true
       }
-      let isStarted = !(((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).filter { !$0.hasPrefix(".") }.isEmpty)
+      if finished { continue }
+      let isStarted = try communicator.leaderDecides {
+        !(((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).filter { !$0.hasPrefix(".") }.isEmpty)
+      }
       let start: TrainingStart =
         switch parameters.start {
         case .fresh: .fresh
@@ -101,11 +110,12 @@ public enum BaselineSweep {
       recipe.baseline.method = method
       recipe.baseline.ratio = ratio
       try events(.member(name: name, index: index, total: members.count))
-      records.append(try BaselineTraining.run(
+      let record = try BaselineTraining.run(
         BaselineTrainingParameters(
           teacherFolder: parameters.teacherFolder, recipe: recipe, output: folder, start: start, pseudoLabelCache: cache,
-          communicator: parameters.communicator)
-      ) { try events(.event(name: name, $0)) })
+          communicator: communicator)
+      ) { try events(.event(name: name, $0)) }
+      if let record { records.append(record) }
     }
     return records
   }

@@ -63,16 +63,21 @@ public enum BaselineTraining {
   /// The registry subfolder of a theseus baseline (not `registry`, which marks a demo output).
   public static let theseusRegistryName = "modules"
 
-  /// Trains (or resumes) the baseline; returns its record.
+  /// Trains (or resumes) the baseline; returns its record (under mpirun, on the first process only: the others return nil).
   @discardableResult
   public static func run(
     _ parameters: BaselineTrainingParameters, events: (BaselineTrainingEvent) throws -> Void = { _ in }
-  ) throws -> BaselineRecord {
+  ) throws -> BaselineRecord? {
     let recipe = parameters.recipe, settings = recipe.baseline, output = parameters.output
     try checkRecipe(recipe)
-    try OutputFolder.claim(
-      output, as: .baseline, force: parameters.start == .restart, reading: [parameters.teacherFolder])
-    if parameters.start == .restart { try removeRecord(in: output) }
+    let communicator = parameters.communicator
+    // The first process alone checks and writes the output; under mpirun the others train beside it.
+    _ = try communicator.leaderDecides {
+      try OutputFolder.claim(
+        output, as: .baseline, force: parameters.start == .restart, reading: [parameters.teacherFolder])
+      if parameters.start == .restart { try removeRecord(in: output) }
+      return true
+    }
     let teacher = try ModelLoading.load(from: parameters.teacherFolder)
     let tokenizer = try loadTokenizer(from: parameters.teacherFolder, fitting: teacher)
     let teacherFingerprint = try TeacherFingerprint.of(modelFolder: parameters.teacherFolder)
@@ -80,7 +85,7 @@ public enum BaselineTraining {
       return try TheseusBaseline.run(
         parameters, teacher: teacher, tokenizer: tokenizer, teacherFingerprint: teacherFingerprint, events: events)
     }
-    let resume = try TrainingOutput.prepare(output, start: parameters.start, what: "baseline")
+    let resume = try communicator.leaderDecides { try TrainingOutput.prepare(output, start: parameters.start, what: "baseline") }
     let costs = LayerCosts(teacher: teacher)
     let plan = try StudentShape.plan(costs: costs, ratio: settings.ratio, strategy: settings.strategy)
     let layerMap = StudentShape.layerMap(of: plan)
@@ -99,7 +104,7 @@ public enum BaselineTraining {
       let total = train.count
       let labels = try PseudoLabels.labels(
         cache: cache, teacher: teacher, teacherFingerprint: teacherFingerprint, sources: train.sources,
-        maxNewTokens: (train.targets.map(\.count).max() ?? 1) + 8, writeCache: !ownCache
+        maxNewTokens: (train.targets.map(\.count).max() ?? 1) + 8, writeCache: !ownCache && communicator.isLeader
       ) { try events(.labelling(done: $0, total: total)) }
       try events(.labelled(count: labels.targets.count, cached: labels.wasCached, seconds: labels.seconds))
       train.targets = labels.targets
@@ -128,6 +133,7 @@ public enum BaselineTraining {
     if resume { try loop.resume() }
     try events(.started(model: student, layerMap: layerMap, trainExamples: train.count, resumedAt: resume ? loop.state.step : nil))
     try loop.run { try events(.step($0)) }
+    guard communicator.isLeader else { return nil }
 
     let isCopy = settings.method != .scratch
     let record = BaselineRecord(

@@ -52,7 +52,9 @@ enum Runner {
 
   /// The trainings that split their batches over the processes mpirun starts;
   /// any other command under mpirun would run once per process, writing the same files.
-  static let dataParallelCommands: [[String]] = [["teacher", "train"], ["modules", "train"]]
+  static let dataParallelCommands: [[String]] = [
+    ["teacher", "train"], ["modules", "train"], ["baselines", "train"], ["baselines", "sweep"],
+  ]
 
   private static func fail(_ message: String, code: Int32) -> Int32 {
     FileHandle.standardError.write(Data(((code == 0 ? "" : "error: ") + message + "\n").utf8))

@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 import ModularCompression
 import Seq2SeqModels
 
@@ -39,13 +40,14 @@ enum BaselinesCommands {
     recipe.baseline.ratio = try ratio(try arguments.require("--ratio"), flag: "--ratio")
     try checkSettings(recipe)
     let out = URL(fileURLWithPath: try arguments.require("--out"))
-    let display = BaselineRunDisplay(recipe: recipe, out: out)
+    let group = try ProcessGroup.announced()
+    let display = group.isLeader ? BaselineRunDisplay(recipe: recipe, out: out) : nil
     _ = try TrainingStartFlags.explained {
       try BaselineTraining.run(
         BaselineTrainingParameters(
           teacherFolder: URL(fileURLWithPath: try arguments.require("--teacher")), recipe: recipe, output: out,
-          start: try TrainingStartFlags.start(arguments))
-      ) { display.show($0) }
+          start: try TrainingStartFlags.start(arguments), communicator: group)
+      ) { display?.show($0) }
     }
   }
 
@@ -72,15 +74,16 @@ enum BaselinesCommands {
     let ratios = try ratioTexts.map { try ratio($0, flag: "--ratios") }
     try checkSettings(recipe)
     let out = URL(fileURLWithPath: try arguments.require("--out"))
-    let display = BaselineSweepDisplay(recipe: recipe, methods: methods, ratios: ratios, out: out)
+    let group = try ProcessGroup.announced()
+    let display = group.isLeader ? BaselineSweepDisplay(recipe: recipe, methods: methods, ratios: ratios, out: out) : nil
     _ = try TrainingStartFlags.explained {
       try BaselineSweep.run(
         BaselineSweepParameters(
           teacherFolder: URL(fileURLWithPath: try arguments.require("--teacher")), recipe: recipe, methods: methods,
-          ratios: ratios, output: out, start: try TrainingStartFlags.start(arguments))
-      ) { display.show($0) }
+          ratios: ratios, output: out, start: try TrainingStartFlags.start(arguments), communicator: group)
+      ) { display?.show($0) }
     }
-    print("saved \(out.path)")
+    if group.isLeader { print("saved \(out.path)") }
   }
 
   /// The options of both commands; `single` picks --method/--ratio or --methods/--ratios.
