@@ -38,8 +38,8 @@ final class DataParallelCLITests: XCTestCase {
     return process
   }
 
-  @discardableResult
-  private func runMPI(_ ranks: Int, _ arguments: [String], file: StaticString = #filePath, line: UInt = #line) throws -> String {
+  /// Runs to the end; returns the exit status and both streams together.
+  private func runMPIToEnd(_ ranks: Int, _ arguments: [String]) throws -> (status: Int32, text: String) {
     let process = mpiProcess(ranks, arguments)
     let output = Pipe()
     process.standardOutput = output
@@ -47,7 +47,13 @@ final class DataParallelCLITests: XCTestCase {
     try process.run()
     let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     process.waitUntilExit()
-    XCTAssertEqual(process.terminationStatus, 0, text, file: file, line: line)
+    return (process.terminationStatus, text)
+  }
+
+  @discardableResult
+  private func runMPI(_ ranks: Int, _ arguments: [String], file: StaticString = #filePath, line: UInt = #line) throws -> String {
+    let (status, text) = try runMPIToEnd(ranks, arguments)
+    XCTAssertEqual(status, 0, text, file: file, line: line)
     return text
   }
 
@@ -161,15 +167,22 @@ final class DataParallelCLITests: XCTestCase {
     assertSameLosses(try losses(whole), try losses(killed))
   }
 
+  /// Rank 0 refuses a folder it did not write; the rank waiting for its answer is stopped too, with rank 0's error.
+  func testAFailingRankStopsTheOthersWithItsError() throws {
+    let out = folder.appendingPathComponent("foreign")
+    try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+    try Data("mine".utf8).write(to: out.appendingPathComponent("notes.txt"))
+    let started = Date()
+    let (status, text) = try runMPIToEnd(2, teacherArguments(out: out))
+    XCTAssertNotEqual(status, 0)
+    XCTAssertTrue(text.contains("rank 0 of 2: error: refusing to write a teacher to"), text)
+    XCTAssertLessThan(Date().timeIntervalSince(started), 60)
+    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out.path), ["notes.txt"])
+  }
+
   func testOtherCommandsAreRefusedUnderMPI() throws {
-    let process = mpiProcess(2, ["data", "make", "--task", "dates", "--out", folder.appendingPathComponent("d").path])
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = output
-    try process.run()
-    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    XCTAssertNotEqual(process.terminationStatus, 0)
+    let (status, text) = try runMPIToEnd(2, ["data", "make", "--task", "dates", "--out", folder.appendingPathComponent("d").path])
+    XCTAssertNotEqual(status, 0)
     XCTAssertTrue(text.contains("'tessera data make' runs in one process"), text)
     XCTAssertTrue(text.contains("tessera baselines sweep"), text)
     XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent("d").path))
