@@ -18,6 +18,7 @@ extension Seq2SeqBatch {
       decoderInputIDs: Array(decoderInputIDs[targetRange]), decoderKeep: decoderKeep.map { Array($0[targetRange]) },
       labels: Array(labels[targetRange]))
     part.rows = BatchRows(first: first, count: end - first, total: batchSize)
+    part.tokenShare = Float(part.countedTargets) / Float(max(countedTargets, 1))
     return part
   }
 }

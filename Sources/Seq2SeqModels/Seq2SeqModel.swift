@@ -31,6 +31,9 @@ public struct Seq2SeqBatch: Sendable {
   /// Set on one process's share of a data-parallel step: which rows of the
   /// step's whole batch these are (dropout masks follow them).
   public var rows: BatchRows?
+  /// This share's part of the whole batch's counted target tokens (1 for a
+  /// whole batch): the weight of its loss and gradients in a data-parallel step.
+  public internal(set) var tokenShare: Float = 1
 
   public init(
     batchSize: Int, sourceLength: Int, sourceIDs: [Int], sourceKeep: [Float], targetLength: Int,

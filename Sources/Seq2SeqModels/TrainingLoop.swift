@@ -205,8 +205,8 @@ public final class TrainingLoop {
       guard value.isFinite else { throw TrainingError("training diverged at step \(step): the loss is \(value)") }
       loss.backward()
       if size > 1 {
-        let share = Float(batch.countedTargets) / Float(max(whole.countedTargets, 1))
-        value = try GradientExchange.combine(parameters.map(\.parameter), share: share, loss: value, over: communicator)
+        value = try GradientExchange.combine(
+          parameters.map(\.parameter), share: batch.tokenShare, loss: value, over: communicator)
       }
       let withGradient = parameters.filter { $0.parameter.grad != nil }
       try Self.checkFinite(withGradient, step: step)

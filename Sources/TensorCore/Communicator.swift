@@ -97,4 +97,12 @@ extension Communicator {
     try withUnsafeMutableBytes(of: &answer) { try broadcast($0.baseAddress!, count: 1, root: 0) }
     return answer == 1
   }
+
+  /// ``leaderDecides(_:)`` for work with no answer to hand on: the others wait until it is done.
+  public func leaderRuns(_ body: () throws -> Void) throws {
+    _ = try leaderDecides {
+      try body()
+      return true
+    }
+  }
 }

@@ -16,6 +16,9 @@ final class BatchShardTests: XCTestCase {
     XCTAssertEqual(shards.flatMap(\.labels), batch.labels)
     XCTAssertEqual(shards.flatMap(\.decoderInputIDs), batch.decoderInputIDs)
     XCTAssertEqual(shards.map(\.countedTargets).reduce(0, +), batch.countedTargets)
+    XCTAssertEqual(
+      shards.map(\.tokenShare), shards.map { Float($0.countedTargets) / Float(batch.countedTargets) })
+    XCTAssertEqual(batch.tokenShare, 1)
     XCTAssertTrue(shards.allSatisfy { $0.sourceLength == batch.sourceLength && $0.targetLength == batch.targetLength })
     XCTAssertNil(try batch.shard(rank: 0, size: 1).rows, "one process keeps the batch whole")
   }

@@ -25,12 +25,11 @@ enum TheseusBaseline {
     let stateURL = output.appendingPathComponent(TrainingCheckpoint.stateFileName)
     let moduleCheckpoint = registryFolder.appendingPathComponent(ModuleTraining.checkpointFolderName)
     let communicator = parameters.communicator
-    _ = try communicator.leaderDecides {
+    try communicator.leaderRuns {
       try checkStart(parameters.start, output: output)
       if parameters.start == .restart, FileManager.default.fileExists(atPath: stateURL.path) {
         try FileManager.default.removeItem(at: stateURL)
       }
-      return true
     }
     let costs = LayerCosts(teacher: teacher)
     let granularity = try self.granularity(costs: costs, ratio: settings.ratio)

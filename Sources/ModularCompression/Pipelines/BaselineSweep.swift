@@ -69,7 +69,7 @@ public enum BaselineSweep {
     }
     let communicator = parameters.communicator
     // The first process alone checks and writes the sweep's folder and decides for each member; the others follow.
-    _ = try communicator.leaderDecides {
+    try communicator.leaderRuns {
       let existing = try OutputFolder.claim(
         output, as: .baselineSweep, force: parameters.start == .restart, reading: [parameters.teacherFolder])
       if parameters.start == .fresh, existing != .nothing, existing != .emptyFolder {
@@ -82,7 +82,6 @@ public enum BaselineSweep {
       try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
       try Contents(methods: parameters.methods, ratios: parameters.ratios, strategy: recipe.baseline.strategy)
         .write(to: output.appendingPathComponent(fileName))
-      return true
     }
 
     let cache = output.appendingPathComponent(PseudoLabels.fileName)

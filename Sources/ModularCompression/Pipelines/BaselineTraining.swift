@@ -72,11 +72,10 @@ public enum BaselineTraining {
     try checkRecipe(recipe)
     let communicator = parameters.communicator
     // The first process alone checks and writes the output; under mpirun the others train beside it.
-    _ = try communicator.leaderDecides {
+    try communicator.leaderRuns {
       try OutputFolder.claim(
         output, as: .baseline, force: parameters.start == .restart, reading: [parameters.teacherFolder])
       if parameters.start == .restart { try removeRecord(in: output) }
-      return true
     }
     let teacher = try ModelLoading.load(from: parameters.teacherFolder)
     let tokenizer = try loadTokenizer(from: parameters.teacherFolder, fitting: teacher)

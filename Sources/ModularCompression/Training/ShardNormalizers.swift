@@ -17,11 +17,9 @@ final class ShardNormalizers {
     self.communicator = communicator
   }
 
-  /// Called before each step's loss: this process's share of the counted target tokens.
+  /// Called before each step's loss with this process's share of the batch.
   func start(_ batch: Seq2SeqBatch) {
-    guard communicator.size > 1 else { return }
-    let local = Float(batch.countedTargets)
-    tokenShare = local / max(sum(local), 1)
+    tokenShare = batch.tokenShare
   }
 
   /// What to divide a term by, given this process's own divisor `local`.
