@@ -40,7 +40,9 @@ let package = Package(
     .target(name: "TensorKernelsAVX512", dependencies: ["TensorKernels"], swiftSettings: wideSIMDSettings),
     .target(name: "TensorCore", dependencies: ["JSONFormat", "TensorKernels", "TensorKernelsAVX512"], swiftSettings: numericSettings,
             linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
-    .target(name: "NeuralLayers", dependencies: ["TensorCore"], swiftSettings: numericSettings),
+    // Int8 and bf16 products (AVX-512 VNNI, AVX-512, AVX2 and portable paths, chosen at run time).
+    .target(name: "QuantizedKernels", cSettings: [.unsafeFlags(["-O3"], .when(configuration: .release))]),
+    .target(name: "NeuralLayers", dependencies: ["TensorCore", "QuantizedKernels"], swiftSettings: numericSettings),
     .target(name: "Tokenizers", dependencies: ["JSONFormat"]),
     .target(name: "TextTasks", dependencies: ["TensorCore", "Tokenizers"]),
     .target(name: "Seq2SeqModels", dependencies: ["JSONFormat", "NeuralLayers", "Tokenizers"], swiftSettings: numericSettings),
@@ -52,6 +54,7 @@ let package = Package(
     .testTarget(name: "JSONFormatTests", dependencies: ["JSONFormat"]),
     .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
     .testTarget(name: "NeuralLayersTests", dependencies: ["NeuralLayers"]),
+    .testTarget(name: "QuantizedKernelsTests", dependencies: ["QuantizedKernels"]),
     .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], resources: [.copy("Fixtures")]),
     .testTarget(name: "TextTasksTests", dependencies: ["TextTasks"], resources: [.copy("Fixtures")]),
     .testTarget(name: "Seq2SeqModelsTests", dependencies: ["Seq2SeqModels"], resources: [.copy("Fixtures")]),
