@@ -10,10 +10,14 @@ public struct WeightFileFormat: Sendable, Equatable {
   /// with an index, as the reference's `save_pretrained(max_shard_size:)`
   /// does; nil writes one `model.safetensors`.
   public var maxShardBytes: Int?
+  /// Quantized layers written dequantized (a folder any reference loader
+  /// reads) instead of in their stored form (I8 + scales, BF16).
+  public var dense: Bool
 
-  public init(dtype: SafeTensorsDType = .float32, maxShardBytes: Int? = nil) {
+  public init(dtype: SafeTensorsDType = .float32, maxShardBytes: Int? = nil, dense: Bool = false) {
     self.dtype = dtype
     self.maxShardBytes = maxShardBytes
+    self.dense = dense
   }
 
   /// Parses a shard size the way the reference does: `5GB`, `500MB`, `200KB`
@@ -60,19 +64,20 @@ public enum CheckpointFiles {
   /// Reads every weight of `folder` (the single file when both layouts are
   /// there, as the reference prefers it). Returns the tensors and the file
   /// that errors about them should name.
-  public static func readWeights(in folder: URL) throws -> (tensors: [String: Tensor], source: String) {
+  /// `int8Names`: the tensors a quantized model may store as I8.
+  public static func readWeights(in folder: URL, int8Names: Set<String> = []) throws -> (tensors: [String: Tensor], source: String) {
     let single = folder.appendingPathComponent(singleFileName)
     if FileManager.default.fileExists(atPath: single.path) {
-      return (try SafeTensorsFile.readWeights(from: single).tensors, single.path)
+      return (try SafeTensorsFile.readWeights(from: single, int8Names: int8Names).tensors, single.path)
     }
     let index = folder.appendingPathComponent(indexFileName)
     guard FileManager.default.fileExists(atPath: index.path) else { throw ModelFolderError.missingFile(single.path) }
-    return (try readShards(index: index), index.path)
+    return (try readShards(index: index, int8Names: int8Names), index.path)
   }
 
   /// Reads the shards an index names. Every key must be in the shard the
   /// index names, and every tensor of a shard must be listed for that shard.
-  static func readShards(index: URL) throws -> [String: Tensor] {
+  static func readShards(index: URL, int8Names: Set<String>) throws -> [String: Tensor] {
     let weightMap = try parseIndex(FileAccess.read(index), source: index.path)
     var keysByShard: [String: Set<String>] = [:]
     for (key, shard) in weightMap { keysByShard[shard, default: []].insert(key) }
@@ -90,7 +95,7 @@ public enum CheckpointFiles {
       if let extra = present.subtracting(expected).sorted().first {
         throw ModelFolderError.unlistedShardTensor(shard: url.path, key: extra, index: index.path)
       }
-      for (key, tensor) in try SafeTensorsFile.readWeights(from: url).tensors { tensors[key] = tensor }
+      for (key, tensor) in try SafeTensorsFile.readWeights(from: url, int8Names: int8Names).tensors { tensors[key] = tensor }
     }
     return tensors
   }
@@ -135,10 +140,11 @@ public enum CheckpointFiles {
   /// own) plus the index. Tensors go in name order, filling each shard before
   /// the next, as the reference does with its state-dict order.
   public static func write(
-    _ tensors: [String: Tensor], metadata: [String: String], into folder: URL, format: WeightFileFormat
+    _ tensors: [String: Tensor], metadata: [String: String], into folder: URL, format: WeightFileFormat,
+    dtypes: [String: SafeTensorsDType] = [:]
   ) throws {
     let names = tensors.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-    let bytes = { (name: String) in tensors[name]!.count * format.dtype.byteSize }
+    let bytes = { (name: String) in tensors[name]!.count * (dtypes[name] ?? format.dtype).byteSize }
     var shards: [[String]] = [[]]
     var shardBytes = 0
     for name in names {
@@ -153,13 +159,13 @@ public enum CheckpointFiles {
       SafeTensorsFile(tensors: Dictionary(uniqueKeysWithValues: names.map { ($0, tensors[$0]!) }), metadata: metadata)
     }
     guard shards.count > 1 else {
-      try file(names).write(to: folder.appendingPathComponent(singleFileName), dtype: format.dtype)
+      try file(names).write(to: folder.appendingPathComponent(singleFileName), dtype: format.dtype, dtypes: dtypes)
       return
     }
     var weightMap: [String: String] = [:]
     for (number, shard) in shards.enumerated() {
       let name = String(format: "model-%05d-of-%05d.safetensors", number + 1, shards.count)
-      try file(shard).write(to: folder.appendingPathComponent(name), dtype: format.dtype)
+      try file(shard).write(to: folder.appendingPathComponent(name), dtype: format.dtype, dtypes: dtypes)
       for key in shard { weightMap[key] = name }
     }
     let index: [String: Any] = [

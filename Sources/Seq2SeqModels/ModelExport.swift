@@ -47,10 +47,17 @@ public enum ModelExport {
     _ model: any Seq2SeqModel, into folder: URL, tokenizer: (any TextTokenizer)?, metadata: [String: String] = [:],
     format: WeightFileFormat = WeightFileFormat()
   ) throws {
-    try AtomicFile.write(model.configurationJSON(), to: folder.appendingPathComponent("config.json"))
     var fileMetadata = metadata
     fileMetadata["format"] = "pt"
-    try CheckpointFiles.write(model.checkpointTensors(), metadata: fileMetadata, into: folder, format: format)
+    if ModelQuantization.scheme(of: model) != nil, !format.dense {
+      // Quantized layers keep their stored form (I8 + scales, or BF16).
+      try AtomicFile.write(ModelQuantization.configurationJSON(of: model), to: folder.appendingPathComponent("config.json"))
+      let (tensors, dtypes) = ModelQuantization.checkpointTensors(of: model)
+      try CheckpointFiles.write(tensors, metadata: fileMetadata, into: folder, format: format, dtypes: dtypes)
+    } else {
+      try AtomicFile.write(model.configurationJSON(), to: folder.appendingPathComponent("config.json"))
+      try CheckpointFiles.write(model.checkpointTensors(), metadata: fileMetadata, into: folder, format: format)
+    }
     try tokenizer?.save(to: folder)
   }
 

@@ -44,7 +44,12 @@ public enum ModelLoading {
     }
     let configData = try FileAccess.read(configURL)
     let model = try makeModel(configuration: configData, source: configURL.path)
-    let (weights, source) = try CheckpointFiles.readWeights(in: folder)
+    let section = try JSONValue.parse(configData)[ModelQuantization.sectionKey]
+    let int8Names = try section.map { try ModelQuantization.int8WeightNames($0, model: model, configFile: configURL.path) } ?? []
+    var (weights, source) = try CheckpointFiles.readWeights(in: folder, int8Names: int8Names)
+    if let section {
+      weights = try ModelQuantization.install(section, weights: weights, into: model, source: source, configFile: configURL.path)
+    }
     try model.loadStateDictionary(model.sanitize(weights: weights, source: source), source: source)
     return model
   }

@@ -77,10 +77,12 @@ public struct SafeTensorsFile: Sendable {
 
   /// Reads the file at `url` as model weights: every tensor must be stored
   /// in a floating-point dtype (an integer or BOOL tensor where weights are
-  /// expected is a wrong file, not a weight) and hold finite values only.
-  public static func readWeights(from url: URL) throws -> SafeTensorsFile {
+  /// expected is a wrong file, not a weight), except the I8 tensors named in
+  /// `int8Names` (a quantized model's), and hold finite values only.
+  public static func readWeights(from url: URL, int8Names: Set<String> = []) throws -> SafeTensorsFile {
     let header = try readHeader(from: url)
-    if let integral = header.entries.first(where: { !$0.dtype.isFloatingPoint }) {
+    let allowed = { (entry: SafeTensorsEntry) in entry.dtype.isFloatingPoint || (entry.dtype == .int8 && int8Names.contains(entry.name)) }
+    if let integral = header.entries.first(where: { !allowed($0) }) {
       throw SafeTensorsError.nonFloatingPointWeight(source: url.path, tensor: integral.name, dtype: integral.dtype.rawValue)
     }
     let file = try read(from: url)

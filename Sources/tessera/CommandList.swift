@@ -16,6 +16,7 @@ let allCommands: [Command] = [
   RegistryCommands.verify,
   RegistryCommands.remove,
   AssembleCommand.command,
+  QuantizeCommand.command,
   CompareCommand.command,
   BenchCommands.gemm,
   BenchCommands.ops,

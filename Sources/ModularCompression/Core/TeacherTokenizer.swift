@@ -10,3 +10,9 @@ func loadTokenizer(from folder: URL, fitting model: any Seq2SeqModel) throws -> 
     tokenizer, fits: model, tokenizerFile: folder.appendingPathComponent("tokenizer.json").path, modelFolder: folder.path)
   return tokenizer
 }
+
+/// The tokenizer of a model folder, or nil when it has no `tokenizer.json`
+/// (a model folder carries its tokenizer into the folders made from it).
+public func tokenizerIfPresent(in folder: URL) throws -> (any TextTokenizer)? {
+  FileManager.default.fileExists(atPath: folder.appendingPathComponent("tokenizer.json").path) ? try loadTokenizer(from: folder) : nil
+}

@@ -94,13 +94,12 @@ enum TeacherCommands {
     let out = URL(fileURLWithPath: try arguments.require("--out"))
     try OutputFolder.claim(out, as: .model, force: arguments.has("--force"), reading: [source])
     let model = try ModelLoading.load(from: source)
-    let hasTokenizer = FileManager.default.fileExists(atPath: source.appendingPathComponent("tokenizer.json").path)
-    let tokenizer = hasTokenizer ? try loadTokenizer(from: source) : nil
+    let tokenizer = try tokenizerIfPresent(in: source)
     let generation = try ModelExport.generationConfigCopy(from: source, for: model)
     try ModelExport.save(model, to: out, tokenizer: tokenizer, extraFiles: generation, format: format)
     print("""
       imported \(model.modelType): \(model.encoder.depth)+\(model.decoder.depth) layers, d_model \(model.modelWidth), \
-      \(model.parameterCount.formatted()) parameters\(hasTokenizer ? "" : " (no tokenizer.json found)")
+      \(model.parameterCount.formatted()) parameters\(tokenizer != nil ? "" : " (no tokenizer.json found)")
       saved \(out.path)
       """)
   }
