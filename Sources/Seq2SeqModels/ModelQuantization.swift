@@ -216,7 +216,8 @@ public enum ModelQuantization {
     }
     let linears = Dictionary(LinearLayers.all(in: model).map { ($0.key, $0.layer) }, uniquingKeysWith: { a, _ in a })
     for (key, prefix, isTiedHead) in layers {
-      let bias = try (linears[key] as? Linear)?.bias.map { _ in Parameter(try take("\(prefix).bias")) }
+      // The bias stays a parameter: the strict loader sets (and checks) it with the rest.
+      let bias = (linears[key] as? Linear)?.bias.map { Parameter($0.value) }
       let values = try take("\(prefix).weight")
       guard values.rank == 2 else {
         throw QuantizedWeightError.invalid(key: prefix + ".weight", reason: "expected a matrix, found shape \(values.shape)")

@@ -148,10 +148,10 @@ func megabytes(_ bytes: Int) -> String { String(format: "%.0f", Double(bytes) / 
 
 /// Runs a reference script of `Tests/Reference` with python3 and returns the
 /// JSON object it prints.
-func runReferenceScript(_ name: String, arguments: [String]) throws -> [String: Any] {
+func runReferenceScript(_ name: String, arguments: [String], needs: String = "torch and transformers") throws -> [String: Any] {
   let script = URL(fileURLWithPath: "Tests/Reference/\(name)")
   guard FileManager.default.fileExists(atPath: script.path) else {
-    throw UsageError("--torch needs \(script.path): run from the repository root")
+    throw UsageError("the reference \(name) is not at \(script.path): run from the repository root")
   }
   let process = Process()
   process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -162,7 +162,7 @@ func runReferenceScript(_ name: String, arguments: [String]) throws -> [String: 
   let data = pipe.fileHandleForReading.readDataToEndOfFile()
   process.waitUntilExit()
   guard process.terminationStatus == 0, let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-    throw UsageError("the PyTorch reference \(name) failed (exit \(process.terminationStatus)); are torch and transformers installed?")
+    throw UsageError("the reference \(name) failed (exit \(process.terminationStatus)); is python3 with \(needs) installed?")
   }
   return json
 }

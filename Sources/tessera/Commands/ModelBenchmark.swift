@@ -30,38 +30,44 @@ enum ModelBenchmark {
         swift build -c release && .build/release/tessera bench model --shape t5-small --threads 2 --torch
       """,
     options: BenchShape.options(subject: "Model") + [
-      .value("--train-steps", "N", "Timed training steps after one warm-up", default: "5"),
+      .value("--train-steps", "N", "Timed training steps after one warm-up; 0: decoding alone", default: "5"),
       .value("--decode-runs", "N", "Timed decoding runs after one warm-up", default: "5"),
+      .value("--schemes", "LIST", "Weight types to decode with: fp32, bf16, int8", default: "fp32,bf16,int8"),
+      .value("--batch", "N", "Rows of the batched greedy throughput run", default: "32"),
+      .flag("--ct2", "Also run CTranslate2 (float32 and int8) on the same weights (pip install ctranslate2)"),
     ] + BenchShape.runOptions(torch: "Also run the PyTorch reference on the same weights")
   ) { arguments in
     if let threads = try arguments.positiveInt("--threads") { ThreadCount.set(threads) }
-    let trainSteps = try arguments.positiveInt("--train-steps") ?? 5
+    let trainSteps = try arguments.int("--train-steps") ?? 5
+    guard trainSteps >= 0 else { throw UsageError("--train-steps must be ≥ 0 (0: decoding alone)") }
     let decodeRuns = try arguments.positiveInt("--decode-runs") ?? 5
+    let batchRows = try arguments.positiveInt("--batch") ?? 32
+    let schemes = try DecodingScheme.parse(arguments.list("--schemes") ?? ["fp32", "bf16", "int8"])
     let folder = try BenchShape.folder(arguments)
     let model = try ModelLoading.load(from: folder)
-    print("model: \(model.modelType) \(model.encoder.depth)+\(model.decoder.depth) layers, d_model \(model.modelWidth), \(model.parameterCount.formatted()) parameters; BLAS: \(BLAS.backendName); kernels: \(KernelChoice.name); threads \(ThreadCount.current)")
+    print("model: \(model.modelType) \(model.encoder.depth)+\(model.decoder.depth) layers, d_model \(model.modelWidth), \(model.parameterCount.formatted()) parameters; BLAS: \(BLAS.backendName); kernels: \(KernelChoice.name), int8 \(QuantizationScheme.int8.kernelName), bf16 \(QuantizationScheme.bf16.kernelName); threads \(ThreadCount.current)")
 
-    TrainingMemory.start()
-    let tokensPerSecond = try measureTraining(model, steps: trainSteps)
-    let memory = TrainingMemory.finish(parameters: model.parameterCount, trainable: model.parameterCount)
-    let latency = try measureDecoding(model, runs: decodeRuns)
-    var rows = [("training tokens/s (16×64 + 16×64)", String(format: "%.0f", tokensPerSecond)),
-                ("greedy latency, 32 tokens (ms)", String(format: "%.1f", latency * 1000))]
     var torchResident: Int?
-    if arguments.has("--torch") {
-      let torch = try runReferenceScript(
-        "bench_torch.py",
-        arguments: ["--model", folder.path, "--threads", String(ThreadCount.current), "--train-steps", String(trainSteps),
-                    "--decode-runs", String(decodeRuns)])
-      let training = torch["training"] as? [String: Any], decoding = torch["greedy_decoding"] as? [String: Any]
-      if let t = training?["source_plus_target_tokens_per_second"] as? Double, let d = decoding?["median_seconds"] as? Double {
-        rows = [("training tokens/s (16×64 + 16×64)", String(format: "%.0f  PyTorch %.0f  ratio %.2f×", tokensPerSecond, t, tokensPerSecond / t)),
-                ("greedy latency, 32 tokens (ms)", String(format: "%.1f  PyTorch %.1f  speedup %.2f×", latency * 1000, d * 1000, d / latency))]
+    if trainSteps > 0 {
+      TrainingMemory.start()
+      let tokensPerSecond = try measureTraining(model, steps: trainSteps)
+      let memory = TrainingMemory.finish(parameters: model.parameterCount, trainable: model.parameterCount)
+      var row = String(format: "%.0f", tokensPerSecond)
+      if arguments.has("--torch") {
+        let torch = try runReferenceScript(
+          "bench_torch.py",
+          arguments: ["--model", folder.path, "--threads", String(ThreadCount.current), "--train-steps", String(trainSteps), "--skip-decode"])
+        let training = torch["training"] as? [String: Any]
+        if let t = training?["source_plus_target_tokens_per_second"] as? Double {
+          row += String(format: "  PyTorch %.0f  ratio %.2f×", t, tokensPerSecond / t)
+        }
+        torchResident = training?["peak_rss_bytes"] as? Int
       }
-      torchResident = training?["peak_rss_bytes"] as? Int
+      print("training tokens/s (16×64 + 16×64)".padding(toLength: 36, withPad: " ", startingAt: 0) + row)
+      memory.print(torchResident: torchResident)
     }
-    for (name, value) in rows { print(name.padding(toLength: 36, withPad: " ", startingAt: 0) + value) }
-    memory.print(torchResident: torchResident)
+    try DecodingBenchmark(folder: folder, runs: decodeRuns, batchRows: batchRows, schemes: schemes)
+      .run(torch: arguments.has("--torch"), ct2: arguments.has("--ct2"))
   }
 
   /// Median tokens per second of forward + backward + AdamW steps.
@@ -75,16 +81,5 @@ enum ModelBenchmark {
       optimizer.update()
     }
     return Double(batch.sourceIDs.count + batch.labels.count) / seconds
-  }
-
-  /// Median seconds to generate exactly 32 tokens at batch 1.
-  static func measureDecoding(_ model: any Seq2SeqModel, runs: Int) throws -> Double {
-    var generator = SeededRandom(seed: 3)
-    let source = (0..<63).map { _ in 3 + generator.nextInt(below: model.vocabularySize - 3) } + [model.specialTokens.eos]
-    let options = GenerationOptions(maxNewTokens: 32, minNewTokens: 32)
-    return try medianSeconds(runs: runs) { _ in
-      let output = try generate(model, sources: [source], options: options)
-      precondition(output[0].count == 33, "expected 32 new tokens")
-    }
   }
 }
