@@ -46,8 +46,12 @@ extension ParameterContainer {
     return namedParameters().filter { seen.insert(ObjectIdentifier($0.parameter)).inserted }
   }
 
-  /// The number of distinct scalar parameters.
-  public var parameterCount: Int { parameters().reduce(0) { $0 + $1.value.count } }
+  /// The number of distinct scalar parameters, the weights of quantized
+  /// layers included (they are the same weights, stored in fewer bits).
+  public var parameterCount: Int {
+    let quantized = LinearLayers.all(in: self).compactMap { $0.layer as? any QuantizedLinearLayer }.filter { !$0.copiesTiedWeight }
+    return parameters().reduce(0) { $0 + $1.value.count } + quantized.reduce(0) { $0 + $1.inputSize * $1.outputSize }
+  }
 
   /// Current values by key (every key, tied ones repeated).
   public func stateDictionary() -> [String: Tensor] {

@@ -2,7 +2,7 @@ import QuantizedKernels
 import TensorCore
 
 /// How the weights of a quantized linear layer are stored and multiplied.
-public enum QuantizationScheme: String, Sendable, CaseIterable {
+public enum QuantizationScheme: String, Sendable, CaseIterable, Codable {
   /// Int8 weights with one symmetric scale per output row; inputs quantized
   /// to int8 per row on each call; int32 sums.
   case int8
@@ -16,6 +16,9 @@ public enum QuantizationScheme: String, Sendable, CaseIterable {
 /// A linear layer whose weights are stored quantized: ``Int8Linear`` or ``BF16Linear``.
 public protocol QuantizedLinearLayer: LinearLayer {
   var scheme: QuantizationScheme { get }
+  /// True for a quantized copy of a weight the model keeps elsewhere (a head
+  /// tied to the embedding): its weights are counted once, as that weight.
+  var copiesTiedWeight: Bool { get set }
   /// The weight tensors a checkpoint stores for this layer, keyed relative to
   /// it, with their file types (the bias, a parameter, is stored as usual).
   func storedWeights() -> [(key: String, tensor: Tensor, dtype: SafeTensorsDType)]
@@ -67,6 +70,7 @@ public final class Int8Linear: QuantizedLinearLayer {
   let rowSums: [Int32]
 
   public var scheme: QuantizationScheme { .int8 }
+  public var copiesTiedWeight = false
 
   /// Quantizes `linear`: each output row `w` gets the scale `max|w| / 127` and values `round(w / scale)`.
   public convenience init(quantizing linear: Linear) {
@@ -205,6 +209,7 @@ public final class BF16Linear: QuantizedLinearLayer {
   let weights: [UInt16]
 
   public var scheme: QuantizationScheme { .bf16 }
+  public var copiesTiedWeight = false
 
   /// Rounds `linear`'s weights to bfloat16 (nearest, ties to even).
   public convenience init(quantizing linear: Linear) {

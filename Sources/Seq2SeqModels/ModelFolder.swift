@@ -54,6 +54,14 @@ public enum ModelLoading {
     return model
   }
 
+  /// An independent copy of `model` (dense: quantized layers come back as
+  /// their dequantized weights), through its configuration and checkpoint tensors.
+  public static func copy(of model: any Seq2SeqModel) throws -> any Seq2SeqModel {
+    let copy = try makeModel(configuration: model.configurationJSON(), source: "a model copy")
+    try copy.loadStateDictionary(copy.sanitize(weights: model.checkpointTensors(), source: "a model copy"), source: "a model copy")
+    return copy
+  }
+
   /// Builds an untrained model from `config.json` bytes.
   public static func makeModel(configuration data: Data, source: String, seed: UInt64 = 0) throws -> any Seq2SeqModel {
     let object: JSONValue

@@ -78,7 +78,8 @@ public enum ModelQuantization {
       quantized.append(key)
     }
     if let holder = model as? any SharedEmbeddingHead, holder.headIsTied, holder.head == nil, !settings.keeps(tiedHeadEntry) {
-      let head = make(settings.scheme, from: Linear(weight: Parameter(holder.shared.weight.value.detached())))
+      var head = make(settings.scheme, from: Linear(weight: Parameter(holder.shared.weight.value.detached())))
+      head.copiesTiedWeight = true
       holder.shared.weight.value = head.fused().weight.value
       holder.head = head
       quantized.append(tiedHeadEntry)
@@ -222,11 +223,12 @@ public enum ModelQuantization {
       guard values.rank == 2 else {
         throw QuantizedWeightError.invalid(key: prefix + ".weight", reason: "expected a matrix, found shape \(values.shape)")
       }
-      let layer: any QuantizedLinearLayer =
+      var layer: any QuantizedLinearLayer =
         switch scheme {
         case .int8: try Int8Linear(values: values, scales: try take("\(prefix).weight_scale"), bias: bias, key: prefix)
         case .bf16: BF16Linear(values: values, bias: bias)
         }
+      layer.copiesTiedWeight = isTiedHead
       if isTiedHead, let holder = model as? any SharedEmbeddingHead {
         // The strict loader checks the table's shape against the embedding's.
         remaining[prefix + ".weight"] = layer.fused().weight.value

@@ -144,10 +144,14 @@ public struct LayerCosts: Sendable, Equatable {
   /// the model's own blocks and parameters, whatever kinds of layer it holds.
   public func cost(ofModel model: any Seq2SeqModel, sourceTokensPerGeneratedToken: Double = 1) -> PlanCost {
     let own = LayerCosts(teacher: model)
-    return cost(
+    var result = cost(
       encoderDepth: own.encoderDepth, decoderDepth: own.decoderDepth, encoder: own.teacherStackParameters(.encoder),
       decoder: own.teacherStackParameters(.decoder), nonLayer: own.nonLayerParameters, outputHead: own.outputHeadParameters,
       sourceTokensPerGeneratedToken: sourceTokensPerGeneratedToken)
+    let bytes = ModelQuantization.storedBytes(of: model)
+    result.weightBytes = bytes
+    result.bytesRatio = bytes > 0 ? Double(4 * result.teacherTotalParameters) / Double(bytes) : nil
+    return result
   }
 
   private func cost(
@@ -193,6 +197,15 @@ public struct PlanCost: Sendable, Equatable, Codable {
   /// scores (quadratic in length) and counts the cached cross-attention
   /// key/value projections every step, so it is an estimate, not a measurement.
   public var estimatedDecodingFLOPsPerToken: Double
+  /// Bytes of the weights as stored (quantized layers in their own types,
+  /// tied weights once); nil in results written before it was recorded.
+  @NullEncoded public var weightBytes: Int? = nil
+  /// The fp32 teacher's weight bytes / ``weightBytes``: the fourth ratio,
+  /// the one quantization moves (nil with ``weightBytes``).
+  @NullEncoded public var bytesRatio: Double? = nil
+
+  /// Stored bytes, or 4 per parameter where they were not recorded.
+  public var weightBytesOrFP32: Int { weightBytes ?? 4 * totalParameters }
 
   enum CodingKeys: String, CodingKey {
     case encoderDepth = "encoder_depth", decoderDepth = "decoder_depth"
@@ -202,6 +215,7 @@ public struct PlanCost: Sendable, Equatable, Codable {
     case layerParameterRatio = "layer_parameter_ratio", totalParameterRatio = "total_parameter_ratio"
     case latencySpeedup = "latency_speedup"
     case estimatedDecodingFLOPsPerToken = "estimated_decoding_flops_per_token"
+    case weightBytes = "weight_bytes", bytesRatio = "bytes_ratio"
   }
 
   public init(

@@ -222,7 +222,8 @@ public enum Comparison {
     }
 
     // Rows in ratio order (stable: each candidate's order within a ratio), the teacher first.
-    var entries = ([TeacherCandidate()] + candidates).flatMap { $0.rows(in: context) }.enumerated().sorted { a, b in
+    let made = ([TeacherCandidate()] + candidates).flatMap { $0.rows(in: context) }
+    var entries = (made + QuantizedRows.derive(from: made, schemes: settings.quantize)).enumerated().sorted { a, b in
       let (ra, rb) = (a.element.row.requestedRatio ?? 0, b.element.row.requestedRatio ?? 0)
       return ra != rb ? ra < rb : a.offset < b.offset
     }.map(\.element)
@@ -372,11 +373,12 @@ public enum Comparison {
   }
 
   /// Marks the rows on each Pareto front: higher quality against higher
-  /// measured speedup, and against fewer total parameters.
+  /// measured speedup, and against fewer stored weight bytes (fewer
+  /// parameters, or fewer bits per parameter).
   static func markFronts(_ rows: inout [ComparisonRow]) {
     let measured = rows.indices.filter { rows[$0].isMeasured }
     let speed = ParetoFront.members(measured.map { (x: rows[$0].cost!.latencySpeedup ?? 1, y: rows[$0].quality!.metric) }, higherXIsBetter: true)
-    let size = ParetoFront.members(measured.map { (x: Double(rows[$0].cost!.totalParameters), y: rows[$0].quality!.metric) }, higherXIsBetter: false)
+    let size = ParetoFront.members(measured.map { (x: Double(rows[$0].cost!.weightBytesOrFP32), y: rows[$0].quality!.metric) }, higherXIsBetter: false)
     for (position, index) in measured.enumerated() {
       rows[index].onSpeedFront = speed.contains(position)
       rows[index].onSizeFront = size.contains(position)

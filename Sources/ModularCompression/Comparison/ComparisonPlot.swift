@@ -1,7 +1,8 @@
 import Foundation
+import NeuralLayers
 
-/// `plot.svg`: quality against measured speedup (left) and against total
-/// parameters (right). Each series (a row's method, else its kind) gets a
+/// `plot.svg`: quality against measured speedup (left) and against stored
+/// weight bytes (right; 4 per parameter unless quantized). Each series (a row's method, else its kind) gets a
 /// colour and marker from a small table, with defaults for kinds it does not
 /// list; the teacher is a labelled star, and each panel's Pareto front
 /// (higher quality with higher speedup / fewer parameters) a dashed step line.
@@ -33,6 +34,9 @@ public enum ComparisonPlot {
     BaselineMethod.kd.rawValue: ("kd (baseline)", "#6a3d9a", .pentagon),
     BaselineMethod.pseudoLabels.rawValue: ("pseudo-labels (baseline)", "#1b9e77", .hexagon),
     BaselineMethod.theseus.rawValue: ("theseus (baseline)", "#b15928", .octagon),
+    // Quantized copies (``QuantizedRows``) by scheme.
+    QuantizationScheme.int8.rawValue: ("int8 (quantized)", "#17becf", .square),
+    QuantizationScheme.bf16.rawValue: ("bf16 (quantized)", "#bcbd22", .triangle),
   ]
   /// Colours for series the table does not list, in order of appearance.
   static let defaultColours = ["#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#d62728"]
@@ -74,9 +78,9 @@ public enum ComparisonPlot {
       title: "\(metric) against measured speedup", xLabel: "measured decoding speedup (teacher latency / model latency)",
       yLabel: metric, higherXIsBetter: true, includeX: 1, xTickText: { formatTick($0) + "×" }, style: styleOf)
     out += panel(
-      rows: rows, x: rows.map { Double($0.cost!.totalParameters) }, y: quality, originX: panelWidth, width: panelWidth,
-      title: "\(metric) against total parameters", xLabel: "total parameters", yLabel: metric, higherXIsBetter: false,
-      includeX: nil, xTickText: { ComparisonReport.compact($0) }, style: styleOf)
+      rows: rows, x: rows.map { Double($0.cost!.weightBytesOrFP32) }, y: quality, originX: panelWidth, width: panelWidth,
+      title: "\(metric) against stored weight bytes", xLabel: "weight bytes (fp32: 4 per parameter; quantized: as stored)",
+      yLabel: metric, higherXIsBetter: false, includeX: nil, xTickText: { ComparisonReport.compact($0) + "B" }, style: styleOf)
     out += legend(series.map(\.series))
     out.append("</svg>")
     return out.joined(separator: "\n") + "\n"

@@ -31,7 +31,7 @@ public enum ComparisonReport {
   /// Column titles and cells of the summary table (the terminal's and the report's).
   static func tableCells(_ results: ComparisonResults, markdown: Bool) -> (header: [String], rows: [[String]]) {
     let metric = results.settings.primaryMetric
-    var header = ["model", "enc+dec", "layer×", "total×", "speedup", metric, "vs teacher", "loss", "latency ms", "tok/s", "params"]
+    var header = ["model", "enc+dec", "layer×", "total×", "bytes×", "speedup", metric, "vs teacher", "loss", "latency ms", "tok/s", "params"]
     if markdown { header += ["tokens", "ms/token", "FLOPs/token", "ex/s", "plan"] }
     header.append("note")
     let rows = results.rows.map { row -> [String] in
@@ -39,10 +39,11 @@ public enum ComparisonReport {
       if let cost = row.cost {
         cells += [
           "\(cost.encoderDepth)+\(cost.decoderDepth)", format(cost.layerParameterRatio, "%.2f×"),
-          format(cost.totalParameterRatio, "%.2f×"), cost.latencySpeedup.map { format($0, "%.2f×") } ?? "—",
+          format(cost.totalParameterRatio, "%.2f×"), cost.bytesRatio.map { format($0, "%.2f×") } ?? "—",
+          cost.latencySpeedup.map { format($0, "%.2f×") } ?? "—",
         ]
       } else {
-        cells += ["—", "—", "—", "—"]
+        cells += ["—", "—", "—", "—", "—"]
       }
       if let quality = row.quality {
         cells += [
@@ -241,7 +242,7 @@ public enum ComparisonReport {
       [
         "label", "kind", "method", "requested_ratio", "skipped", "same_model_as", "plan", "encoder_depth",
         "decoder_depth", "layer_parameters", "total_parameters", "layer_parameter_ratio", "total_parameter_ratio",
-        "latency_speedup", "estimated_flops_per_token", "metric", "relative_quality", "loss",
+        "weight_bytes", "bytes_ratio", "latency_speedup", "estimated_flops_per_token", "metric", "relative_quality", "loss",
       ] + metricNames + [
         "latency_ms", "latency_generated_tokens", "examples_per_second", "generated_tokens_per_second", "predicted_loss_increase",
         "estimated_speedup", "on_speed_front", "on_size_front",
@@ -254,7 +255,7 @@ public enum ComparisonReport {
         row.label, row.kind, text(row.method), text(row.requestedRatio),
         text(row.skipped), text(row.sameModelAs), text(row.plan), text(cost?.encoderDepth), text(cost?.decoderDepth),
         text(cost?.layerParameters), text(cost?.totalParameters), text(cost?.layerParameterRatio),
-        text(cost?.totalParameterRatio), text(cost?.latencySpeedup), text(cost?.estimatedDecodingFLOPsPerToken),
+        text(cost?.totalParameterRatio), text(cost?.weightBytes), text(cost?.bytesRatio), text(cost?.latencySpeedup), text(cost?.estimatedDecodingFLOPsPerToken),
         text(quality?.metric), text(quality?.relativeToTeacher), text(quality?.loss),
       ]
       cells += metricNames.map { name in text(quality?.metrics.first { $0.name == name }?.value) }

@@ -133,7 +133,7 @@ public struct ComparisonRow: Codable, Sendable, Equatable {
   @NullEncoded public var estimatedSpeedup: Double?
   /// No other measured model has both higher quality and a higher speedup.
   public var onSpeedFront = false
-  /// No other measured model has both higher quality and fewer total parameters.
+  /// No other measured model has both higher quality and fewer stored weight bytes.
   public var onSizeFront = false
 
   public struct Quality: Codable, Sendable, Equatable {

@@ -1,4 +1,5 @@
 import Foundation
+import NeuralLayers
 import TextTasks
 
 /// What `tessera compare` sweeps and how it measures. Codable (snake_case,
@@ -28,6 +29,8 @@ public struct ComparisonSettings: Codable, Sendable, Equatable {
   /// Plans of equal size scored on validation examples for each `measured`
   /// row (``MeasuredAssemblyCandidate``); 0 leaves those rows out.
   public var measuredPlans = 24
+  /// Quantized copies of the teacher and every assembly, one row each per scheme (``QuantizedRows``).
+  public var quantize: [QuantizationScheme] = []
 
   public init(
     ratios: [Double] = [1.1, 1.5, 2, 3, 4, 6], strategies: [AssemblyStrategy] = [.sizeFirst, .speedFirst, .pareto],
@@ -50,7 +53,7 @@ public struct ComparisonSettings: Codable, Sendable, Equatable {
   enum CodingKeys: String, CodingKey, CaseIterable {
     case ratios, strategies, includeLayerDropping = "include_layer_dropping", metrics, primaryMetric = "primary_metric"
     case latencyExamples = "latency_examples", throughputBatch = "throughput_batch", profileLatency = "profile_latency"
-    case dataName = "data_name", measuredPlans = "measured_plans"
+    case dataName = "data_name", measuredPlans = "measured_plans", quantize
   }
 
   public init(from decoder: Decoder) throws {
@@ -67,6 +70,7 @@ public struct ComparisonSettings: Codable, Sendable, Equatable {
     profileLatency = try c.decodeIfPresent(Bool.self, forKey: .profileLatency) ?? d.profileLatency
     dataName = try c.decodeIfPresent(String.self, forKey: .dataName) ?? d.dataName
     measuredPlans = try c.decodeIfPresent(Int.self, forKey: .measuredPlans) ?? d.measuredPlans
+    quantize = try c.decodeIfPresent([QuantizationScheme].self, forKey: .quantize) ?? d.quantize
     if let problem = validationProblem() {
       throw DecodingError.dataCorruptedError(forKey: problem.key, in: c, debugDescription: problem.message)
     }
@@ -86,6 +90,9 @@ public struct ComparisonSettings: Codable, Sendable, Equatable {
     }
     if let twice = strategies.first(where: { strategy in strategies.filter { $0 == strategy }.count > 1 }) {
       return (.strategies, "strategy '\(twice)' is given twice")
+    }
+    if let twice = quantize.first(where: { scheme in quantize.filter { $0 == scheme }.count > 1 }) {
+      return (.quantize, "scheme '\(twice.rawValue)' is given twice")
     }
     if latencyExamples < 1 { return (.latencyExamples, "must be at least 1, got \(latencyExamples)") }
     if throughputBatch < 1 { return (.throughputBatch, "must be at least 1, got \(throughputBatch)") }

@@ -1,5 +1,6 @@
 import Foundation
 import ModularCompression
+import NeuralLayers
 import Seq2SeqModels
 import TextTasks
 import Tokenizers
@@ -23,9 +24,10 @@ enum CompareCommand {
       FLOPs per generated token, batch-1 greedy latency (mean over
       --latency-examples), batched throughput and the measured speedup.
 
-      The compression ratio is reported three ways together: Transformer-layer
-      parameters (the headline, what --ratios budgets), total parameters, and
-      measured decoding speedup. A ratio the registry cannot reach is listed as
+      The compression ratio is reported four ways together: Transformer-layer
+      parameters (the headline, what --ratios budgets), total parameters,
+      stored weight bytes (bytes×: the fp32 teacher's bytes over the model's)
+      and measured decoding speedup. A ratio the registry cannot reach is listed as
       skipped with the reachable ratios; strategies that pick the same plan are
       measured once. The planner uses the latency profile kept in the registry
       folder (latency-profile.json: one teacher layer per stack, timed once and
@@ -48,8 +50,13 @@ enum CompareCommand {
       trained before Tessera kept it) against each method's runs summed over
       its ratios.
 
+      --quantize int8,bf16 adds, for the teacher and every assembly row, a
+      copy quantized with each scheme (tessera quantize's layers; kind
+      quantized, labelled like `size-first 2× int8`), measured like the rest:
+      its bytes× stacks the scheme on the assembly's own ratio.
+
       Writes OUT/report.md, OUT/results.json, OUT/results.csv and OUT/plot.svg
-      (quality against speedup and against parameters, Pareto fronts marked);
+      (quality against speedup and against stored weight bytes, Pareto fronts marked);
       --save-models also writes each assembly to OUT/models/<strategy>-<ratio>x.
       OUT is replaced whole when the run ends; an existing OUT must be a report
       folder compare wrote.
@@ -69,6 +76,7 @@ enum CompareCommand {
       .value("--batch", "N", "Batch size of the quality pass, which gives throughput", default: "64"),
       .value("--measured-plans", "N", "Plans scored on validation examples for each `measured` row (0: no such rows)", default: "24"),
       .flag("--no-layer-dropping", "Leave out the layer-dropping baseline"),
+      .value("--quantize", "LIST", "Also measure the teacher and every assembly quantized: int8, bf16 (rows `… int8`)"),
       .value("--baselines", "DIR", "Also compare the baselines (tessera baselines) found in DIR and two levels below"),
       .value("--out", "DIR", "Report folder", default: "compare-report"),
       .flag("--save-models", "Also save each assembly under OUT/models"),
@@ -162,10 +170,17 @@ enum CompareCommand {
     }
     if let plans = try arguments.int("--measured-plans") { settings.measuredPlans = plans }
     settings.includeLayerDropping = !arguments.has("--no-layer-dropping")
+    settings.quantize = try (arguments.list("--quantize") ?? []).map { name in
+      guard let scheme = QuantizationScheme(rawValue: name) else {
+        throw UsageError("--quantize: unknown scheme '\(name)'; one of \(QuantizationScheme.allCases.map(\.rawValue).joined(separator: ", "))")
+      }
+      return scheme
+    }
     do { try settings.validate() } catch ComparisonError.invalidSetting(let field, let reason) {
       let flags = [
         "ratios": "--ratios", "strategies": "--strategies", "latency_examples": "--latency-examples",
         "throughput_batch": "--batch", "primary_metric": "--metric", "measured_plans": "--measured-plans",
+        "quantize": "--quantize",
       ]
       throw UsageError("\(flags[field] ?? field): \(reason)")
     }
