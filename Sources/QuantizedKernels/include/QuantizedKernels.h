@@ -32,7 +32,12 @@ const char *tq_bf16_name(void);
 /// symmetric scale s = max|x| / 127 (q = round-to-nearest(x / s), |q| <= 127;
 /// an all-zero row gets s = 0 and q = 0) and stores q + 128 as uint8 in
 /// xq [m x kp] (kp >= k, a multiple of TQ_K_ALIGN; bytes past k hold 128)
-/// and s in xscale[m].
+/// and s in xscale[m]. q is x * (127 / max|x|) (that float product) rounded to
+/// nearest even and clamped to [-127, 127], the same bits at every level.
+/// Non-finite input is defined, never undefined behaviour: NaN elements are
+/// skipped by the max and get q = 0; a row holding ±inf gets s = inf and q = 0
+/// everywhere (127 / inf = 0, and inf * 0 is NaN); a row whose max is subnormal
+/// gets 127 / max = inf, so its nonzero elements clamp to ±127 (s underflows to 0).
 void tq_quantize_rows_u8(const float *x, ptrdiff_t m, ptrdiff_t k, ptrdiff_t ldx, ptrdiff_t kp, uint8_t *xq,
                          float *xscale);
 

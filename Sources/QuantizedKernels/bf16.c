@@ -1,0 +1,110 @@
+// bf16-weight products at level 2 (AVX-512F) and level 1 (AVX2 + FMA): each
+// weight chunk is widened to fp32 on the fly (a bf16 is a float's top 16 bits,
+// so zero-extend to 32 bits and shift left 16) and multiplied into fp32
+// accumulators with FMA. Same blocking as the int8 products; the k % 16
+// (k % 8) tail is added in scalar code by tq_bf16_store.
+#include "levels.h"
+
+#if defined(__x86_64__)
+
+#define AVX512F __attribute__((target("avx512f")))
+#define AVX2FMA __attribute__((target("avx2,fma")))
+#define INLINE static inline __attribute__((always_inline))
+
+// [sum(a), sum(b), sum(c), sum(d)], as the int8 sum4 but for floats.
+INLINE AVX512F __m128 sum4_512(__m512 a, __m512 b, __m512 c, __m512 d) {
+  __m512 ab = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
+  __m512 cd = _mm512_add_ps(_mm512_unpacklo_ps(c, d), _mm512_unpackhi_ps(c, d));
+  __m512d abl = _mm512_castps_pd(ab), cdl = _mm512_castps_pd(cd);
+  __m512 abcd = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(abl, cdl)),
+                              _mm512_castpd_ps(_mm512_unpackhi_pd(abl, cdl)));
+  __m256 half = _mm256_add_ps(_mm512_castps512_ps256(abcd),
+                              _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(abcd), 1)));
+  return _mm_add_ps(_mm256_castps256_ps128(half), _mm256_extractf128_ps(half, 1));
+}
+
+INLINE AVX512F __m512 widen16(const uint16_t *w) {
+  __m512i words = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)w));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(words, 16));
+}
+
+INLINE AVX512F void avx512_block(const tq_bf16_problem *p, ptrdiff_t i, int mr, ptrdiff_t j, int nr) {
+  ptrdiff_t k = p->k, body = k / 16 * 16;
+  const float *x = p->x + i * p->ldx;
+  const uint16_t *w = p->w + j * k;
+  __m512 acc[4][4], wv[4];
+  for (int r = 0; r < 4; r++)
+    for (int o = 0; o < 4; o++) acc[r][o] = _mm512_setzero_ps();
+  for (ptrdiff_t c = 0; c < body; c += 16) {
+    for (int o = 0; o < nr; o++) wv[o] = widen16(w + o * k + c);
+    for (int r = 0; r < mr; r++) {
+      __m512 xv = _mm512_loadu_ps(x + r * p->ldx + c);
+      for (int o = 0; o < nr; o++) acc[r][o] = _mm512_fmadd_ps(xv, wv[o], acc[r][o]);
+    }
+  }
+  for (int r = 0; r < mr; r++)
+    tq_bf16_store(p, i + r, j, nr, body, sum4_512(acc[r][0], acc[r][1], acc[r][2], acc[r][3]));
+}
+
+static AVX512F void avx512_blocks(const void *problem, ptrdiff_t i, int mr, ptrdiff_t j, int nr) {
+#define KERNEL(MR, NR) avx512_block(problem, i, MR, j, NR)
+  TQ_SWITCH_SHAPE(mr, nr, KERNEL)
+#undef KERNEL
+}
+
+AVX512F void tq_bf16_gemm_avx512(const float *x, ptrdiff_t m, ptrdiff_t k, ptrdiff_t ldx, const uint16_t *w,
+                                 const float *bias, ptrdiff_t j0, ptrdiff_t j1, float *y, ptrdiff_t ldy) {
+  tq_bf16_problem p = {x, k, ldx, w, bias, y, ldy};
+  tq_sweep(&p, m, j0, j1, 2 * k, avx512_blocks);
+}
+
+INLINE AVX2FMA __m128 sum4_256(__m256 a, __m256 b, __m256 c, __m256 d) {
+  __m256 ab = _mm256_add_ps(_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b));
+  __m256 cd = _mm256_add_ps(_mm256_unpacklo_ps(c, d), _mm256_unpackhi_ps(c, d));
+  __m256d abl = _mm256_castps_pd(ab), cdl = _mm256_castps_pd(cd);
+  __m256 abcd = _mm256_add_ps(_mm256_castpd_ps(_mm256_unpacklo_pd(abl, cdl)),
+                              _mm256_castpd_ps(_mm256_unpackhi_pd(abl, cdl)));
+  return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
+}
+
+INLINE AVX2FMA __m256 widen8(const uint16_t *w) {
+  __m256i words = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)w));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(words, 16));
+}
+
+// Two rows at a time (8 accumulators + 4 weight vectors fit AVX2's 16 registers).
+INLINE AVX2FMA void avx2_block(const tq_bf16_problem *p, ptrdiff_t i, int mr, ptrdiff_t j, int nr) {
+  ptrdiff_t k = p->k, body = k / 8 * 8;
+  const float *x = p->x + i * p->ldx;
+  const uint16_t *w = p->w + j * k;
+  __m256 acc[2][4], wv[4];
+  for (int r = 0; r < 2; r++)
+    for (int o = 0; o < 4; o++) acc[r][o] = _mm256_setzero_ps();
+  for (ptrdiff_t c = 0; c < body; c += 8) {
+    for (int o = 0; o < nr; o++) wv[o] = widen8(w + o * k + c);
+    for (int r = 0; r < mr; r++) {
+      __m256 xv = _mm256_loadu_ps(x + r * p->ldx + c);
+      for (int o = 0; o < nr; o++) acc[r][o] = _mm256_fmadd_ps(xv, wv[o], acc[r][o]);
+    }
+  }
+  for (int r = 0; r < mr; r++)
+    tq_bf16_store(p, i + r, j, nr, body, sum4_256(acc[r][0], acc[r][1], acc[r][2], acc[r][3]));
+}
+
+static AVX2FMA void avx2_blocks(const void *problem, ptrdiff_t i, int mr, ptrdiff_t j, int nr) {
+#define KERNEL(MR, NR)                                         \
+  do {                                                         \
+    avx2_block(problem, i, MR < 2 ? MR : 2, j, NR);            \
+    if (MR > 2) avx2_block(problem, i + 2, MR - 2, j, NR);     \
+  } while (0)
+  TQ_SWITCH_SHAPE(mr, nr, KERNEL)
+#undef KERNEL
+}
+
+AVX2FMA void tq_bf16_gemm_avx2(const float *x, ptrdiff_t m, ptrdiff_t k, ptrdiff_t ldx, const uint16_t *w,
+                               const float *bias, ptrdiff_t j0, ptrdiff_t j1, float *y, ptrdiff_t ldy) {
+  tq_bf16_problem p = {x, k, ldx, w, bias, y, ldy};
+  tq_sweep(&p, m, j0, j1, 2 * k, avx2_blocks);
+}
+
+#endif
