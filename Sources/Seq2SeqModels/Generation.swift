@@ -266,7 +266,7 @@ struct GenerationRun {
     var outputs = [[Int]](repeating: [tokens.decoderStart], count: batchSize)
     var isRunning = [Bool](repeating: true, count: batchSize)
     let vocabulary = model.vocabularySize
-    for step in 0..<options.maxNewTokens {
+    for _ in 0..<options.maxNewTokens {
       var scores = decodeStep(outputs, memory: memory, memoryKeep: keep, caches: caches).scalars
       scores.withUnsafeMutableBufferPointer { all in
         for row in 0..<batchSize {

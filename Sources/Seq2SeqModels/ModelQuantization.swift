@@ -78,7 +78,7 @@ public enum ModelQuantization {
       quantized.append(key)
     }
     if let holder = model as? any SharedEmbeddingHead, holder.headIsTied, holder.head == nil, !settings.keeps(tiedHeadEntry) {
-      var head = make(settings.scheme, from: Linear(weight: Parameter(holder.shared.weight.value.detached())))
+      let head = make(settings.scheme, from: Linear(weight: Parameter(holder.shared.weight.value.detached())))
       head.copiesTiedWeight = true
       holder.shared.weight.value = head.fused().weight.value
       holder.head = head
@@ -223,7 +223,7 @@ public enum ModelQuantization {
       guard values.rank == 2 else {
         throw QuantizedWeightError.invalid(key: prefix + ".weight", reason: "expected a matrix, found shape \(values.shape)")
       }
-      var layer: any QuantizedLinearLayer =
+      let layer: any QuantizedLinearLayer =
         switch scheme {
         case .int8: try Int8Linear(values: values, scales: try take("\(prefix).weight_scale"), bias: bias, key: prefix)
         case .bf16: BF16Linear(values: values, bias: bias)

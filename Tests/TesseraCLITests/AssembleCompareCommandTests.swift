@@ -210,3 +210,38 @@ extension AssembleCompareCommandTests {
     XCTAssertTrue(help.output.contains("--baselines DIR"), help.output)
   }
 }
+
+/// `tessera compare --quantize`.
+extension AssembleCompareCommandTests {
+  func testCompareQuantizeAddsQuantizedCopiesOfTheTeacherAndEachAssembly() throws {
+    let out = folder.appendingPathComponent("report-quantized")
+    let result = try CLI.run([
+      "compare", "--registry", registry.path, "--out", out.path, "--task", "arithmetic", "--count", "3", "--latency-examples", "1",
+      "--ratios", "2", "--strategies", "size-first", "--measured-plans", "0", "--no-layer-dropping", "--quantize", "int8,bf16",
+    ])
+    XCTAssertEqual(result.status, 0, result.error)
+    let results = try ComparisonResults.decode(Data(contentsOf: out.appendingPathComponent(ComparisonReport.jsonFileName)))
+    let quantized = results.rows.filter { $0.kind == "quantized" }
+    XCTAssertEqual(Set(quantized.map(\.label)), ["teacher int8", "teacher bf16", "size-first 2× int8", "size-first 2× bf16"])
+    let teacher = try XCTUnwrap(results.teacherRow?.cost)
+    XCTAssertEqual(teacher.bytesRatio ?? 0, 1, accuracy: 1e-9)
+    for row in quantized {
+      let cost = try XCTUnwrap(row.cost, row.label)
+      // The same parameters as the source row, fewer bytes: int8 about 4× (norms and the position bias stay fp32), bf16 about 2×.
+      let source = try XCTUnwrap(results.rows.first { $0.label == row.label.components(separatedBy: " ").dropLast().joined(separator: " ") }?.cost)
+      XCTAssertEqual(cost.totalParameters, source.totalParameters, row.label)
+      let gain = try XCTUnwrap(cost.bytesRatio) / XCTUnwrap(source.bytesRatio)
+      if row.method == "int8" { XCTAssertGreaterThan(gain, 3, row.label) } else { XCTAssertEqual(gain, 2, accuracy: 0.1, row.label) }
+      XCTAssertNotNil(row.quality, row.label)
+    }
+    XCTAssertEqual(results.settings.quantize, [.int8, .bf16])
+    let csv = try String(contentsOf: out.appendingPathComponent(ComparisonReport.csvFileName), encoding: .utf8)
+    XCTAssertTrue(csv.split(separator: "\n")[0].contains("bytes_ratio"))
+    let plot = try String(contentsOf: out.appendingPathComponent(ComparisonReport.plotFileName), encoding: .utf8)
+    XCTAssertTrue(plot.contains("int8 (quantized)") && plot.contains("stored weight bytes"))
+
+    let refused = try CLI.run(["compare", "--registry", registry.path, "--out", out.path, "--task", "arithmetic", "--quantize", "int4"])
+    XCTAssertNotEqual(refused.status, 0)
+    XCTAssertTrue(refused.error.contains("--quantize: unknown scheme 'int4'"), refused.error)
+  }
+}

@@ -1,0 +1,46 @@
+import Foundation
+import NeuralLayers
+import Seq2SeqModels
+import TensorCore
+import XCTest
+
+/// `tessera quantize` on a tiny model folder.
+final class QuantizeCommandTests: TinyModelCLITestCase {
+  func testQuantizeWritesAFolderThatLoadsAndADenseOneForReferenceTools() throws {
+    let int8 = folder.appendingPathComponent("int8")
+    let result = try CLI.run(["quantize", "--model", model.path, "--scheme", "int8", "--out", int8.path])
+    XCTAssertEqual(result.status, 0, result.error)
+    // One encoder layer (4 projections, 2 feed-forward), one decoder layer (8 + 2), the tied head.
+    XCTAssertTrue(result.output.contains("quantized 17 linear layers to int8"), result.output)
+    XCTAssertTrue(result.output.contains("× smaller"), result.output)
+    let loaded = try ModelLoading.load(from: int8)
+    XCTAssertEqual(ModelQuantization.scheme(of: loaded), .int8)
+    XCTAssertTrue(FileManager.default.fileExists(atPath: int8.appendingPathComponent("tokenizer.json").path), "the tokenizer comes along")
+    let generated = try CLI.run(["generate", "--model", int8.path, "12+3"])
+    XCTAssertEqual(generated.status, 0, generated.error)
+
+    let dense = folder.appendingPathComponent("dense")
+    XCTAssertEqual(try CLI.run(["quantize", "--model", model.path, "--scheme", "bf16", "--dense", "--out", dense.path]).status, 0)
+    let header = try SafeTensorsFile.readHeader(from: dense.appendingPathComponent("model.safetensors"))
+    XCTAssertEqual(Set(header.entries.map(\.dtype)), [.float32])
+    XCTAssertNil(ModelQuantization.scheme(of: try ModelLoading.load(from: dense)))
+  }
+
+  func testQuantizeRefusesBadArgumentsAndForeignOutputs() throws {
+    let out = folder.appendingPathComponent("q")
+    let scheme = try CLI.run(["quantize", "--model", model.path, "--scheme", "int4", "--out", out.path])
+    XCTAssertNotEqual(scheme.status, 0)
+    XCTAssertTrue(scheme.error.contains("--scheme must be int8 or bf16, got 'int4'"), scheme.error)
+    let keep = try CLI.run(["quantize", "--model", model.path, "--scheme", "int8", "--keep-fp32", "lm_hed", "--out", out.path])
+    XCTAssertTrue(keep.error.contains("'lm_hed' names no linear layer"), keep.error)
+    XCTAssertEqual(try CLI.run(["quantize", "--model", model.path, "--scheme", "int8", "--out", out.path]).status, 0)
+    let twice = try CLI.run(["quantize", "--model", out.path, "--scheme", "int8", "--out", folder.appendingPathComponent("q2").path])
+    XCTAssertTrue(twice.error.contains("is already quantized (int8)"), twice.error)
+    let foreign = folder.appendingPathComponent("mine")
+    try FileManager.default.createDirectory(at: foreign, withIntermediateDirectories: true)
+    try Data("keep".utf8).write(to: foreign.appendingPathComponent("notes.txt"))
+    let refused = try CLI.run(["quantize", "--model", model.path, "--scheme", "int8", "--out", foreign.path])
+    XCTAssertNotEqual(refused.status, 0)
+    XCTAssertEqual(try String(contentsOf: foreign.appendingPathComponent("notes.txt"), encoding: .utf8), "keep")
+  }
+}
