@@ -42,7 +42,9 @@ let package = Package(
             linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
     // Int8 and bf16 products (AVX-512 VNNI, AVX-512, AVX2 and portable paths, chosen at run time).
     .target(name: "QuantizedKernels", cSettings: [.unsafeFlags(["-O3"], .when(configuration: .release))]),
-    .target(name: "NeuralLayers", dependencies: ["TensorCore", "QuantizedKernels"], swiftSettings: numericSettings),
+    // Fused single-query attention over a KV cache (decoding steps).
+    .target(name: "AttentionKernels", cSettings: [.unsafeFlags(["-O3"], .when(configuration: .release))]),
+    .target(name: "NeuralLayers", dependencies: ["TensorCore", "QuantizedKernels", "AttentionKernels"], swiftSettings: numericSettings),
     .target(name: "Tokenizers", dependencies: ["JSONFormat"]),
     .target(name: "TextTasks", dependencies: ["TensorCore", "Tokenizers"]),
     .target(name: "Seq2SeqModels", dependencies: ["JSONFormat", "NeuralLayers", "Tokenizers"], swiftSettings: numericSettings),

@@ -50,8 +50,12 @@ private func withOutput(_ y: inout Tensor, bias: Parameter?, _ body: (UnsafeMuta
 }
 
 /// Runs `body` on ranges of the output columns over the kernel threads,
-/// sized so that a thread gets at least about 2¹⁷ multiply-adds.
-private func overOutputs(_ outputs: Int, work perOutput: Int, _ body: (Int, Int) -> Void) {
+/// sized so that a thread gets at least about 2¹⁷ multiply-adds. A product
+/// of a few rows (a decoding step) stays on one thread: it is bound by
+/// memory bandwidth, which one core nearly saturates here, and waking a
+/// second thread for each of a step's ~50 products costs more than it saves.
+private func overOutputs(_ outputs: Int, rows: Int, work perOutput: Int, _ body: (Int, Int) -> Void) {
+  guard rows >= 8 else { return body(0, outputs) }
   parallelChunks(outputs, grain: Swift.max(1, (1 << 17) / Swift.max(1, perOutput))) { range in
     body(range.lowerBound, range.upperBound)
   }
@@ -156,7 +160,7 @@ public final class Int8Linear: QuantizedLinearLayer {
           weights.withUnsafeBufferPointer { w in
             scales.withUnsafeBufferPointer { ws in
               rowSums.withUnsafeBufferPointer { sums in
-                overOutputs(n, work: rows * kp) { j0, j1 in
+                overOutputs(n, rows: rows, work: rows * kp) { j0, j1 in
                   tq_int8_gemm(
                     q.baseAddress, s.baseAddress, rows, kp, w.baseAddress, ws.baseAddress, sums.baseAddress,
                     biasPointer, j0, j1, out, n)
@@ -232,7 +236,7 @@ public final class BF16Linear: QuantizedLinearLayer {
     withOutput(&y, bias: bias) { out, biasPointer in
       x.withValues { input in
         weights.withUnsafeBufferPointer { w in
-          overOutputs(n, work: rows * k) { j0, j1 in
+          overOutputs(n, rows: rows, work: rows * k) { j0, j1 in
             tq_bf16_gemm(input.baseAddress, rows, k, k, w.baseAddress, biasPointer, j0, j1, out, n)
           }
         }

@@ -42,7 +42,7 @@ public enum SafeTensorsError: LocalizedError, CustomStringConvertible, Equatable
   case nonFiniteWeight(source: String, tensor: String, index: Int, value: Float)
   /// A dtype Tessera does not write (it writes F32, F16 and BF16).
   case unwritableDType(source: String, dtype: String)
-  /// A finite value that the dtype being written cannot hold (F16 above 65504).
+  /// A value that the dtype being written cannot hold (F16 above 65504, I8 outside −128…127 or not an integer).
   case valueOutOfRange(source: String, tensor: String, index: Int, value: Float, dtype: String)
 
   public var description: String {
@@ -85,7 +85,7 @@ public enum SafeTensorsError: LocalizedError, CustomStringConvertible, Equatable
     case .nonFiniteWeight(let source, let tensor, let index, let value):
       "\(source): tensor '\(tensor)' holds \(value) at element \(index); weights must be finite"
     case .unwritableDType(let source, let dtype):
-      "\(source): Tessera writes F32, F16 or BF16, not \(dtype)"
+      "\(source): Tessera writes F32, F16, BF16 or I8 (quantized weights), not \(dtype)"
     case .valueOutOfRange(let source, let tensor, let index, let value, let dtype):
       "\(source): tensor '\(tensor)' holds \(value) at element \(index), beyond the range of \(dtype)"
     }

@@ -133,7 +133,13 @@ final class CheckpointFilesTests: TemporaryFolderTestCase {
     }
     XCTAssertNoThrow(try file.serialized(dtype: .bfloat16))
     XCTAssertThrowsError(try file.serialized(dtype: .int8)) { error in
-      XCTAssertEqual(error as? SafeTensorsError, .unwritableDType(source: "<memory>", dtype: "I8"))
+      XCTAssertEqual(error as? SafeTensorsError, .valueOutOfRange(source: "<memory>", tensor: "w", index: 1, value: 70000, dtype: "I8"))
+    }
+    XCTAssertThrowsError(try SafeTensorsFile(tensors: ["q": Tensor([1, 2.5], shape: [2])]).serialized(dtype: .int8)) { error in
+      XCTAssertEqual(error as? SafeTensorsError, .valueOutOfRange(source: "<memory>", tensor: "q", index: 1, value: 2.5, dtype: "I8"))
+    }
+    XCTAssertThrowsError(try file.serialized(dtype: .int32)) { error in
+      XCTAssertEqual(error as? SafeTensorsError, .unwritableDType(source: "<memory>", dtype: "I32"))
     }
   }
 

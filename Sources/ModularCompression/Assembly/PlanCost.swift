@@ -162,13 +162,16 @@ public struct LayerCosts: Sendable, Equatable {
     let teacherLayers = teacherLayerParameterTotal
     func ratio(_ teacher: Int, _ assembly: Int) -> Double { assembly == 0 ? 1 : Double(teacher) / Double(assembly) }
     let flops = 2 * (Double(decoder) + Double(encoder) * sourceTokensPerGeneratedToken + Double(outputHead))
-    return PlanCost(
+    var cost = PlanCost(
       encoderDepth: encoderDepth, decoderDepth: decoderDepth, encoderLayerParameters: encoder,
       decoderLayerParameters: decoder, layerParameters: layers, totalParameters: layers + nonLayer,
       teacherLayerParameters: teacherLayers, teacherTotalParameters: teacherLayers + nonLayerParameters,
       layerParameterRatio: ratio(teacherLayers, layers),
       totalParameterRatio: ratio(teacherLayers + nonLayerParameters, layers + nonLayer),
       latencySpeedup: nil, estimatedDecodingFLOPsPerToken: flops)
+    // A plan's blocks are fp32 (a built model's own bytes replace these in cost(ofModel:)).
+    (cost.weightBytes, cost.bytesRatio) = (4 * (layers + nonLayer), cost.totalParameterRatio)
+    return cost
   }
 }
 
