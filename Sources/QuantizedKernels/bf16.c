@@ -11,16 +11,19 @@
 #define AVX2FMA __attribute__((target("avx2,fma")))
 #define INLINE static inline __attribute__((always_inline))
 
-// [sum(a), sum(b), sum(c), sum(d)], as the int8 sum4 but for floats.
-INLINE AVX512F __m128 sum4_512(__m512 a, __m512 b, __m512 c, __m512 d) {
-  __m512 ab = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
-  __m512 cd = _mm512_add_ps(_mm512_unpacklo_ps(c, d), _mm512_unpackhi_ps(c, d));
-  __m512d abl = _mm512_castps_pd(ab), cdl = _mm512_castps_pd(cd);
-  __m512 abcd = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(abl, cdl)),
-                              _mm512_castpd_ps(_mm512_unpackhi_pd(abl, cdl)));
-  __m256 half = _mm256_add_ps(_mm512_castps512_ps256(abcd),
-                              _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(abcd), 1)));
-  return _mm_add_ps(_mm256_castps256_ps128(half), _mm256_extractf128_ps(half, 1));
+// The 16 accumulators reduced to one vector, 128-bit lane r holding row r's
+// four output sums (as sum16 in int8_avx512.c, for floats).
+INLINE AVX512F __m512 sum16(__m512 acc[4][4]) {
+  __m512 row[4];
+  for (int r = 0; r < 4; r++) {
+    __m512 ab = _mm512_add_ps(_mm512_unpacklo_ps(acc[r][0], acc[r][1]), _mm512_unpackhi_ps(acc[r][0], acc[r][1]));
+    __m512 cd = _mm512_add_ps(_mm512_unpacklo_ps(acc[r][2], acc[r][3]), _mm512_unpackhi_ps(acc[r][2], acc[r][3]));
+    __m512d abl = _mm512_castps_pd(ab), cdl = _mm512_castps_pd(cd);
+    row[r] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(abl, cdl)), _mm512_castpd_ps(_mm512_unpackhi_pd(abl, cdl)));
+  }
+  __m512 r01 = _mm512_add_ps(_mm512_shuffle_f32x4(row[0], row[1], 0x44), _mm512_shuffle_f32x4(row[0], row[1], 0xee));
+  __m512 r23 = _mm512_add_ps(_mm512_shuffle_f32x4(row[2], row[3], 0x44), _mm512_shuffle_f32x4(row[2], row[3], 0xee));
+  return _mm512_add_ps(_mm512_shuffle_f32x4(r01, r23, 0x88), _mm512_shuffle_f32x4(r01, r23, 0xdd));
 }
 
 INLINE AVX512F __m512 widen16(const uint16_t *w) {
@@ -37,13 +40,15 @@ INLINE AVX512F void avx512_block(const tq_bf16_problem *p, ptrdiff_t i, int mr, 
     for (int o = 0; o < 4; o++) acc[r][o] = _mm512_setzero_ps();
   for (ptrdiff_t c = 0; c < body; c += 16) {
     for (int o = 0; o < nr; o++) wv[o] = widen16(w + o * k + c);
+    for (int o = 0; o < nr; o++) tq_prefetch(w + o * k + c);
     for (int r = 0; r < mr; r++) {
       __m512 xv = _mm512_loadu_ps(x + r * p->ldx + c);
       for (int o = 0; o < nr; o++) acc[r][o] = _mm512_fmadd_ps(xv, wv[o], acc[r][o]);
     }
   }
-  for (int r = 0; r < mr; r++)
-    tq_bf16_store(p, i + r, j, nr, body, sum4_512(acc[r][0], acc[r][1], acc[r][2], acc[r][3]));
+  float sums[16];
+  _mm512_storeu_ps(sums, sum16(acc));
+  for (int r = 0; r < mr; r++) tq_bf16_store(p, i + r, j, nr, body, sums + 4 * r);
 }
 
 static AVX512F void avx512_blocks(const void *problem, ptrdiff_t i, int mr, ptrdiff_t j, int nr) {
@@ -58,7 +63,8 @@ AVX512F void tq_bf16_gemm_avx512(const float *x, ptrdiff_t m, ptrdiff_t k, ptrdi
   tq_sweep(&p, m, j0, j1, 2 * k, avx512_blocks);
 }
 
-INLINE AVX2FMA __m128 sum4_256(__m256 a, __m256 b, __m256 c, __m256 d) {
+// [sum(a), sum(b), sum(c), sum(d)] of four 8-lane accumulators (see int8_avx2.c).
+INLINE AVX2FMA __m128 sum4(__m256 a, __m256 b, __m256 c, __m256 d) {
   __m256 ab = _mm256_add_ps(_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b));
   __m256 cd = _mm256_add_ps(_mm256_unpacklo_ps(c, d), _mm256_unpackhi_ps(c, d));
   __m256d abl = _mm256_castps_pd(ab), cdl = _mm256_castps_pd(cd);
@@ -82,13 +88,17 @@ INLINE AVX2FMA void avx2_block(const tq_bf16_problem *p, ptrdiff_t i, int mr, pt
     for (int o = 0; o < 4; o++) acc[r][o] = _mm256_setzero_ps();
   for (ptrdiff_t c = 0; c < body; c += 8) {
     for (int o = 0; o < nr; o++) wv[o] = widen8(w + o * k + c);
+    for (int o = 0; o < nr; o++) tq_prefetch(w + o * k + c);
     for (int r = 0; r < mr; r++) {
       __m256 xv = _mm256_loadu_ps(x + r * p->ldx + c);
       for (int o = 0; o < nr; o++) acc[r][o] = _mm256_fmadd_ps(xv, wv[o], acc[r][o]);
     }
   }
-  for (int r = 0; r < mr; r++)
-    tq_bf16_store(p, i + r, j, nr, body, sum4_256(acc[r][0], acc[r][1], acc[r][2], acc[r][3]));
+  for (int r = 0; r < mr; r++) {
+    float sums[4];
+    _mm_storeu_ps(sums, sum4(acc[r][0], acc[r][1], acc[r][2], acc[r][3]));
+    tq_bf16_store(p, i + r, j, nr, body, sums);
+  }
 }
 
 static AVX2FMA void avx2_blocks(const void *problem, ptrdiff_t i, int mr, ptrdiff_t j, int nr) {

@@ -19,6 +19,27 @@ INLINE AVX2 __m128i sum4(__m256i a, __m256i b, __m256i c, __m256i d) {
   return _mm_add_epi32(_mm256_castsi256_si128(abcd), _mm256_extracti128_si256(abcd, 1));
 }
 
+// Writes y for row i and outputs j ..< j + nr from their sums of xq * w with
+// the portable path's float expression (same operations in the same order, no
+// FMA), so y is bit-identical.
+INLINE AVX2 void store_row(const tq_int8_problem *p, ptrdiff_t i, ptrdiff_t j, int nr, __m128i sums) {
+  float *out = p->y + i * p->ldy + j;
+  float xscale = p->xscale[i];
+  if (nr == 4) {
+    __m128i sum = _mm_sub_epi32(sums, _mm_slli_epi32(_mm_loadu_si128((const __m128i *)(p->wsum + j)), 7));
+    __m128 scale = _mm_mul_ps(_mm_set1_ps(xscale), _mm_loadu_ps(p->wscale + j));
+    __m128 bias = p->bias ? _mm_loadu_ps(p->bias + j) : _mm_setzero_ps();
+    _mm_storeu_ps(out, _mm_add_ps(_mm_mul_ps(scale, _mm_cvtepi32_ps(sum)), bias));
+    return;
+  }
+  int32_t lane[4];
+  _mm_storeu_si128((__m128i *)lane, sums);
+  for (int o = 0; o < nr; o++) {
+    int32_t sum = lane[o] - 128 * p->wsum[j + o];
+    out[o] = xscale * p->wscale[j + o] * (float)sum + (p->bias ? p->bias[j + o] : 0.0f);
+  }
+}
+
 // Rows i ..< i + mr (mr <= 2) by outputs j ..< j + nr: both operands widened to
 // 16 bits so vpmaddwd sums pairs exactly (vpmaddubsw would saturate). Two rows
 // at a time, since 4 x 4 accumulators would not fit in AVX2's 16 registers; the
@@ -32,12 +53,13 @@ INLINE AVX2 void avx2_block(const tq_int8_problem *p, ptrdiff_t i, int mr, ptrdi
     for (int o = 0; o < 4; o++) acc[r][o] = _mm256_setzero_si256();
   for (ptrdiff_t c = 0; c < kp; c += 16) {
     for (int o = 0; o < nr; o++) wv[o] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + o * kp + c)));
+    for (int o = 0; o < nr; o++) tq_prefetch(w + o * kp + c);
     for (int r = 0; r < mr; r++) {
       __m256i xv = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(x + r * kp + c)));
       for (int o = 0; o < nr; o++) acc[r][o] = _mm256_add_epi32(acc[r][o], _mm256_madd_epi16(xv, wv[o]));
     }
   }
-  for (int r = 0; r < mr; r++) tq_int8_store(p, i + r, j, nr, sum4(acc[r][0], acc[r][1], acc[r][2], acc[r][3]));
+  for (int r = 0; r < mr; r++) store_row(p, i + r, j, nr, sum4(acc[r][0], acc[r][1], acc[r][2], acc[r][3]));
 }
 
 static AVX2 void avx2_blocks(const void *problem, ptrdiff_t i, int mr, ptrdiff_t j, int nr) {

@@ -14,15 +14,54 @@
 #define AVX512 __attribute__((target("avx512f,avx512bw")))
 #define INLINE static inline __attribute__((always_inline))
 
-// [sum(a), sum(b), sum(c), sum(d)] of four 16-lane accumulators: two unpack
-// rounds leave each 128-bit lane holding partial sums of all four, then the
-// four lanes are added (cheaper than four separate horizontal reductions).
-INLINE AVX512 __m128i sum4(__m512i a, __m512i b, __m512i c, __m512i d) {
-  __m512i ab = _mm512_add_epi32(_mm512_unpacklo_epi32(a, b), _mm512_unpackhi_epi32(a, b));
-  __m512i cd = _mm512_add_epi32(_mm512_unpacklo_epi32(c, d), _mm512_unpackhi_epi32(c, d));
-  __m512i abcd = _mm512_add_epi32(_mm512_unpacklo_epi64(ab, cd), _mm512_unpackhi_epi64(ab, cd));
-  __m256i half = _mm256_add_epi32(_mm512_castsi512_si256(abcd), _mm512_extracti64x4_epi64(abcd, 1));
-  return _mm_add_epi32(_mm256_castsi256_si128(half), _mm256_extracti128_si256(half, 1));
+// The 16 accumulators of a block, reduced to one vector whose 128-bit lane r
+// holds the sums of row r's four outputs: per row, two unpack rounds leave each
+// lane with partial sums of all four outputs, then the four rows' lanes are
+// transposed and added (far cheaper than 16 horizontal reductions).
+INLINE AVX512 __m512i sum16(__m512i acc[4][4]) {
+  __m512i row[4];
+  for (int r = 0; r < 4; r++) {
+    __m512i ab = _mm512_add_epi32(_mm512_unpacklo_epi32(acc[r][0], acc[r][1]), _mm512_unpackhi_epi32(acc[r][0], acc[r][1]));
+    __m512i cd = _mm512_add_epi32(_mm512_unpacklo_epi32(acc[r][2], acc[r][3]), _mm512_unpackhi_epi32(acc[r][2], acc[r][3]));
+    row[r] = _mm512_add_epi32(_mm512_unpacklo_epi64(ab, cd), _mm512_unpackhi_epi64(ab, cd));
+  }
+  __m512i r01 = _mm512_add_epi32(_mm512_shuffle_i64x2(row[0], row[1], 0x44), _mm512_shuffle_i64x2(row[0], row[1], 0xee));
+  __m512i r23 = _mm512_add_epi32(_mm512_shuffle_i64x2(row[2], row[3], 0x44), _mm512_shuffle_i64x2(row[2], row[3], 0xee));
+  return _mm512_add_epi32(_mm512_shuffle_i64x2(r01, r23, 0x88), _mm512_shuffle_i64x2(r01, r23, 0xdd));
+}
+
+INLINE AVX512 void store_row(float *out, __m128 y, int nr) {
+  if (nr == 4) {
+    _mm_storeu_ps(out, y);
+    return;
+  }
+  float lane[4];
+  _mm_storeu_ps(lane, y);
+  for (int o = 0; o < nr; o++) out[o] = lane[o];
+}
+
+// y for rows i ..< i + mr and outputs j ..< j + nr from the block's sums (lane
+// 4r + o), all 16 at once with the portable path's float expression: the same
+// operations in the same order, so y is bit-identical. Masked loads read
+// nothing past j + nr or i + mr.
+INLINE AVX512 void store_block(const tq_int8_problem *p, ptrdiff_t i, int mr, ptrdiff_t j, int nr, __m512i sums) {
+  __mmask16 outputs = (__mmask16)((1u << nr) - 1), rows = (__mmask16)((1u << mr) - 1);
+  __m512i wsum = _mm512_maskz_loadu_epi32(outputs, p->wsum + j);
+  __m512 wscale = _mm512_maskz_loadu_ps(outputs, p->wscale + j);
+  __m512 bias = p->bias ? _mm512_maskz_loadu_ps(outputs, p->bias + j) : _mm512_setzero_ps();
+  // The four outputs' values repeated in every 128-bit lane (one lane per row).
+  wsum = _mm512_shuffle_i32x4(wsum, wsum, 0);
+  wscale = _mm512_shuffle_f32x4(wscale, wscale, 0);
+  bias = _mm512_shuffle_f32x4(bias, bias, 0);
+  __m512i row_of_lane = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+  __m512 xscale = _mm512_permutexvar_ps(row_of_lane, _mm512_maskz_loadu_ps(rows, p->xscale + i));
+  __m512 sum = _mm512_cvtepi32_ps(_mm512_sub_epi32(sums, _mm512_slli_epi32(wsum, 7)));
+  __m512 y = _mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(xscale, wscale), sum), bias);
+  float *out = p->y + i * p->ldy + j;
+  store_row(out, _mm512_castps512_ps128(y), nr);
+  if (mr > 1) store_row(out + p->ldy, _mm512_extractf32x4_ps(y, 1), nr);
+  if (mr > 2) store_row(out + 2 * p->ldy, _mm512_extractf32x4_ps(y, 2), nr);
+  if (mr > 3) store_row(out + 3 * p->ldy, _mm512_extractf32x4_ps(y, 3), nr);
 }
 
 // Rows i ..< i + mr by outputs j ..< j + nr; xq is u8 and w is s8, which is
@@ -36,12 +75,13 @@ INLINE VNNI void vnni_block(const tq_int8_problem *p, ptrdiff_t i, int mr, ptrdi
     for (int o = 0; o < 4; o++) acc[r][o] = _mm512_setzero_si512();
   for (ptrdiff_t c = 0; c < kp; c += 64) {
     for (int o = 0; o < nr; o++) wv[o] = _mm512_loadu_si512(w + o * kp + c);
+    for (int o = 0; o < nr; o++) tq_prefetch(w + o * kp + c);
     for (int r = 0; r < mr; r++) {
       __m512i xv = _mm512_loadu_si512(x + r * kp + c);
       for (int o = 0; o < nr; o++) acc[r][o] = _mm512_dpbusd_epi32(acc[r][o], xv, wv[o]);
     }
   }
-  for (int r = 0; r < mr; r++) tq_int8_store(p, i + r, j, nr, sum4(acc[r][0], acc[r][1], acc[r][2], acc[r][3]));
+  store_block(p, i, mr, j, nr, sum16(acc));
 }
 
 static VNNI void vnni_blocks(const void *problem, ptrdiff_t i, int mr, ptrdiff_t j, int nr) {
@@ -68,12 +108,13 @@ INLINE AVX512 void avx512_block(const tq_int8_problem *p, ptrdiff_t i, int mr, p
     for (int o = 0; o < 4; o++) acc[r][o] = _mm512_setzero_si512();
   for (ptrdiff_t c = 0; c < kp; c += 32) {
     for (int o = 0; o < nr; o++) wv[o] = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(w + o * kp + c)));
+    for (int o = 0; o < nr; o++) tq_prefetch(w + o * kp + c);
     for (int r = 0; r < mr; r++) {
       __m512i xv = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(x + r * kp + c)));
       for (int o = 0; o < nr; o++) acc[r][o] = _mm512_add_epi32(acc[r][o], _mm512_madd_epi16(xv, wv[o]));
     }
   }
-  for (int r = 0; r < mr; r++) tq_int8_store(p, i + r, j, nr, sum4(acc[r][0], acc[r][1], acc[r][2], acc[r][3]));
+  store_block(p, i, mr, j, nr, sum16(acc));
 }
 
 static AVX512 void avx512_blocks(const void *problem, ptrdiff_t i, int mr, ptrdiff_t j, int nr) {

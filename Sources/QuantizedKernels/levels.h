@@ -76,28 +76,6 @@ typedef struct {
   ptrdiff_t ldy;
 } tq_int8_problem;
 
-// Writes y for row i and outputs j ..< j + nr from their integer sums
-// sum_c xq * w, with the portable path's float expression (same operations in
-// the same order, no FMA: every file sets FP_CONTRACT OFF), so y is bit-identical.
-static inline __attribute__((always_inline)) void tq_int8_store(const tq_int8_problem *p, ptrdiff_t i, ptrdiff_t j,
-                                                                int nr, __m128i sums) {
-  float *out = p->y + i * p->ldy + j;
-  float xscale = p->xscale[i];
-  if (nr == 4) {
-    __m128i sum = _mm_sub_epi32(sums, _mm_slli_epi32(_mm_loadu_si128((const __m128i *)(p->wsum + j)), 7));
-    __m128 scale = _mm_mul_ps(_mm_set1_ps(xscale), _mm_loadu_ps(p->wscale + j));
-    __m128 bias = p->bias ? _mm_loadu_ps(p->bias + j) : _mm_setzero_ps();
-    _mm_storeu_ps(out, _mm_add_ps(_mm_mul_ps(scale, _mm_cvtepi32_ps(sum)), bias));
-    return;
-  }
-  int32_t lane[4];
-  _mm_storeu_si128((__m128i *)lane, sums);
-  for (int o = 0; o < nr; o++) {
-    int32_t sum = lane[o] - 128 * p->wsum[j + o];
-    out[o] = xscale * p->wscale[j + o] * (float)sum + (p->bias ? p->bias[j + o] : 0.0f);
-  }
-}
-
 // A bf16 product as its block functions see it.
 typedef struct {
   const float *x;
@@ -108,18 +86,28 @@ typedef struct {
   ptrdiff_t ldy;
 } tq_bf16_problem;
 
-// Adds the k % 16 (or k % 8) products past the vector part and the bias, and writes y.
+// Writes y for row i, outputs j ..< j + nr, from the vector part's sums: adds
+// the products from c = body on (the k % 16 or k % 8 tail) and the bias.
 static inline __attribute__((always_inline)) void tq_bf16_store(const tq_bf16_problem *p, ptrdiff_t i, ptrdiff_t j,
-                                                                int nr, ptrdiff_t tail, __m128 sums) {
-  float lane[4], *out = p->y + i * p->ldy + j;
-  _mm_storeu_ps(lane, sums);
+                                                                int nr, ptrdiff_t body, const float sums[4]) {
+  float *out = p->y + i * p->ldy + j;
   const float *x = p->x + i * p->ldx;
   for (int o = 0; o < nr; o++) {
     const uint16_t *w = p->w + (j + o) * p->k;
-    float sum = lane[o];
-    for (ptrdiff_t c = tail; c < p->k; c++) sum += x[c] * tq_bf16_to_float(w[c]);
+    float sum = sums[o];
+    for (ptrdiff_t c = body; c < p->k; c++) sum += x[c] * tq_bf16_to_float(w[c]);
     out[o] = sum + (p->bias ? p->bias[j + o] : 0.0f);
   }
+}
+
+// Weight rows are short (a few hundred bytes to a few KB) and read as 4
+// interleaved streams, which the hardware prefetcher follows poorly; asking for
+// the line this far ahead (the next block's rows) brings the GEMV close to the
+// memory bandwidth. A prefetch never faults; the address is formed as an
+// integer, since pointer arithmetic past the array would be undefined.
+enum { TQ_PREFETCH_BYTES = 4096 };
+static inline __attribute__((always_inline)) void tq_prefetch(const void *address) {
+  _mm_prefetch((const char *)((uintptr_t)address + TQ_PREFETCH_BYTES), _MM_HINT_T0);
 }
 #endif
 
