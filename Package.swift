@@ -38,7 +38,10 @@ let package = Package(
     .target(name: "JSONFormat"),
     .target(name: "TensorKernels", swiftSettings: numericSettings),
     .target(name: "TensorKernelsAVX512", dependencies: ["TensorKernels"], swiftSettings: wideSIMDSettings),
-    .target(name: "TensorCore", dependencies: ["JSONFormat", "TensorKernels", "TensorKernelsAVX512"], swiftSettings: numericSettings,
+    // Spinning worker threads for parallel kernels (a thread wake-up per operation costs more than small ones).
+    .target(name: "WorkerPool", cSettings: [.unsafeFlags(["-O3"], .when(configuration: .release))],
+            linkerSettings: [.linkedLibrary("pthread", .when(platforms: [.linux]))]),
+    .target(name: "TensorCore", dependencies: ["JSONFormat", "TensorKernels", "TensorKernelsAVX512", "WorkerPool"], swiftSettings: numericSettings,
             linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
     // Int8 and bf16 products (AVX-512 VNNI, AVX-512, AVX2 and portable paths, chosen at run time).
     .target(name: "QuantizedKernels", cSettings: [.unsafeFlags(["-O3"], .when(configuration: .release))]),

@@ -50,12 +50,8 @@ private func withOutput(_ y: inout Tensor, bias: Parameter?, _ body: (UnsafeMuta
 }
 
 /// Runs `body` on ranges of the output columns over the kernel threads,
-/// sized so that a thread gets at least about 2¹⁷ multiply-adds. A product
-/// of a few rows (a decoding step) stays on one thread: it is bound by
-/// memory bandwidth, which one core nearly saturates here, and waking a
-/// second thread for each of a step's ~50 products costs more than it saves.
+/// sized so that a thread gets at least about 2¹⁷ multiply-adds.
 private func overOutputs(_ outputs: Int, rows: Int, work perOutput: Int, _ body: (Int, Int) -> Void) {
-  guard rows >= 8 else { return body(0, outputs) }
   parallelChunks(outputs, grain: Swift.max(1, (1 << 17) / Swift.max(1, perOutput))) { range in
     body(range.lowerBound, range.upperBound)
   }

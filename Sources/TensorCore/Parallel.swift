@@ -1,4 +1,5 @@
 import Dispatch
+import WorkerPool
 
 #if canImport(Glibc)
   import Glibc
@@ -44,18 +45,23 @@ public func parallelChunks(
     return
   }
   let chunk = (count + threads - 1) / threads
-  withoutActuallyEscaping(body) { work in
-    let box = UncheckedSendableBox(work)
-    DispatchQueue.concurrentPerform(iterations: threads) { index in
-      let start = index * chunk
-      let end = Swift.min(count, start + chunk)
-      if start < end { box.value(start..<end) }
-    }
+  runOnWorkers(threads) { index in
+    let start = index * chunk
+    let end = Swift.min(count, start + chunk)
+    if start < end { body(start..<end) }
   }
 }
 
-/// Carries a value into `concurrentPerform`, whose chunks touch disjoint memory.
-@usableFromInline struct UncheckedSendableBox<Value>: @unchecked Sendable {
-  @usableFromInline let value: Value
-  @usableFromInline init(_ value: Value) { self.value = value }
+/// Runs `body(0)`…`body(count − 1)` on this thread and the worker pool's
+/// (``ThreadCount/current`` − 1 of them), returning when all are done.
+@usableFromInline
+func runOnWorkers(_ count: Int, _ body: (Int) -> Void) {
+  withoutActuallyEscaping(body) { work in
+    var job = work
+    withUnsafeMutablePointer(to: &job) { pointer in
+      wp_run(count, Int32(Swift.max(0, ThreadCount.current - 1)), { context, index in
+        context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(index)
+      }, pointer)
+    }
+  }
 }
