@@ -1,3 +1,4 @@
+import QuantizedKernels
 import TensorCore
 
 /// `y = x · Wᵀ + b` with `W` shaped `[out, in]`, as checkpoints store it.
@@ -22,8 +23,30 @@ public final class Linear: ParameterContainer {
 
   /// `[…, in]` → `[…, out]`.
   public func callAsFunction(_ x: Tensor) -> Tensor {
+    if !GradientMode.isEnabled, x.count <= Linear.vectorRows * inputSize { return productOfFewRows(x) }
     let y = x.matmul(weight.value, transposeB: true)
     return bias.map { y + $0.value } ?? y
+  }
+
+  /// Up to this many input rows (a decoding step's) go through the GEMV
+  /// kernel: each weight is read once for all rows, bias added in the same
+  /// pass, no product set-up; more rows go to BLAS.
+  static let vectorRows = 4
+
+  private func productOfFewRows(_ x: Tensor) -> Tensor {
+    let (rows, outputShape) = rowsOf(x, inputSize: inputSize, outputSize: outputSize)
+    let (k, n) = (inputSize, outputSize)
+    var y = Tensor(uninitializedShape: [rows, n])
+    withOutput(&y, bias: bias) { out, biasPointer in
+      x.withValues { input in
+        weight.value.withValues { w in
+          overOutputs(n, rows: rows, work: rows * k) { j0, j1 in
+            tq_f32_gemm(input.baseAddress, rows, k, k, w.baseAddress, biasPointer, j0, j1, out, n)
+          }
+        }
+      }
+    }
+    return y.reshaped(outputShape)
   }
 
   public func namedParameters() -> [(key: String, parameter: Parameter)] {

@@ -36,13 +36,13 @@ public enum QuantizedWeightError: Error, CustomStringConvertible, Equatable {
 }
 
 /// Inputs `[…, in]` as a matrix `[M, in]` and the shape of the output.
-private func rowsOf(_ x: Tensor, inputSize: Int, outputSize: Int) -> (rows: Int, outputShape: [Int]) {
+func rowsOf(_ x: Tensor, inputSize: Int, outputSize: Int) -> (rows: Int, outputShape: [Int]) {
   precondition(x.rank >= 1 && x.shape[x.rank - 1] == inputSize, "expected inputs [..., \(inputSize)], got \(x.shape)")
   return (x.count / inputSize, Array(x.shape.dropLast()) + [outputSize])
 }
 
 /// Gives `body` the output's buffer and the bias's (nil without one).
-private func withOutput(_ y: inout Tensor, bias: Parameter?, _ body: (UnsafeMutablePointer<Float>, UnsafePointer<Float>?) -> Void) {
+func withOutput(_ y: inout Tensor, bias: Parameter?, _ body: (UnsafeMutablePointer<Float>, UnsafePointer<Float>?) -> Void) {
   y.withMutableValues { out in
     guard let bias else { return body(out.baseAddress!, nil) }
     bias.value.withValues { body(out.baseAddress!, $0.baseAddress) }
@@ -51,7 +51,7 @@ private func withOutput(_ y: inout Tensor, bias: Parameter?, _ body: (UnsafeMuta
 
 /// Runs `body` on ranges of the output columns over the kernel threads,
 /// sized so that a thread gets at least about 2¹⁷ multiply-adds.
-private func overOutputs(_ outputs: Int, rows: Int, work perOutput: Int, _ body: (Int, Int) -> Void) {
+func overOutputs(_ outputs: Int, rows: Int, work perOutput: Int, _ body: (Int, Int) -> Void) {
   parallelChunks(outputs, grain: Swift.max(1, (1 << 17) / Swift.max(1, perOutput))) { range in
     body(range.lowerBound, range.upperBound)
   }

@@ -1,8 +1,10 @@
-// bf16-weight products at level 2 (AVX-512F) and level 1 (AVX2 + FMA): each
-// weight chunk is widened to fp32 on the fly (a bf16 is a float's top 16 bits,
-// so zero-extend to 32 bits and shift left 16) and multiplied into fp32
-// accumulators with FMA. Same blocking as the int8 products; the k % 16
-// (k % 8) tail is added in scalar code by tq_bf16_store.
+// bf16- and fp32-weight products at level 2 (AVX-512F) and level 1 (AVX2 +
+// FMA): a bf16 weight chunk is widened to fp32 on the fly (a bf16 is a float's
+// top 16 bits, so zero-extend to 32 bits and shift left 16), an fp32 one
+// loaded as it is, and multiplied into fp32 accumulators with FMA. Same
+// blocking as the int8 products; the k % 16 (k % 8) tail is added in scalar
+// code by tq_wide_store. The block functions take the weight type as a
+// constant (`f32`), so each type compiles to its own loop.
 #include "levels.h"
 
 #if defined(__x86_64__)
@@ -31,16 +33,20 @@ INLINE AVX512F __m512 widen16(const uint16_t *w) {
   return _mm512_castsi512_ps(_mm512_slli_epi32(words, 16));
 }
 
-INLINE AVX512F void avx512_block(const tq_bf16_problem *p, ptrdiff_t i, int mr, ptrdiff_t j, int nr) {
+INLINE AVX512F __m512 load16(const void *w, ptrdiff_t index, int f32) {
+  return f32 ? _mm512_loadu_ps((const float *)w + index) : widen16((const uint16_t *)w + index);
+}
+
+INLINE AVX512F void avx512_block(const tq_wide_problem *p, ptrdiff_t i, int mr, ptrdiff_t j, int nr, int f32) {
   ptrdiff_t k = p->k, body = k / 16 * 16;
   const float *x = p->x + i * p->ldx;
-  const uint16_t *w = p->w + j * k;
+  const char *w = (const char *)p->w + j * k * (f32 ? 4 : 2);
   __m512 acc[4][4], wv[4];
   for (int r = 0; r < 4; r++)
     for (int o = 0; o < 4; o++) acc[r][o] = _mm512_setzero_ps();
   for (ptrdiff_t c = 0; c < body; c += 16) {
-    for (int o = 0; o < nr; o++) wv[o] = widen16(w + o * k + c);
-    for (int o = 0; o < nr; o++) tq_prefetch(w + o * k + c);
+    for (int o = 0; o < nr; o++) wv[o] = load16(w, o * k + c, f32);
+    for (int o = 0; o < nr; o++) tq_prefetch(w + (o * k + c) * (f32 ? 4 : 2));
     for (int r = 0; r < mr; r++) {
       __m512 xv = _mm512_loadu_ps(x + r * p->ldx + c);
       for (int o = 0; o < nr; o++) acc[r][o] = _mm512_fmadd_ps(xv, wv[o], acc[r][o]);
@@ -48,19 +54,31 @@ INLINE AVX512F void avx512_block(const tq_bf16_problem *p, ptrdiff_t i, int mr, 
   }
   float sums[16];
   _mm512_storeu_ps(sums, sum16(acc));
-  for (int r = 0; r < mr; r++) tq_bf16_store(p, i + r, j, nr, body, sums + 4 * r);
+  for (int r = 0; r < mr; r++) tq_wide_store(p, i + r, j, nr, body, sums + 4 * r, f32);
 }
 
-static AVX512F void avx512_blocks(const void *problem, ptrdiff_t i, int mr, ptrdiff_t j, int nr) {
-#define KERNEL(MR, NR) avx512_block(problem, i, MR, j, NR)
+static AVX512F void avx512_blocks_bf16(const void *problem, ptrdiff_t i, int mr, ptrdiff_t j, int nr) {
+#define KERNEL(MR, NR) avx512_block(problem, i, MR, j, NR, 0)
+  TQ_SWITCH_SHAPE(mr, nr, KERNEL)
+#undef KERNEL
+}
+
+static AVX512F void avx512_blocks_f32(const void *problem, ptrdiff_t i, int mr, ptrdiff_t j, int nr) {
+#define KERNEL(MR, NR) avx512_block(problem, i, MR, j, NR, 1)
   TQ_SWITCH_SHAPE(mr, nr, KERNEL)
 #undef KERNEL
 }
 
 AVX512F void tq_bf16_gemm_avx512(const float *x, ptrdiff_t m, ptrdiff_t k, ptrdiff_t ldx, const uint16_t *w,
                                  const float *bias, ptrdiff_t j0, ptrdiff_t j1, float *y, ptrdiff_t ldy) {
-  tq_bf16_problem p = {x, k, ldx, w, bias, y, ldy};
-  tq_sweep(&p, m, j0, j1, 2 * k, avx512_blocks);
+  tq_wide_problem p = {x, k, ldx, w, bias, y, ldy};
+  tq_sweep(&p, m, j0, j1, 2 * k, avx512_blocks_bf16);
+}
+
+AVX512F void tq_f32_gemm_avx512(const float *x, ptrdiff_t m, ptrdiff_t k, ptrdiff_t ldx, const float *w,
+                                const float *bias, ptrdiff_t j0, ptrdiff_t j1, float *y, ptrdiff_t ldy) {
+  tq_wide_problem p = {x, k, ldx, w, bias, y, ldy};
+  tq_sweep(&p, m, j0, j1, 4 * k, avx512_blocks_f32);
 }
 
 // [sum(a), sum(b), sum(c), sum(d)] of four 8-lane accumulators (see int8_avx2.c).
@@ -78,17 +96,21 @@ INLINE AVX2FMA __m256 widen8(const uint16_t *w) {
   return _mm256_castsi256_ps(_mm256_slli_epi32(words, 16));
 }
 
+INLINE AVX2FMA __m256 load8(const void *w, ptrdiff_t index, int f32) {
+  return f32 ? _mm256_loadu_ps((const float *)w + index) : widen8((const uint16_t *)w + index);
+}
+
 // Two rows at a time (8 accumulators + 4 weight vectors fit AVX2's 16 registers).
-INLINE AVX2FMA void avx2_block(const tq_bf16_problem *p, ptrdiff_t i, int mr, ptrdiff_t j, int nr) {
+INLINE AVX2FMA void avx2_block(const tq_wide_problem *p, ptrdiff_t i, int mr, ptrdiff_t j, int nr, int f32) {
   ptrdiff_t k = p->k, body = k / 8 * 8;
   const float *x = p->x + i * p->ldx;
-  const uint16_t *w = p->w + j * k;
+  const char *w = (const char *)p->w + j * k * (f32 ? 4 : 2);
   __m256 acc[2][4], wv[4];
   for (int r = 0; r < 2; r++)
     for (int o = 0; o < 4; o++) acc[r][o] = _mm256_setzero_ps();
   for (ptrdiff_t c = 0; c < body; c += 8) {
-    for (int o = 0; o < nr; o++) wv[o] = widen8(w + o * k + c);
-    for (int o = 0; o < nr; o++) tq_prefetch(w + o * k + c);
+    for (int o = 0; o < nr; o++) wv[o] = load8(w, o * k + c, f32);
+    for (int o = 0; o < nr; o++) tq_prefetch(w + (o * k + c) * (f32 ? 4 : 2));
     for (int r = 0; r < mr; r++) {
       __m256 xv = _mm256_loadu_ps(x + r * p->ldx + c);
       for (int o = 0; o < nr; o++) acc[r][o] = _mm256_fmadd_ps(xv, wv[o], acc[r][o]);
@@ -97,24 +119,38 @@ INLINE AVX2FMA void avx2_block(const tq_bf16_problem *p, ptrdiff_t i, int mr, pt
   for (int r = 0; r < mr; r++) {
     float sums[4];
     _mm_storeu_ps(sums, sum4(acc[r][0], acc[r][1], acc[r][2], acc[r][3]));
-    tq_bf16_store(p, i + r, j, nr, body, sums);
+    tq_wide_store(p, i + r, j, nr, body, sums, f32);
   }
 }
 
-static AVX2FMA void avx2_blocks(const void *problem, ptrdiff_t i, int mr, ptrdiff_t j, int nr) {
-#define KERNEL(MR, NR)                                         \
-  do {                                                         \
-    avx2_block(problem, i, MR < 2 ? MR : 2, j, NR);            \
-    if (MR > 2) avx2_block(problem, i + 2, MR - 2, j, NR);     \
+#define AVX2_KERNEL(MR, NR, F32)                                  \
+  do {                                                            \
+    avx2_block(problem, i, MR < 2 ? MR : 2, j, NR, F32);          \
+    if (MR > 2) avx2_block(problem, i + 2, MR - 2, j, NR, F32);   \
   } while (0)
+
+static AVX2FMA void avx2_blocks_bf16(const void *problem, ptrdiff_t i, int mr, ptrdiff_t j, int nr) {
+#define KERNEL(MR, NR) AVX2_KERNEL(MR, NR, 0)
+  TQ_SWITCH_SHAPE(mr, nr, KERNEL)
+#undef KERNEL
+}
+
+static AVX2FMA void avx2_blocks_f32(const void *problem, ptrdiff_t i, int mr, ptrdiff_t j, int nr) {
+#define KERNEL(MR, NR) AVX2_KERNEL(MR, NR, 1)
   TQ_SWITCH_SHAPE(mr, nr, KERNEL)
 #undef KERNEL
 }
 
 AVX2FMA void tq_bf16_gemm_avx2(const float *x, ptrdiff_t m, ptrdiff_t k, ptrdiff_t ldx, const uint16_t *w,
                                const float *bias, ptrdiff_t j0, ptrdiff_t j1, float *y, ptrdiff_t ldy) {
-  tq_bf16_problem p = {x, k, ldx, w, bias, y, ldy};
-  tq_sweep(&p, m, j0, j1, 2 * k, avx2_blocks);
+  tq_wide_problem p = {x, k, ldx, w, bias, y, ldy};
+  tq_sweep(&p, m, j0, j1, 2 * k, avx2_blocks_bf16);
+}
+
+AVX2FMA void tq_f32_gemm_avx2(const float *x, ptrdiff_t m, ptrdiff_t k, ptrdiff_t ldx, const float *w,
+                              const float *bias, ptrdiff_t j0, ptrdiff_t j1, float *y, ptrdiff_t ldy) {
+  tq_wide_problem p = {x, k, ldx, w, bias, y, ldy};
+  tq_sweep(&p, m, j0, j1, 4 * k, avx2_blocks_f32);
 }
 
 #endif

@@ -76,3 +76,14 @@ void tq_bf16_gemm(const float *x, ptrdiff_t m, ptrdiff_t k, ptrdiff_t ldx, const
 #endif
   tq_bf16_gemm_portable(x, m, k, ldx, w, bias, j0, j1, y, ldy);
 }
+
+void tq_f32_gemm(const float *x, ptrdiff_t m, ptrdiff_t k, ptrdiff_t ldx, const float *w, const float *bias,
+                 ptrdiff_t j0, ptrdiff_t j1, float *y, ptrdiff_t ldy) {
+#if defined(__x86_64__)
+  switch (tq_bf16_level()) {
+    case 2: tq_f32_gemm_avx512(x, m, k, ldx, w, bias, j0, j1, y, ldy); return;
+    case 1: tq_f32_gemm_avx2(x, m, k, ldx, w, bias, j0, j1, y, ldy); return;
+  }
+#endif
+  tq_f32_gemm_portable(x, m, k, ldx, w, bias, j0, j1, y, ldy);
+}

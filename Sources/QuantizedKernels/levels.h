@@ -36,6 +36,8 @@ void tq_int8_gemm_portable(const uint8_t *xq, const float *xscale, ptrdiff_t m, 
                            float *y, ptrdiff_t ldy);
 void tq_bf16_gemm_portable(const float *x, ptrdiff_t m, ptrdiff_t k, ptrdiff_t ldx, const uint16_t *w,
                            const float *bias, ptrdiff_t j0, ptrdiff_t j1, float *y, ptrdiff_t ldy);
+void tq_f32_gemm_portable(const float *x, ptrdiff_t m, ptrdiff_t k, ptrdiff_t ldx, const float *w,
+                          const float *bias, ptrdiff_t j0, ptrdiff_t j1, float *y, ptrdiff_t ldy);
 
 #if defined(__x86_64__)
 // int8_avx512.c: level 3 (VNNI) and level 2 (AVX-512 BW) products, AVX-512F quantizer (levels 2 and 3).
@@ -53,11 +55,15 @@ void tq_int8_gemm_avx2(const uint8_t *xq, const float *xscale, ptrdiff_t m, ptrd
                        float *y, ptrdiff_t ldy);
 void tq_quantize_rows_u8_avx2(const float *x, ptrdiff_t m, ptrdiff_t k, ptrdiff_t ldx, ptrdiff_t kp,
                               uint8_t *xq, float *xscale);
-// bf16.c: level 2 (AVX-512F) and level 1 (AVX2 + FMA).
+// bf16.c: level 2 (AVX-512F) and level 1 (AVX2 + FMA), bf16 and fp32 weights.
 void tq_bf16_gemm_avx512(const float *x, ptrdiff_t m, ptrdiff_t k, ptrdiff_t ldx, const uint16_t *w,
                          const float *bias, ptrdiff_t j0, ptrdiff_t j1, float *y, ptrdiff_t ldy);
 void tq_bf16_gemm_avx2(const float *x, ptrdiff_t m, ptrdiff_t k, ptrdiff_t ldx, const uint16_t *w,
                        const float *bias, ptrdiff_t j0, ptrdiff_t j1, float *y, ptrdiff_t ldy);
+void tq_f32_gemm_avx512(const float *x, ptrdiff_t m, ptrdiff_t k, ptrdiff_t ldx, const float *w,
+                        const float *bias, ptrdiff_t j0, ptrdiff_t j1, float *y, ptrdiff_t ldy);
+void tq_f32_gemm_avx2(const float *x, ptrdiff_t m, ptrdiff_t k, ptrdiff_t ldx, const float *w,
+                      const float *bias, ptrdiff_t j0, ptrdiff_t j1, float *y, ptrdiff_t ldy);
 #endif
 
 #if defined(__x86_64__)
@@ -76,26 +82,28 @@ typedef struct {
   ptrdiff_t ldy;
 } tq_int8_problem;
 
-// A bf16 product as its block functions see it.
+// A bf16 or fp32 product as its block functions see it (`w`: uint16_t or float rows of k).
 typedef struct {
   const float *x;
   ptrdiff_t k, ldx;
-  const uint16_t *w;
+  const void *w;
   const float *bias;
   float *y;
   ptrdiff_t ldy;
-} tq_bf16_problem;
+} tq_wide_problem;
 
 // Writes y for row i, outputs j ..< j + nr, from the vector part's sums: adds
 // the products from c = body on (the k % 16 or k % 8 tail) and the bias.
-static inline __attribute__((always_inline)) void tq_bf16_store(const tq_bf16_problem *p, ptrdiff_t i, ptrdiff_t j,
-                                                                int nr, ptrdiff_t body, const float sums[4]) {
+static inline __attribute__((always_inline)) void tq_wide_store(const tq_wide_problem *p, ptrdiff_t i, ptrdiff_t j,
+                                                                int nr, ptrdiff_t body, const float sums[4], int f32) {
   float *out = p->y + i * p->ldy + j;
   const float *x = p->x + i * p->ldx;
   for (int o = 0; o < nr; o++) {
-    const uint16_t *w = p->w + (j + o) * p->k;
     float sum = sums[o];
-    for (ptrdiff_t c = body; c < p->k; c++) sum += x[c] * tq_bf16_to_float(w[c]);
+    for (ptrdiff_t c = body; c < p->k; c++) {
+      ptrdiff_t at = (j + o) * p->k + c;
+      sum += x[c] * (f32 ? ((const float *)p->w)[at] : tq_bf16_to_float(((const uint16_t *)p->w)[at]));
+    }
     out[o] = sum + (p->bias ? p->bias[j + o] : 0.0f);
   }
 }

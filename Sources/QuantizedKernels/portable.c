@@ -42,3 +42,14 @@ void tq_bf16_gemm_portable(const float *x, ptrdiff_t m, ptrdiff_t k, ptrdiff_t l
     }
   }
 }
+
+void tq_f32_gemm_portable(const float *x, ptrdiff_t m, ptrdiff_t k, ptrdiff_t ldx, const float *w,
+                          const float *bias, ptrdiff_t j0, ptrdiff_t j1, float *y, ptrdiff_t ldy) {
+  for (ptrdiff_t i = 0; i < m; i++) {
+    for (ptrdiff_t j = j0; j < j1; j++) {
+      float sum = 0;
+      for (ptrdiff_t c = 0; c < k; c++) sum += x[i * ldx + c] * w[j * k + c];
+      y[i * ldy + j] = sum + (bias ? bias[j] : 0.0f);
+    }
+  }
+}

@@ -168,7 +168,7 @@ public final class BartModel: Seq2SeqModel, LayerTree {
   }
 
   public func logits(_ decoderOutput: Tensor) -> Tensor {
-    (head.map { $0(decoderOutput) } ?? decoderOutput.matmul(shared.weight.value, transposeB: true)) + finalLogitsBias.value
+    (head.map { $0(decoderOutput) } ?? Linear(weight: shared.weight)(decoderOutput)) + finalLogitsBias.value
   }
 
   public var sublayers: [(key: String, layer: any ParameterContainer)] {

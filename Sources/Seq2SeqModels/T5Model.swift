@@ -162,7 +162,8 @@ public final class T5Model: Seq2SeqModel, LayerTree {
   public func logits(_ decoderOutput: Tensor) -> Tensor {
     // v1.0 (tied) rescales by d_model^-0.5 before the head, as the reference does.
     let scaled = configuration.rescalesDecoderOutput ? decoderOutput.scaled(by: 1 / Float(configuration.dModel).squareRoot()) : decoderOutput
-    return head.map { $0(scaled) } ?? scaled.matmul(shared.weight.value, transposeB: true)
+    // A tied head is the shared table used as a linear layer (the same parameter, so it trains as one).
+    return head.map { $0(scaled) } ?? Linear(weight: shared.weight)(scaled)
   }
 
   public var sublayers: [(key: String, layer: any ParameterContainer)] {

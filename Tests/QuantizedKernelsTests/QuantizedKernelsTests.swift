@@ -76,15 +76,22 @@ private func int8Gemm(_ q: [UInt8], _ xscale: [Float], m: Int, kp: Int, _ weight
   return y
 }
 
-private func bf16Gemm(_ x: [Float], m: Int, k: Int, ldx: Int, _ w: [UInt16], bias: [Float]?, _ j0: Int, _ j1: Int,
+/// The bf16 product of `w`'s top halves, or with `fp32` the fp32 product of `w` itself.
+private func wideGemm(_ x: [Float], m: Int, k: Int, ldx: Int, _ w: [Float], fp32: Bool, bias: [Float]?, _ j0: Int, _ j1: Int,
                       ldy: Int) -> [Float] {
   var y = [Float](repeating: sentinel, count: m * ldy)
-  if let bias {
-    tq_bf16_gemm(x, m, k, ldx, w, bias, j0, j1, &y, ldy)
-  } else {
-    tq_bf16_gemm(x, m, k, ldx, w, nil, j0, j1, &y, ldy)
+  let halves = w.map { UInt16(truncatingIfNeeded: $0.bitPattern >> 16) }
+  bias.withUnsafeBufferPointerIfPresent { b in
+    if fp32 { tq_f32_gemm(x, m, k, ldx, w, b, j0, j1, &y, ldy) } else { tq_bf16_gemm(x, m, k, ldx, halves, b, j0, j1, &y, ldy) }
   }
   return y
+}
+
+extension Optional where Wrapped == [Float] {
+  fileprivate func withUnsafeBufferPointerIfPresent(_ body: (UnsafePointer<Float>?) -> Void) {
+    guard let array = self else { return body(nil) }
+    array.withUnsafeBufferPointer { body($0.baseAddress) }
+  }
 }
 
 /// Outputs outside [j0, j1) and the row padding past n keep the sentinel.
@@ -256,7 +263,12 @@ final class Int8GemmTests: XCTestCase {
 }
 
 final class BF16GemmTests: XCTestCase {
-  func testEveryLevelMatchesADoubleReference() {
+  func testEveryLevelMatchesADoubleReference() { check(fp32: false) }
+
+  /// The fp32 GEMV of decoding steps shares the bf16 kernels' blocking.
+  func testFP32WeightsEveryLevelMatchesADoubleReference() { check(fp32: true) }
+
+  private func check(fp32: Bool) {
     var random = Random(state: 4)
     let top = topLevels().bf16
     for m in rowCounts {
@@ -264,7 +276,9 @@ final class BF16GemmTests: XCTestCase {
         let ldx = k + 2
         let x = (0..<m * ldx).map { _ in random.float() }
         for n in outputCounts {
-          let w = (0..<n * k).map { _ in UInt16(truncatingIfNeeded: random.float().bitPattern >> 16) }
+          // bf16 reads each weight's top half: the reference uses exactly that value.
+          let w = (0..<n * k).map { _ in random.float() }
+          let weight = { (index: Int) in fp32 ? Double(w[index]) : Double(Float(bitPattern: (w[index].bitPattern >> 16) << 16)) }
           let bias = (0..<n).map { _ in random.float() }, ldy = n + 2
           for (j0, j1) in ranges(n) {
             for b in [nil, bias] {
@@ -274,7 +288,7 @@ final class BF16GemmTests: XCTestCase {
                 for j in j0..<j1 {
                   var sum = Double(b?[j] ?? 0), magnitude = abs(sum)
                   for c in 0..<k {
-                    let term = Double(x[i * ldx + c]) * Double(Float(bitPattern: UInt32(w[j * k + c]) << 16))
+                    let term = Double(x[i * ldx + c]) * weight(j * k + c)
                     sum += term
                     magnitude += abs(term)
                   }
@@ -283,7 +297,7 @@ final class BF16GemmTests: XCTestCase {
                 }
               }
               forEachLevel(upTo: top) { level in
-                let y = bf16Gemm(x, m: m, k: k, ldx: ldx, w, bias: b, j0, j1, ldy: ldy)
+                let y = wideGemm(x, m: m, k: k, ldx: ldx, w, fp32: fp32, bias: b, j0, j1, ldy: ldy)
                 assertUntouched(y, m: m, ldy: ldy, j0, j1, "level \(level) \(context)")
                 for i in 0..<m {
                   for j in j0..<j1 where abs(Double(y[i * ldy + j]) - expected[i * ldy + j]) > tolerance[i * ldy + j] {

@@ -53,6 +53,11 @@ void tq_int8_gemm(const uint8_t *xq, const float *xscale, ptrdiff_t m, ptrdiff_t
 void tq_bf16_gemm(const float *x, ptrdiff_t m, ptrdiff_t k, ptrdiff_t ldx, const uint16_t *w, const float *bias,
                   ptrdiff_t j0, ptrdiff_t j1, float *y, ptrdiff_t ldy);
 
+/// The same product with fp32 weights w [n x k]: the GEMV of a decoding step
+/// (a few rows), at the bf16 level, bandwidth-bound like the quantized ones.
+void tq_f32_gemm(const float *x, ptrdiff_t m, ptrdiff_t k, ptrdiff_t ldx, const float *w, const float *bias,
+                 ptrdiff_t j0, ptrdiff_t j1, float *y, ptrdiff_t ldy);
+
 #ifdef __cplusplus
 }
 #endif
