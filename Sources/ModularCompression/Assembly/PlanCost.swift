@@ -175,7 +175,7 @@ public struct LayerCosts: Sendable, Equatable {
   }
 }
 
-/// The size of an assembly and its compression, reported three ways together.
+/// The size of an assembly and its compression: parameters, stored bytes and (once measured) speed.
 public struct PlanCost: Sendable, Equatable, Codable {
   public var encoderDepth: Int
   public var decoderDepth: Int

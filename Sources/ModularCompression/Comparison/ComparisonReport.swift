@@ -93,7 +93,7 @@ public enum ComparisonReport {
     var lines = [line(header), String(repeating: "-", count: widths.reduce(0, +) + 2 * (widths.count - 1))]
     lines += rows.map(line)
     lines += skippedLines(results).map { "  " + $0 }
-    lines.append("◆speed / ◆size: on the Pareto front of quality against measured speedup / total parameters")
+    lines.append("◆speed / ◆size: on the Pareto front of quality against measured speedup / stored weight bytes")
     return lines.joined(separator: "\n")
   }
 
@@ -111,7 +111,7 @@ public enum ComparisonReport {
   // MARK: Markdown
 
   /// `report.md`: settings, teacher, the table, the best of each kind per
-  /// ratio, the training-cost ledger, how to read the three ratios, and the plot.
+  /// ratio, the training-cost ledger, how to read the ratios, and the plot.
   public static func markdown(_ results: ComparisonResults) -> String {
     let settings = results.settings, metric = settings.primaryMetric
     let teacher = results.teacher
@@ -142,7 +142,7 @@ public enum ComparisonReport {
     lines += rows.map { "| " + $0.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |" }
     lines.append("")
     lines.append(
-      "◆speed / ◆size: on the Pareto front of \(metric) against measured speedup / total parameters. "
+      "◆speed / ◆size: on the Pareto front of \(metric) against measured speedup / stored weight bytes. "
         + "“= X”: the same model as row X, measured once.")
     let skipped = skippedLines(results)
     if !skipped.isEmpty { lines += [""] + skipped.map { "- " + $0 } }
@@ -150,11 +150,13 @@ public enum ComparisonReport {
     lines += bestPerRatio(results)
     if let ledger = results.ledger { lines += ["", "## Training-cost ledger", ""] + ledgerLines(ledger) }
     lines += [
-      "", "## Reading the three ratios", "",
+      "", "## Reading the ratios", "",
       "- **Layer-parameter ratio** (the headline): teacher Transformer-layer parameters / the model's. Modules replace "
         + "layers, so this is what the requested ratio budgets: every assembly and every layer-dropped model reaches it.",
       "- **Total-parameter ratio:** the same with embeddings, output head and norms counted; they do not shrink, so it "
         + "is always smaller, and much smaller for models with large vocabularies.",
+      "- **Bytes ratio:** the fp32 teacher's weight bytes / the model's as stored (4 per parameter in fp32; a "
+        + "quantized row's int8 or bf16 weights and their scales as its folder keeps them): where quantization stacks on an assembly.",
       "- **Measured speedup:** teacher latency / the model's, batch 1, greedy, on this machine. Decoder layers run once "
         + "per generated token and encoder layers once per source, so removing decoder layers buys more speed than "
         + "removing the same parameters from the encoder; fixed costs (embedding, output head) cap the speedup, and a "
@@ -162,7 +164,7 @@ public enum ComparisonReport {
       "- **Estimated FLOPs per generated token:** 2 × (decoder layer parameters + output head + encoder layer "
         + "parameters × source tokens per generated token, here \(results.data.medianSourceTokens)/"
         + "\(max(results.data.medianTargetTokens, 1))); attention scores are left out, so it is an estimate.",
-      "", "## Plot", "", "![\(metric) against measured speedup and total parameters](\(plotFileName))", "",
+      "", "## Plot", "", "![\(metric) against measured speedup and stored weight bytes](\(plotFileName))", "",
     ]
     return lines.joined(separator: "\n")
   }

@@ -124,7 +124,7 @@ public struct ComparisonRow: Codable, Sendable, Equatable {
   @NullEncoded public var sameModelAs: String?
   /// The plan's compact form (`enc L0 M2[1-2] | dec …`); for layer dropping the kept layers.
   @NullEncoded public var plan: String?
-  /// Depths, sizes and the three ratios (`latency_speedup` is the measured speedup).
+  /// Depths, sizes and the ratios (`latency_speedup` is the measured speedup, `bytes_ratio` the stored bytes').
   @NullEncoded public var cost: PlanCost?
   @NullEncoded public var quality: Quality?
   @NullEncoded public var timing: Timing?
