@@ -267,13 +267,14 @@ struct GenerationRun {
     var isRunning = [Bool](repeating: true, count: batchSize)
     let vocabulary = model.vocabularySize
     for _ in 0..<options.maxNewTokens {
-      var scores = decodeStep(outputs, memory: memory, memoryKeep: keep, caches: caches).scalars
-      scores.withUnsafeMutableBufferPointer { all in
+      // The rules change the logits in place (no copy of [B, V] a step).
+      var scores = decodeStep(outputs, memory: memory, memoryKeep: keep, caches: caches)
+      scores.withMutableValues { all in
         for row in 0..<batchSize {
           rules.apply(to: UnsafeMutableBufferPointer(rebasing: all[(row * vocabulary)..<((row + 1) * vocabulary)]), prefix: outputs[row])
         }
       }
-      let best = Tensor(scores, shape: [batchSize, vocabulary]).argmaxLastAxis()
+      let best = scores.argmaxLastAxis()
       for row in 0..<batchSize {
         let next = isRunning[row] ? best[row] : tokens.pad
         outputs[row].append(next)
