@@ -34,7 +34,7 @@ struct DecodingBenchmark {
     let bandwidth = MemoryBandwidth.measure()
     print(String(format: "memory read bandwidth: %.1f GB/s (%d threads, a 256 MB sum)", bandwidth / 1e9, ThreadCount.current))
     print("greedy decoding: a \(Self.sourceLength)-token source, exactly \(Self.newTokens) new tokens, encoder included")
-    let header = ["weights", "batch 1 (ms)", "ms/token", "batch \(batchRows) tok/s", "MB/token", "bound (ms)", "× bound"]
+    let header = ["weights", "batch 1 (ms)", "ms/token", "batch \(batchRows) tok/s", "4 beams (ms)", "MB/token", "bound (ms)", "× bound"]
     var table: [[String]] = []
     var latencies: [DecodingScheme: Double] = [:], throughputs: [DecodingScheme: Double] = [:]
     for scheme in schemes {
@@ -45,13 +45,14 @@ struct DecodingBenchmark {
       if let quantization = scheme.quantization { try ModelQuantization.quantize(model, settings: QuantizationSettings(scheme: quantization)) }
       let latency = try Self.measureLatency(model, runs: runs)
       let throughput = try Self.measureThroughput(model, rows: batchRows, runs: Swift.max(1, runs / 2))
+      let beams = try Self.measureLatency(model, runs: Swift.max(1, runs / 2), beams: 4)
       let bytes = Double(DecodingFootprint.weightBytesPerToken(of: model))
       let bound = bytes * Double(Self.newTokens) / bandwidth
       latencies[scheme] = latency
       throughputs[scheme] = throughput
       table.append([
         scheme.rawValue, String(format: "%.1f", latency * 1000), String(format: "%.2f", latency * 1000 / Double(Self.newTokens)),
-        String(format: "%.0f", throughput), String(format: "%.1f", bytes / 1e6), String(format: "%.1f", bound * 1000),
+        String(format: "%.0f", throughput), String(format: "%.1f", beams * 1000), String(format: "%.1f", bytes / 1e6), String(format: "%.1f", bound * 1000),
         String(format: "%.2f", latency / bound),
       ])
     }
@@ -92,11 +93,11 @@ struct DecodingBenchmark {
     (0..<(sourceLength - 1)).map { _ in 3 + generator.nextInt(below: model.vocabularySize - 3) } + [model.specialTokens.eos]
   }
 
-  /// Median seconds to generate exactly 32 tokens at batch 1.
-  static func measureLatency(_ model: any Seq2SeqModel, runs: Int) throws -> Double {
+  /// Median seconds to generate exactly 32 tokens at batch 1 (greedy, or beam search with `beams`).
+  static func measureLatency(_ model: any Seq2SeqModel, runs: Int, beams: Int = 1) throws -> Double {
     var generator = SeededRandom(seed: 3)
     let sources = [source(for: model, using: &generator)]
-    return try medianSeconds(runs: runs) { _ in try generateExactly(model, sources) }
+    return try medianSeconds(runs: runs) { _ in try generateExactly(model, sources, beams: beams) }
   }
 
   /// Generated tokens per second over `rows` sources decoded together.
@@ -107,8 +108,9 @@ struct DecodingBenchmark {
     return Double(rows * newTokens) / seconds
   }
 
-  private static func generateExactly(_ model: any Seq2SeqModel, _ sources: [[Int]]) throws {
-    let output = try generate(model, sources: sources, options: GenerationOptions(maxNewTokens: newTokens, minNewTokens: newTokens))
+  private static func generateExactly(_ model: any Seq2SeqModel, _ sources: [[Int]], beams: Int = 1) throws {
+    let options = GenerationOptions(maxNewTokens: newTokens, minNewTokens: newTokens, numBeams: beams)
+    let output = try generate(model, sources: sources, options: options)
     precondition(output.allSatisfy { $0.count == newTokens + 1 }, "expected \(newTokens) new tokens")
   }
 }
