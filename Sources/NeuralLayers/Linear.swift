@@ -34,19 +34,11 @@ public final class Linear: ParameterContainer {
   static let vectorRows = 4
 
   private func productOfFewRows(_ x: Tensor) -> Tensor {
-    let (rows, outputShape) = rowsOf(x, inputSize: inputSize, outputSize: outputSize)
-    let (k, n) = (inputSize, outputSize)
-    var y = Tensor(uninitializedShape: [rows, n])
-    withOutput(&y, bias: bias) { out, biasPointer in
-      x.withValues { input in
-        weight.value.withValues { w in
-          overOutputs(n, rows: rows, work: rows * k) { j0, j1 in
-            tq_f32_gemm(input.baseAddress, rows, k, k, w.baseAddress, biasPointer, j0, j1, out, n)
-          }
-        }
+    weight.value.withValues { w in
+      productOverOutputs(x, inputSize: inputSize, outputSize: outputSize, bias: bias) { input, rows, out, bias, j0, j1 in
+        tq_f32_gemm(input, rows, inputSize, inputSize, w.baseAddress, bias, j0, j1, out, outputSize)
       }
     }
-    return y.reshaped(outputShape)
   }
 
   public func namedParameters() -> [(key: String, parameter: Parameter)] {

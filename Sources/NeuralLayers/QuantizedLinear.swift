@@ -35,26 +35,29 @@ public enum QuantizedWeightError: Error, CustomStringConvertible, Equatable {
   }
 }
 
-/// Inputs `[…, in]` as a matrix `[M, in]` and the shape of the output.
-func rowsOf(_ x: Tensor, inputSize: Int, outputSize: Int) -> (rows: Int, outputShape: [Int]) {
+/// `x` `[…, in]` times a weight `[out, in]` plus `bias`, by `kernel`, which
+/// computes output columns `j0..<j1` of all rows: `kernel(input, rows, output,
+/// bias, j0, j1)` with row-major `[rows, in]` inputs and `[rows, out]` outputs.
+/// The columns are split over the kernel threads so that a thread gets at
+/// least about 2¹⁷ multiply-adds.
+func productOverOutputs(
+  _ x: Tensor, inputSize: Int, outputSize: Int, bias: Parameter?,
+  _ kernel: (UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, UnsafePointer<Float>?, Int, Int) -> Void
+) -> Tensor {
   precondition(x.rank >= 1 && x.shape[x.rank - 1] == inputSize, "expected inputs [..., \(inputSize)], got \(x.shape)")
-  return (x.count / inputSize, Array(x.shape.dropLast()) + [outputSize])
-}
-
-/// Gives `body` the output's buffer and the bias's (nil without one).
-func withOutput(_ y: inout Tensor, bias: Parameter?, _ body: (UnsafeMutablePointer<Float>, UnsafePointer<Float>?) -> Void) {
-  y.withMutableValues { out in
-    guard let bias else { return body(out.baseAddress!, nil) }
-    bias.value.withValues { body(out.baseAddress!, $0.baseAddress) }
+  let rows = x.count / inputSize
+  var y = Tensor(uninitializedShape: [rows, outputSize])
+  y.withMutableValues { output in
+    x.withValues { input in
+      func run(_ biasPointer: UnsafePointer<Float>?) {
+        parallelChunks(outputSize, grain: Swift.max(1, (1 << 17) / Swift.max(1, rows * inputSize))) { range in
+          kernel(input.baseAddress!, rows, output.baseAddress!, biasPointer, range.lowerBound, range.upperBound)
+        }
+      }
+      if let bias { bias.value.withValues { run($0.baseAddress) } } else { run(nil) }
+    }
   }
-}
-
-/// Runs `body` on ranges of the output columns over the kernel threads,
-/// sized so that a thread gets at least about 2¹⁷ multiply-adds.
-func overOutputs(_ outputs: Int, rows: Int, work perOutput: Int, _ body: (Int, Int) -> Void) {
-  parallelChunks(outputs, grain: Swift.max(1, (1 << 17) / Swift.max(1, perOutput))) { range in
-    body(range.lowerBound, range.upperBound)
-  }
+  return y.reshaped(Array(x.shape.dropLast()) + [outputSize])
 }
 
 /// `y = x · Wᵀ + b` with int8 `W` (per-row scales) and int8 inputs quantized per row on each call.
@@ -138,36 +141,16 @@ public final class Int8Linear: QuantizedLinearLayer {
   }
 
   public func callAsFunction(_ x: Tensor) -> Tensor {
-    let (rows, outputShape) = rowsOf(x, inputSize: inputSize, outputSize: outputSize)
-    let (k, kp, n) = (inputSize, paddedInputSize, outputSize)
+    precondition(x.rank >= 1 && x.shape[x.rank - 1] == inputSize, "expected inputs [..., \(inputSize)], got \(x.shape)")
+    let (k, kp, rows) = (inputSize, paddedInputSize, x.count / inputSize)
     var quantized = [UInt8](repeating: 0, count: rows * kp)
     var inputScales = [Float](repeating: 0, count: rows)
-    var y = Tensor(uninitializedShape: [rows, n])
     x.withValues { input in
-      quantized.withUnsafeMutableBufferPointer { q in
-        inputScales.withUnsafeMutableBufferPointer { s in
-          tq_quantize_rows_u8(input.baseAddress, rows, k, k, kp, q.baseAddress, s.baseAddress)
-        }
-      }
+      tq_quantize_rows_u8(input.baseAddress, rows, k, k, kp, &quantized, &inputScales)
     }
-    withOutput(&y, bias: bias) { out, biasPointer in
-      quantized.withUnsafeBufferPointer { q in
-        inputScales.withUnsafeBufferPointer { s in
-          weights.withUnsafeBufferPointer { w in
-            scales.withUnsafeBufferPointer { ws in
-              rowSums.withUnsafeBufferPointer { sums in
-                overOutputs(n, rows: rows, work: rows * kp) { j0, j1 in
-                  tq_int8_gemm(
-                    q.baseAddress, s.baseAddress, rows, kp, w.baseAddress, ws.baseAddress, sums.baseAddress,
-                    biasPointer, j0, j1, out, n)
-                }
-              }
-            }
-          }
-        }
-      }
+    let y = productOverOutputs(x, inputSize: inputSize, outputSize: outputSize, bias: bias) { _, rows, out, bias, j0, j1 in
+      tq_int8_gemm(quantized, inputScales, rows, kp, weights, scales, rowSums, bias, j0, j1, out, outputSize)
     }
-    y = y.reshaped(outputShape)
     return recordingInputGradient(y, input: x)
   }
 
@@ -226,19 +209,9 @@ public final class BF16Linear: QuantizedLinearLayer {
   }
 
   public func callAsFunction(_ x: Tensor) -> Tensor {
-    let (rows, outputShape) = rowsOf(x, inputSize: inputSize, outputSize: outputSize)
-    let (k, n) = (inputSize, outputSize)
-    var y = Tensor(uninitializedShape: [rows, n])
-    withOutput(&y, bias: bias) { out, biasPointer in
-      x.withValues { input in
-        weights.withUnsafeBufferPointer { w in
-          overOutputs(n, rows: rows, work: rows * k) { j0, j1 in
-            tq_bf16_gemm(input.baseAddress, rows, k, k, w.baseAddress, biasPointer, j0, j1, out, n)
-          }
-        }
-      }
+    let y = productOverOutputs(x, inputSize: inputSize, outputSize: outputSize, bias: bias) { input, rows, out, bias, j0, j1 in
+      tq_bf16_gemm(input, rows, inputSize, inputSize, weights, bias, j0, j1, out, outputSize)
     }
-    y = y.reshaped(outputShape)
     return recordingInputGradient(y, input: x)
   }
 
