@@ -39,9 +39,6 @@ struct DecodingBenchmark {
     var latencies: [DecodingScheme: Double] = [:], throughputs: [DecodingScheme: Double] = [:]
     for scheme in schemes {
       let model = try ModelLoading.load(from: folder)
-      if ModelQuantization.scheme(of: model) != nil {
-        throw UsageError("\(folder.path) is quantized already; bench its fp32 folder (--schemes quantizes it in memory)")
-      }
       if let quantization = scheme.quantization { try ModelQuantization.quantize(model, settings: QuantizationSettings(scheme: quantization)) }
       let latency = try Self.measureLatency(model, runs: runs)
       let throughput = try Self.measureThroughput(model, rows: batchRows, runs: Swift.max(1, runs / 2))

@@ -8,14 +8,21 @@ import TensorCore
 enum ModelBenchmark {
   static let command = Command(
     path: ["bench", "model"],
-    summary: "Training tokens/s, peak memory and greedy decoding latency of a model (beside PyTorch with --torch)",
+    summary: "Training tokens/s, peak memory, and fp32/bf16/int8 decoding speed of a model (beside PyTorch and CTranslate2)",
     discussion: """
       Training: forward + backward + AdamW on a batch of 16 × 64 source and 16 × 64
       target tokens (no padding), then where its memory went: parameters, AdamW
       moments, gradients, activations and tape at the peak, the buffer pool's idle
-      buffers, and what the process holds besides tensors (peak RSS). Decoding:
-      batch 1, a 64-token source, exactly 32 new tokens (end of sequence
-      suppressed), encoder included, with the KV cache.
+      buffers, and what the process holds besides tensors (peak RSS); --train-steps 0
+      leaves training out.
+
+      Decoding, for each of --schemes (fp32, and bf16 / int8 quantized in memory as
+      tessera quantize does): a 64-token source, exactly 32 new tokens (end of
+      sequence suppressed), encoder included: greedy latency at batch 1, greedy
+      throughput at --batch rows, 4-beam latency, the weight bytes one step reads
+      (decoder layers but the cross-attention keys and values, plus the head) and
+      the memory-bandwidth bound (those bytes × 32 over the read bandwidth
+      measured in the same run) with the latency's ratio to it.
 
       --shape builds a model with seeded random weights: small (T5, d_model 256,
       6+6 layers, d_ff 1024, 4 heads, vocabulary 32128; the default), t5-small
@@ -24,10 +31,13 @@ enum ModelBenchmark {
 
       --torch runs Tests/Reference/bench_torch.py on the same weights in a second
       process (python3 with torch and transformers) and prints both, their ratio
-      and both peak resident sets.
+      and both peak resident sets. --ct2 runs Tests/Reference/bench_ct2.py:
+      CTranslate2 float32 and int8 on the same weights (batch 1 and --batch),
+      each set beside Tessera's fp32 and int8.
 
-      EXAMPLE:
+      EXAMPLES:
         swift build -c release && .build/release/tessera bench model --shape t5-small --threads 2 --torch
+        .build/release/tessera bench model --shape t5-small --threads 2 --train-steps 0 --ct2 --torch
       """,
     options: BenchShape.options(subject: "Model") + [
       .value("--train-steps", "N", "Timed training steps after one warm-up; 0: decoding alone", default: "5"),
@@ -45,6 +55,9 @@ enum ModelBenchmark {
     let schemes = try DecodingScheme.parse(arguments.list("--schemes") ?? ["fp32", "bf16", "int8"])
     let folder = try BenchShape.folder(arguments)
     let model = try ModelLoading.load(from: folder)
+    if let scheme = ModelQuantization.scheme(of: model) {
+      throw UsageError("\(folder.path) is quantized already (\(scheme.rawValue)); bench its fp32 folder (--schemes quantizes it in memory)")
+    }
     print("model: \(model.modelType) \(model.encoder.depth)+\(model.decoder.depth) layers, d_model \(model.modelWidth), \(model.parameterCount.formatted()) parameters; BLAS: \(BLAS.backendName); kernels: \(KernelChoice.name), int8 \(QuantizationScheme.int8.kernelName), bf16 \(QuantizationScheme.bf16.kernelName); threads \(ThreadCount.current)")
 
     var torchResident: Int?
