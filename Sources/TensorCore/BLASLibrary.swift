@@ -20,6 +20,15 @@ public typealias CBLASSgemv = @convention(c) (
   _ x: UnsafePointer<Float>?, _ incx: Int32, _ beta: Float, _ y: UnsafeMutablePointer<Float>?, _ incy: Int32
 ) -> Void
 
+/// The C type of LAPACK's `sgesdd_` (Fortran calling convention: every argument by pointer, column-major).
+public typealias LAPACKSgesdd = @convention(c) (
+  _ jobz: UnsafePointer<CChar>?, _ m: UnsafePointer<Int32>?, _ n: UnsafePointer<Int32>?, _ a: UnsafeMutablePointer<Float>?,
+  _ lda: UnsafePointer<Int32>?, _ s: UnsafeMutablePointer<Float>?, _ u: UnsafeMutablePointer<Float>?,
+  _ ldu: UnsafePointer<Int32>?, _ vt: UnsafeMutablePointer<Float>?, _ ldvt: UnsafePointer<Int32>?,
+  _ work: UnsafeMutablePointer<Float>?, _ lwork: UnsafePointer<Int32>?, _ iwork: UnsafeMutablePointer<Int32>?,
+  _ info: UnsafeMutablePointer<Int32>?
+) -> Void
+
 /// A CBLAS library opened with `dlopen`; it stays open for the life of the process.
 public struct BLASLibrary: @unchecked Sendable {
   /// CBLAS enum values (`cblas.h`).
@@ -35,6 +44,8 @@ public struct BLASLibrary: @unchecked Sendable {
   /// weight matrix for one row (the decoding case), GEMV streams it once.
   let sgemv: CBLASSgemv?
   let setNumThreads: (@convention(c) (Int32) -> Void)?
+  /// LAPACK's divide-and-conquer SVD, when the library carries LAPACK (OpenBLAS does).
+  let sgesdd: LAPACKSgesdd?
 
   /// Opens `candidate.path` and looks up `cblas_sgemm` (and
   /// `openblas_set_num_threads` when present); nil when either fails.
@@ -56,7 +67,8 @@ public struct BLASLibrary: @unchecked Sendable {
     return BLASLibrary(
       name: "\(candidate.label) (\(details.joined(separator: ", ")))",
       sgemm: unsafeBitCast(symbol, to: CBLASSgemm.self),
-      sgemv: dlsym(handle, "cblas_sgemv").map { unsafeBitCast($0, to: CBLASSgemv.self) }, setNumThreads: threads)
+      sgemv: dlsym(handle, "cblas_sgemv").map { unsafeBitCast($0, to: CBLASSgemv.self) }, setNumThreads: threads,
+      sgesdd: dlsym(handle, "sgesdd_").map { unsafeBitCast($0, to: LAPACKSgesdd.self) })
   }
 
   /// Whether the library can set its thread count (OpenBLAS can).

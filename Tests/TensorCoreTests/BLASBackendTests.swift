@@ -111,6 +111,6 @@ final class BLASBackendTests: XCTestCase {
   private func fakeLibrary(_ candidate: BLASCandidate) -> BLASLibrary {
     BLASLibrary(
       name: "\(candidate.label) (fake)", sgemm: { _, _, _, _, _, _, _, _, _, _, _, _, _, _ in },
-      sgemv: nil, setNumThreads: nil)
+      sgemv: nil, setNumThreads: nil, sgesdd: nil)
   }
 }
