@@ -1,4 +1,5 @@
 import Foundation
+import JSONFormat
 import NeuralLayers
 import TensorCore
 import Tokenizers
@@ -49,16 +50,36 @@ public enum ModelExport {
   ) throws {
     var fileMetadata = metadata
     fileMetadata["format"] = "pt"
-    if ModelQuantization.scheme(of: model) != nil, !format.dense {
-      // Quantized layers keep their stored form (I8 + scales, or BF16).
-      try AtomicFile.write(ModelQuantization.configurationJSON(of: model), to: folder.appendingPathComponent("config.json"))
-      let (tensors, dtypes) = ModelQuantization.checkpointTensors(of: model)
-      try CheckpointFiles.write(tensors, metadata: fileMetadata, into: folder, format: format, dtypes: dtypes)
-    } else {
-      try AtomicFile.write(model.configurationJSON(), to: folder.appendingPathComponent("config.json"))
+    let sections = format.dense ? [] : storedFormSections(of: model)
+    try AtomicFile.write(configurationJSON(of: model, adding: sections), to: folder.appendingPathComponent("config.json"))
+    if sections.isEmpty {
       try CheckpointFiles.write(model.checkpointTensors(), metadata: fileMetadata, into: folder, format: format)
+    } else {
+      // Quantized layers keep their stored form (I8 + scales, or BF16), low-rank ones their factors.
+      let (quantized, dtypes) = ModelQuantization.checkpointTensors(of: model)
+      let tensors = LowRankCompression.checkpointTensors(of: model, from: quantized)
+      try CheckpointFiles.write(tensors, metadata: fileMetadata, into: folder, format: format, dtypes: dtypes)
     }
     try tokenizer?.save(to: folder)
+  }
+
+  /// The `config.json` members that say how layers are stored when not dense.
+  static func storedFormSections(of model: any Seq2SeqModel) -> [(String, JSONValue)] {
+    [
+      ModelQuantization.section(of: model).map { (ModelQuantization.sectionKey, $0) },
+      LowRankCompression.section(of: model).map { (LowRankCompression.sectionKey, $0) },
+    ].compactMap { $0 }
+  }
+
+  /// `config.json` bytes of `model` with `sections` added as top-level members.
+  public static func configurationJSON(of model: any Seq2SeqModel, adding sections: [(String, JSONValue)]) throws -> Data {
+    let plain = try model.configurationJSON()
+    guard !sections.isEmpty else { return plain }
+    var text = String(decoding: plain, as: UTF8.self)
+    guard let close = text.lastIndex(of: "}") else { return plain }
+    let members = sections.map { ",\n  \(JSONString.quoted($0.0)) : \($0.1.jsonText)" }.joined()
+    text.replaceSubrange(close...close, with: members + "\n}")
+    return Data(text.utf8)
   }
 
   /// The `generation_config.json` of `folder`, checked against `model`, to

@@ -44,7 +44,11 @@ public enum ModelLoading {
     }
     let configData = try FileAccess.read(configURL)
     let model = try makeModel(configuration: configData, source: configURL.path)
-    let section = try JSONValue.parse(configData)[ModelQuantization.sectionKey]
+    let configuration = try JSONValue.parse(configData)
+    if let lowRank = configuration[LowRankCompression.sectionKey] {
+      try LowRankCompression.install(lowRank, into: model, configFile: configURL.path)
+    }
+    let section = configuration[ModelQuantization.sectionKey]
     let int8Names = try section.map { try ModelQuantization.int8WeightNames($0, model: model, configFile: configURL.path) } ?? []
     var (weights, source) = try CheckpointFiles.readWeights(in: folder, int8Names: int8Names)
     if let section {

@@ -162,16 +162,6 @@ public enum ModelQuantization {
     ])
   }
 
-  /// `config.json` bytes with the model's `quantization` member added.
-  public static func configurationJSON(of model: any Seq2SeqModel) throws -> Data {
-    let plain = try model.configurationJSON()
-    guard let section = section(of: model) else { return plain }
-    var text = String(decoding: plain, as: UTF8.self)
-    guard let close = text.lastIndex(of: "}") else { return plain }
-    text.replaceSubrange(close...close, with: ",\n  \"\(sectionKey)\" : \(section.jsonText)\n}")
-    return Data(text.utf8)
-  }
-
   /// The layer keys a folder's section lists, each with the key its stored
   /// weights go under (a tied head's are the shared embedding's).
   static func listedLayers(_ section: JSONValue, model: any Seq2SeqModel, configFile: String) throws

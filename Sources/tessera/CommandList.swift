@@ -17,6 +17,7 @@ let allCommands: [Command] = [
   RegistryCommands.remove,
   AssembleCommand.command,
   QuantizeCommand.command,
+  CompressCommand.command,
   CompareCommand.command,
   BenchCommands.gemm,
   BenchCommands.ops,

@@ -89,7 +89,7 @@ final class ModelQuantizationTests: TemporaryFolderTestCase {
     let folder = temporary.appendingPathComponent("edited-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     try SafeTensorsFile(tensors: tensors).write(to: folder.appendingPathComponent("model.safetensors"), dtypes: dtypes)
-    let config = String(decoding: try ModelQuantization.configurationJSON(of: model), as: UTF8.self)
+    let config = String(decoding: try ModelExport.configurationJSON(of: model, adding: ModelExport.storedFormSections(of: model)), as: UTF8.self)
     try Data(editConfig(config).utf8).write(to: folder.appendingPathComponent("config.json"))
     do {
       _ = try ModelLoading.load(from: folder)

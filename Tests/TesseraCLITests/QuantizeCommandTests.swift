@@ -44,3 +44,32 @@ final class QuantizeCommandTests: TinyModelCLITestCase {
     XCTAssertEqual(try String(contentsOf: foreign.appendingPathComponent("notes.txt"), encoding: .utf8), "keep")
   }
 }
+
+/// `tessera compress` on a tiny model folder.
+final class CompressCommandTests: TinyModelCLITestCase {
+  func testCompressWritesFactorsThatLoadAndRefusesBadArguments() throws {
+    let out = folder.appendingPathComponent("svd")
+    let result = try CLI.run(["compress", "--model", model.path, "--method", "svd", "--ratio", "2", "--out", out.path])
+    XCTAssertEqual(result.status, 0, result.error)
+    // One encoder layer (4 projections, 2 feed-forward), one decoder layer (8 + 2); the head stays.
+    XCTAssertTrue(result.output.contains("factorised 16 layers by truncated SVD"), result.output)
+    let loaded = try ModelLoading.load(from: out)
+    XCTAssertEqual(LowRankCompression.ranks(of: loaded).count, 16)
+    XCTAssertEqual(try CLI.run(["generate", "--model", out.path, "12+3"]).status, 0)
+    let attention = folder.appendingPathComponent("svd-attention")
+    XCTAssertEqual(try CLI.run(["compress", "--model", model.path, "--method", "svd", "--ratio", "2", "--targets", "attention", "--out", attention.path]).status, 0)
+    XCTAssertEqual(LowRankCompression.ranks(of: try ModelLoading.load(from: attention)).count, 12)
+
+    for (arguments, message) in [
+      (["--method", "ae", "--ratio", "2"], "--method must be svd, got 'ae'"),
+      (["--method", "svd", "--ratio", "1"], "--ratio must be a number > 1"),
+      (["--method", "svd", "--ratio", "2", "--targets", "embeddings"], "--targets takes attention, ffn, got 'embeddings'"),
+    ] {
+      let refused = try CLI.run(["compress", "--model", model.path, "--out", folder.appendingPathComponent("x").path] + arguments)
+      XCTAssertNotEqual(refused.status, 0)
+      XCTAssertTrue(refused.error.contains(message), refused.error)
+    }
+    let again = try CLI.run(["compress", "--model", out.path, "--method", "svd", "--ratio", "2", "--out", folder.appendingPathComponent("y").path])
+    XCTAssertTrue(again.error.contains("no dense"), again.error)
+  }
+}

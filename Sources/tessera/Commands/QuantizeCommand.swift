@@ -51,11 +51,9 @@ enum QuantizeCommand {
     }
     try OutputFolder.claim(out, as: .model, force: arguments.has("--force"), reading: [source])
     let settings = QuantizationSettings(scheme: scheme, keepFP32: arguments.list("--keep-fp32") ?? [])
-    let probe = try probeBatch(for: model)
-    let reference = withoutGradient { model.forward(probe) }
+    let probe = try ModelProbe(model)
     let fp32Bytes = ModelQuantization.storedBytes(of: model)
     let layers = try ModelQuantization.quantize(model, settings: settings)
-    let quantized = withoutGradient { model.forward(probe) }
     try ModelExport.save(
       model, to: out, tokenizer: try tokenizerIfPresent(in: source), extraFiles: try ModelExport.generationConfigCopy(from: source, for: model),
       format: WeightFileFormat(dense: arguments.has("--dense")))
@@ -64,7 +62,7 @@ enum QuantizeCommand {
     print("""
       quantized \(layers.count) linear layers to \(scheme.rawValue) (kernels: \(kernels))
       weights: \(megabytes(fp32Bytes)) MB fp32 → \(megabytes(bytes)) MB (\(String(format: "%.2f", Double(fp32Bytes) / Double(bytes)))× smaller)
-      logits on a random batch: relative error \(String(format: "%.2e", relativeError(quantized, reference)))
+      \(probe.describeChange(model))
       saved \(out.path)\(arguments.has("--dense") ? " (dequantized fp32, for transformers)" : "")
       """)
   }

@@ -1,0 +1,53 @@
+import TensorCore
+
+/// `y = (x · Vᵀ) · Uᵀ + b` with `U` `[out, r]` and `V` `[r, in]`: a dense
+/// layer replaced by a rank-`r` factorisation (two products, `r·(in + out)`
+/// weights instead of `in·out`). Its parameters are `down.weight` (V),
+/// `up.weight` (U) and `bias`, so it trains and loads like any layer.
+public final class LowRankLinear: LinearLayer {
+  public let down: Linear
+  public let up: Linear
+
+  public var inputSize: Int { down.inputSize }
+  public var outputSize: Int { up.outputSize }
+  public var rank: Int { down.outputSize }
+
+  public init(down: Linear, up: Linear) {
+    precondition(down.outputSize == up.inputSize && down.bias == nil, "down [r, in] without bias, then up [out, r]")
+    self.down = down
+    self.up = up
+  }
+
+  /// Zero factors of rank `rank` (their values come from a checkpoint).
+  public convenience init(inputSize: Int, outputSize: Int, rank: Int, hasBias: Bool) {
+    self.init(
+      down: Linear(weight: Parameter(Tensor.zeros([rank, inputSize]))),
+      up: Linear(weight: Parameter(Tensor.zeros([outputSize, rank])), bias: hasBias ? Parameter(Tensor.zeros([outputSize])) : nil))
+  }
+
+  /// The best rank-`rank` factorisation of `linear`'s weights (truncated SVD,
+  /// the singular values folded into `U`); the bias is kept as it is.
+  public convenience init(factorising linear: Linear, rank: Int) throws {
+    let svd = try SingularValueDecomposition(linear.weight.value)
+    let (left, right) = svd.truncated(rank: rank)
+    self.init(
+      down: Linear(weight: Parameter(right)),
+      up: Linear(weight: Parameter(left), bias: linear.bias.map { Parameter($0.value.detached()) }))
+  }
+
+  public func callAsFunction(_ x: Tensor) -> Tensor { up(down(x)) }
+
+  public func fused() -> Linear {
+    Linear(weight: Parameter(withoutGradient { up.weight.value.matmul(down.weight.value) }), bias: up.bias.map { Parameter($0.value.detached()) })
+  }
+
+  public func namedParameters() -> [(key: String, parameter: Parameter)] {
+    joinKeys("down", down.namedParameters()) + joinKeys("up", up.namedParameters().filter { $0.key == "weight" })
+      + (up.bias.map { [("bias", $0)] } ?? [])
+  }
+
+  /// The rank that stores about `1 / ratio` of an `[out, in]` layer's weights: `⌊in·out / (ratio·(in + out))⌋`, at least 1.
+  public static func rank(inputSize: Int, outputSize: Int, ratio: Double) -> Int {
+    Swift.max(1, Int(Double(inputSize * outputSize) / (ratio * Double(inputSize + outputSize))))
+  }
+}

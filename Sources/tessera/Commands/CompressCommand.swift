@@ -1,0 +1,99 @@
+import Foundation
+import ModularCompression
+import NeuralLayers
+import Seq2SeqModels
+import TensorCore
+
+/// `tessera compress`: offline low-rank factorisation of a model folder's layers.
+enum CompressCommand {
+  static let command = Command(
+    path: ["compress"],
+    summary: "Factorise a model folder's attention and feed-forward layers (truncated SVD, no fine-tuning)",
+    discussion: """
+      --method svd replaces each target layer W [out, in] by the best rank-r
+      factors U [out, r] · V [r, in] (truncated SVD: LAPACK's sgesdd from the
+      BLAS library when it has it, else a Jacobi SVD; both give the same
+      factors), r = ⌊in·out / (R·(in + out))⌋, so each layer stores about 1/R
+      of its weights and runs as two products. Only the blocks' layers are
+      targets; embeddings, the head and norms stay as they are. Works on any
+      model folder (a teacher, an assembly, a baseline).
+
+      The folder keeps the factors (<layer>.down.weight, <layer>.up.weight) and
+      a low_rank section in config.json listing each layer's rank; Tessera
+      loads it like any model. --dense writes the products instead, a folder
+      transformers loads. Prints the ranks, the sizes and, on a seeded random
+      batch, how far the logits moved (relative to the uncompressed model's).
+
+      EXAMPLES:
+        tessera compress --model Checkpoints/demo/teacher --method svd --ratio 2 --out models/teacher-svd2
+        tessera compress --model models/3x --method svd --ratio 1.5 --targets ffn --out models/3x-svd-ffn
+      """,
+    options: [
+      .value("--model", "DIR", "Model folder to compress (required)"),
+      .value("--method", "NAME", "svd (required)"),
+      .value("--ratio", "R", "Each target layer keeps about 1/R of its weights, R > 1 (required)"),
+      .value("--targets", "LIST", "Layers to factorise: attention, ffn", default: "attention,ffn"),
+      .value("--out", "DIR", "Output model folder (required; an existing one must be a model folder Tessera wrote)"),
+      .flag("--dense", "Write the factor products as plain fp32 weights (for transformers)"),
+      .flag("--force", "Let --out replace another kind of Tessera output (never files Tessera did not write)"),
+    ]
+  ) { arguments in
+    let source = URL(fileURLWithPath: try arguments.require("--model"))
+    let method = try arguments.require("--method")
+    guard method == "svd" else { throw UsageError("--method must be svd, got '\(method)'") }
+    guard let ratio = try arguments.double("--ratio"), ratio.isFinite, ratio > 1 else {
+      throw UsageError("--ratio must be a number > 1 (each target layer keeps about 1/R of its weights)")
+    }
+    let targets = try Set((arguments.list("--targets") ?? ["attention", "ffn"]).map { name in
+      guard let target = CompressionTarget(rawValue: name) else {
+        throw UsageError("--targets takes \(CompressionTarget.allCases.map(\.rawValue).joined(separator: ", ")), got '\(name)'")
+      }
+      return target
+    })
+    let out = URL(fileURLWithPath: try arguments.require("--out"))
+    let model = try ModelLoading.load(from: source)
+    if let scheme = ModelQuantization.scheme(of: model) {
+      throw UsageError("\(source.path) is quantized (\(scheme.rawValue)); compress its fp32 model, then quantize")
+    }
+    let dense = Set(LinearLayers.all(in: model).filter { $0.layer is Linear }.map(\.key))
+    guard LowRankCompression.targetLayers(of: model, targets: targets).contains(where: dense.contains) else {
+      throw UsageError("\(source.path) has no dense \(targets.map(\.rawValue).sorted().joined(separator: " or ")) layers left to factorise")
+    }
+    try OutputFolder.claim(out, as: .model, force: arguments.has("--force"), reading: [source])
+    let probe = try ModelProbe(model)
+    let before = model.parameterCount
+    let targetCount = LowRankCompression.targetLayers(of: model, targets: targets).count
+    let bar = ProgressBar(total: targetCount, label: "factorising")
+    let ranks = try LowRankCompression.factorise(model, ratio: ratio, targets: targets) { done, _ in bar.update(done) }
+    bar.finish()
+    try ModelExport.save(
+      model, to: out, tokenizer: try tokenizerIfPresent(in: source),
+      extraFiles: try ModelExport.generationConfigCopy(from: source, for: model),
+      format: WeightFileFormat(dense: arguments.has("--dense")))
+    let rankList = Set(ranks.map(\.rank)).sorted().map(String.init).joined(separator: ", ")
+    print("""
+      factorised \(ranks.count) layers by truncated SVD (\(SingularValueDecomposition.hasLAPACK ? "LAPACK" : "Jacobi")), ranks \(rankList)
+      parameters: \(before.formatted()) → \(model.parameterCount.formatted()) (\(String(format: "%.2f", Double(before) / Double(model.parameterCount)))× fewer)
+      \(probe.describeChange(model))
+      saved \(out.path)\(arguments.has("--dense") ? " (factor products as fp32, for transformers)" : "")
+      """)
+  }
+}
+
+/// The logits of a model on a seeded random batch, to say how far a transform moved them.
+struct ModelProbe {
+  let batch: Seq2SeqBatch
+  let reference: Tensor
+
+  init(_ model: any Seq2SeqModel) throws {
+    let batch = try QuantizeCommand.probeBatch(for: model)
+    self.batch = batch
+    reference = withoutGradient { model.forward(batch) }
+  }
+
+  /// "logits on a random batch: relative error …" for `model` after the transform.
+  func describeChange(_ model: any Seq2SeqModel) -> String {
+    let changed = withoutGradient { model.forward(batch) }
+    return "logits on a random batch: relative error " + String(format: "%.2e", QuantizeCommand.relativeError(changed, reference))
+  }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import NeuralLayers
+import TensorCore
+import XCTest
+
+@testable import Seq2SeqModels
+
+final class LowRankCompressionTests: TemporaryFolderTestCase {
+  private func logits(_ model: any Seq2SeqModel) -> [Float] { withoutGradient { model.forward(TinyModels.copyBatch()) }.scalars }
+
+  func testFullRankFactorsComputeTheSameModel() throws {
+    var generator = SeededRandom(seed: 21)
+    let layer = Linear(inputSize: 12, outputSize: 7, hasBias: true, using: &generator)
+    layer.bias!.value = Tensor.normal([7], std: 1, using: &generator)
+    let factors = try LowRankLinear(factorising: layer, rank: 7)
+    let x = Tensor.normal([3, 12], std: 1, using: &generator)
+    for (a, b) in zip(withoutGradient { factors(x) }.scalars, withoutGradient { layer(x) }.scalars) { XCTAssertEqual(a, b, accuracy: 1e-4) }
+    XCTAssertEqual(Set(factors.namedParameters().map(\.key)), ["down.weight", "up.weight", "bias"])
+    XCTAssertEqual(LowRankLinear.rank(inputSize: 512, outputSize: 2048, ratio: 2), 204)
+    XCTAssertEqual(LowRankLinear.rank(inputSize: 4, outputSize: 4, ratio: 100), 1)
+  }
+
+  func testTargetsChooseTheLayersAndFoldersLoadBack() throws {
+    var generator = SeededRandom(seed: 20)
+    let models: [(String, any Seq2SeqModel)] = [
+      ("t5", T5Model(TinyModels.t5(), using: &generator)), ("bart", BartModel(TinyModels.bart(), using: &generator)),
+    ]
+    for (name, model) in models {
+      let ranks = try LowRankCompression.factorise(model, ratio: 2, targets: [.attention])
+      XCTAssertFalse(ranks.isEmpty)
+      let kinds = Set(LinearLayers.all(in: model).filter { $0.layer is LowRankLinear }.map(\.key))
+      XCTAssertEqual(kinds, Set(ranks.map(\.key)))
+      XCTAssertTrue(LinearLayers.all(in: model).contains { !($0.layer is LowRankLinear) && $0.key.contains(name == "t5" ? "DenseReluDense" : "fc1") }, name)
+      XCTAssertFalse(kinds.contains { $0.contains("DenseReluDense") || $0.contains("fc1") }, "\(name): feed-forward layers were not asked for")
+      let expected = logits(model)
+
+      let folder = temporary.appendingPathComponent(name)
+      try ModelExport.save(model, to: folder)
+      let header = try SafeTensorsFile.readHeader(from: folder.appendingPathComponent("model.safetensors"))
+      XCTAssertTrue(header.names.contains { $0.hasSuffix(".down.weight") }, name)
+      let loaded = try ModelLoading.load(from: folder)
+      XCTAssertEqual(logits(loaded), expected, name)
+      XCTAssertEqual(LowRankCompression.ranks(of: loaded).map(\.rank), ranks.map(\.rank))
+
+      let dense = temporary.appendingPathComponent(name + "-dense")
+      try ModelExport.save(model, to: dense, format: WeightFileFormat(dense: true))
+      let plain = try ModelLoading.load(from: dense)
+      XCTAssertTrue(LowRankCompression.ranks(of: plain).isEmpty)
+      for (a, b) in zip(logits(plain), expected) { XCTAssertEqual(a, b, accuracy: 1e-4, name) }
+    }
+  }
+
+  func testBadRanksInTheSectionAreRefused() throws {
+    var generator = SeededRandom(seed: 22)
+    let model = T5Model(TinyModels.t5(), using: &generator)
+    try LowRankCompression.factorise(model, ratio: 2, targets: [.ffn])
+    let folder = temporary.appendingPathComponent("bad")
+    try ModelExport.save(model, to: folder)
+    let config = folder.appendingPathComponent("config.json")
+    let text = try String(contentsOf: config, encoding: .utf8)
+    let key = "encoder.block.0.layer.1.DenseReluDense.wi"
+    XCTAssertTrue(text.contains("\"\(key)\""), text)
+    for (edited, message) in [
+      (text.replacingOccurrences(of: "\"\(key)\":", with: "\"\(key)x\":"), "'\(key)x' is not a linear layer"),
+      (text.replacingOccurrences(of: "\"\(key)\":5", with: "\"\(key)\":99"), "rank of '\(key)' must be an integer from 1 to 16"),
+    ] {
+      try Data(edited.utf8).write(to: config)
+      XCTAssertThrowsError(try ModelLoading.load(from: folder)) { XCTAssertTrue("\($0)".contains(message), "\($0)") }
+    }
+  }
+}
