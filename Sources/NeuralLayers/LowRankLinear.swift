@@ -26,10 +26,23 @@ public final class LowRankLinear: LinearLayer {
   }
 
   /// The best rank-`rank` factorisation of `linear`'s weights (truncated SVD,
-  /// the singular values folded into `U`); the bias is kept as it is.
-  public convenience init(factorising linear: Linear, rank: Int) throws {
-    let svd = try SingularValueDecomposition(linear.weight.value)
-    let (left, right) = svd.truncated(rank: rank)
+  /// the singular values folded into `U`); the bias is kept as it is. With
+  /// `rowImportance` (one value ≥ 0 per output row), the best one for the error
+  /// weighted by it: the SVD of `diag(√I)·W`, unweighted again in `U` (rows of
+  /// importance 0 get the smallest positive importance, so they stay defined).
+  public convenience init(factorising linear: Linear, rank: Int, rowImportance: [Float]? = nil) throws {
+    var weight = linear.weight.value
+    var scales: [Float]?
+    if let importance = rowImportance {
+      precondition(importance.count == linear.outputSize, "one importance per output row")
+      let floor = importance.filter { $0 > 0 && $0.isFinite }.min() ?? 1
+      let roots = importance.map { ($0 > 0 && $0.isFinite ? $0 : floor).squareRoot() }
+      weight = Tensor(roots, shape: [roots.count, 1]) * weight
+      scales = roots
+    }
+    let svd = try SingularValueDecomposition(weight)
+    var (left, right) = svd.truncated(rank: rank)
+    if let scales { left = Tensor(scales.map { 1 / $0 }, shape: [scales.count, 1]) * left }
     self.init(
       down: Linear(weight: Parameter(right)),
       up: Linear(weight: Parameter(left), bias: linear.bias.map { Parameter($0.value.detached()) }))

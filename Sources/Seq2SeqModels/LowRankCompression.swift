@@ -37,9 +37,15 @@ public enum LowRankCompression {
 
   /// Replaces each dense target layer by its truncated SVD at the rank that
   /// stores `1 / ratio` of its weights; returns each layer's rank.
+  ///
+  /// With `rowImportance` for a layer (Fisher-weighted SVD: each output row's
+  /// summed squared gradients on calibration data), the SVD is of
+  /// `diag(√I) · W`, and `diag(1/√I)` goes back into the left factor, so the
+  /// rows that matter to the loss are approximated best.
   @discardableResult
   public static func factorise(
-    _ model: any Seq2SeqModel, ratio: Double, targets: Set<CompressionTarget>, progress: (Int, Int) -> Void = { _, _ in }
+    _ model: any Seq2SeqModel, ratio: Double, targets: Set<CompressionTarget>, rowImportance: [String: [Float]] = [:],
+    progress: (Int, Int) -> Void = { _, _ in }
   ) throws -> [(key: String, rank: Int)] {
     let layers = Dictionary(LinearLayers.all(in: model).map { ($0.key, $0.layer) }, uniquingKeysWith: { a, _ in a })
     let keys = targetLayers(of: model, targets: targets).filter { layers[$0] is Linear }
@@ -47,7 +53,8 @@ public enum LowRankCompression {
     for (done, key) in keys.enumerated() {
       let linear = layers[key] as! Linear
       let rank = LowRankLinear.rank(inputSize: linear.inputSize, outputSize: linear.outputSize, ratio: ratio)
-      try LinearLayers.replace(at: key, in: model, with: LowRankLinear(factorising: linear, rank: rank))
+      let factors = try LowRankLinear(factorising: linear, rank: rank, rowImportance: rowImportance[key])
+      try LinearLayers.replace(at: key, in: model, with: factors)
       ranks.append((key, rank))
       progress(done + 1, keys.count)
     }

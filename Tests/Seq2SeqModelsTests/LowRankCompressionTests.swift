@@ -69,3 +69,30 @@ final class LowRankCompressionTests: TemporaryFolderTestCase {
     }
   }
 }
+
+/// Fisher-weighted factorisation.
+extension LowRankCompressionTests {
+  private func rowErrors(_ factors: LowRankLinear, _ dense: Linear) -> [Float] {
+    let (a, b) = (factors.fused().weight.value.scalars, dense.weight.value.scalars)
+    let columns = dense.inputSize
+    return (0..<dense.outputSize).map { row in
+      (0..<columns).reduce(0) { $0 + (a[row * columns + $1] - b[row * columns + $1]) * (a[row * columns + $1] - b[row * columns + $1]) }
+    }
+  }
+
+  func testRowImportanceWeightsTheApproximation() throws {
+    var generator = SeededRandom(seed: 23)
+    let dense = Linear(inputSize: 10, outputSize: 8, hasBias: false, using: &generator)
+    let plain = try LowRankLinear(factorising: dense, rank: 3)
+    let uniform = try LowRankLinear(factorising: dense, rank: 3, rowImportance: [Float](repeating: 4, count: 8))
+    for (a, b) in zip(uniform.fused().weight.value.scalars, plain.fused().weight.value.scalars) { XCTAssertEqual(a, b, accuracy: 1e-5) }
+    var importance = [Float](repeating: 1, count: 8)
+    importance[5] = 1000
+    let weighted = try LowRankLinear(factorising: dense, rank: 3, rowImportance: importance)
+    XCTAssertLessThan(rowErrors(weighted, dense)[5], rowErrors(plain, dense)[5] / 10)
+    // Rows of importance 0 take the smallest positive one instead of dividing by zero.
+    importance[2] = 0
+    let withZero = try LowRankLinear(factorising: dense, rank: 3, rowImportance: importance)
+    XCTAssertTrue(withZero.fused().weight.value.scalars.allSatisfy(\.isFinite))
+  }
+}

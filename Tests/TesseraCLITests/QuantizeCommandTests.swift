@@ -61,7 +61,7 @@ final class CompressCommandTests: TinyModelCLITestCase {
     XCTAssertEqual(LowRankCompression.ranks(of: try ModelLoading.load(from: attention)).count, 12)
 
     for (arguments, message) in [
-      (["--method", "ae", "--ratio", "2"], "--method must be svd, got 'ae'"),
+      (["--method", "ae", "--ratio", "2"], "--method must be svd or fwsvd, got 'ae'"),
       (["--method", "svd", "--ratio", "1"], "--ratio must be a number > 1"),
       (["--method", "svd", "--ratio", "2", "--targets", "embeddings"], "--targets takes attention, ffn, got 'embeddings'"),
     ] {
@@ -71,5 +71,21 @@ final class CompressCommandTests: TinyModelCLITestCase {
     }
     let again = try CLI.run(["compress", "--model", out.path, "--method", "svd", "--ratio", "2", "--out", folder.appendingPathComponent("y").path])
     XCTAssertTrue(again.error.contains("no dense"), again.error)
+  }
+}
+
+extension CompressCommandTests {
+  func testFisherWeightedSVDCalibratesOnTheTask() throws {
+    let out = folder.appendingPathComponent("fwsvd")
+    let result = try CLI.run([
+      "compress", "--model", model.path, "--method", "fwsvd", "--ratio", "2", "--task", "arithmetic", "--calibration", "16", "--out", out.path,
+    ])
+    XCTAssertEqual(result.status, 0, result.error)
+    XCTAssertTrue(result.output.contains("by Fisher-weighted SVD"), result.output)
+    XCTAssertEqual(LowRankCompression.ranks(of: try ModelLoading.load(from: out)).count, 16)
+    let noData = try CLI.run(["compress", "--model", model.path, "--method", "fwsvd", "--ratio", "2", "--out", out.path])
+    XCTAssertTrue(noData.error.contains("give --task NAME or --data FILE"), noData.error)
+    let dataForSVD = try CLI.run(["compress", "--model", model.path, "--method", "svd", "--ratio", "2", "--task", "arithmetic", "--out", out.path])
+    XCTAssertTrue(dataForSVD.error.contains("--method svd uses no data"), dataForSVD.error)
   }
 }

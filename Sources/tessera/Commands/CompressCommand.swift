@@ -3,6 +3,7 @@ import ModularCompression
 import NeuralLayers
 import Seq2SeqModels
 import TensorCore
+import Tokenizers
 
 /// `tessera compress`: offline low-rank factorisation of a model folder's layers.
 enum CompressCommand {
@@ -14,7 +15,11 @@ enum CompressCommand {
       factors U [out, r] · V [r, in] (truncated SVD: LAPACK's sgesdd from the
       BLAS library when it has it, else a Jacobi SVD; both give the same
       factors), r = ⌊in·out / (R·(in + out))⌋, so each layer stores about 1/R
-      of its weights and runs as two products. Only the blocks' layers are
+      of its weights and runs as two products. --method fwsvd (Fisher-weighted
+      SVD) first sums, over the first --calibration training examples of --task
+      or --data, each output row's squared gradients of the cross-entropy (its
+      Fisher importance I) and factorises diag(√I)·W instead, so the rows that
+      matter to the loss are kept best. Only the blocks' layers are
       targets; embeddings, the head and norms stay as they are. Works on any
       model folder (a teacher, an assembly, a baseline).
 
@@ -27,20 +32,27 @@ enum CompressCommand {
       EXAMPLES:
         tessera compress --model Checkpoints/demo/teacher --method svd --ratio 2 --out models/teacher-svd2
         tessera compress --model models/3x --method svd --ratio 1.5 --targets ffn --out models/3x-svd-ffn
+        tessera compress --model Checkpoints/demo/teacher --method fwsvd --ratio 1.25 --task numbers --out models/teacher-fwsvd
       """,
     options: [
       .value("--model", "DIR", "Model folder to compress (required)"),
-      .value("--method", "NAME", "svd (required)"),
+      .value("--method", "NAME", "svd, or fwsvd (Fisher-weighted: needs --task or --data) (required)"),
       .value("--ratio", "R", "Each target layer keeps about 1/R of its weights, R > 1 (required)"),
       .value("--targets", "LIST", "Layers to factorise: attention, ffn", default: "attention,ffn"),
       .value("--out", "DIR", "Output model folder (required; an existing one must be a model folder Tessera wrote)"),
+      .value("--calibration", "N", "fwsvd: training examples whose squared gradients weight the rows", default: "256"),
+    ] + DatasetOptions.options + [
       .flag("--dense", "Write the factor products as plain fp32 weights (for transformers)"),
       .flag("--force", "Let --out replace another kind of Tessera output (never files Tessera did not write)"),
     ]
   ) { arguments in
     let source = URL(fileURLWithPath: try arguments.require("--model"))
     let method = try arguments.require("--method")
-    guard method == "svd" else { throw UsageError("--method must be svd, got '\(method)'") }
+    guard ["svd", "fwsvd"].contains(method) else { throw UsageError("--method must be svd or fwsvd, got '\(method)'") }
+    let calibrationCount = try arguments.positiveInt("--calibration") ?? 256
+    if method == "svd", arguments.string("--task") != nil || arguments.string("--data") != nil {
+      throw UsageError("--method svd uses no data; --task and --data are for fwsvd's calibration")
+    }
     guard let ratio = try arguments.double("--ratio"), ratio.isFinite, ratio > 1 else {
       throw UsageError("--ratio must be a number > 1 (each target layer keeps about 1/R of its weights)")
     }
@@ -62,9 +74,25 @@ enum CompressCommand {
     try OutputFolder.claim(out, as: .model, force: arguments.has("--force"), reading: [source])
     let probe = try ModelProbe(model)
     let before = model.parameterCount
-    let targetCount = LowRankCompression.targetLayers(of: model, targets: targets).count
-    let bar = ProgressBar(total: targetCount, label: "factorising")
-    let ranks = try LowRankCompression.factorise(model, ratio: ratio, targets: targets) { done, _ in bar.update(done) }
+    let layers = LowRankCompression.targetLayers(of: model, targets: targets)
+    var importance: [String: [Float]] = [:]
+    if method == "fwsvd" {
+      var data = DatasetSpec()
+      try DatasetOptions.apply(arguments, to: &data)
+      if arguments.string("--train-examples") == nil { data.trainExamples = calibrationCount }
+      let examples = Array(try data.examples(.train).prefix(calibrationCount))
+      guard !examples.isEmpty else { throw UsageError("the training split of \(data.displayName) has no examples to calibrate on") }
+      let tokenized = TokenizedExamples(examples, tokenizer: try loadTokenizer(from: source, fitting: model))
+      let calibration = ProgressBar(total: 1, label: "calibrating")
+      importance = try FisherImportance.rowImportance(of: model, layers: layers, data: tokenized) { done, total in
+        calibration.update(done, detail: "batch \(done)/\(total) of \(examples.count) examples")
+      }
+      calibration.finish()
+    }
+    let bar = ProgressBar(total: layers.count, label: "factorising")
+    let ranks = try LowRankCompression.factorise(model, ratio: ratio, targets: targets, rowImportance: importance) { done, _ in
+      bar.update(done)
+    }
     bar.finish()
     try ModelExport.save(
       model, to: out, tokenizer: try tokenizerIfPresent(in: source),
@@ -72,7 +100,7 @@ enum CompressCommand {
       format: WeightFileFormat(dense: arguments.has("--dense")))
     let rankList = Set(ranks.map(\.rank)).sorted().map(String.init).joined(separator: ", ")
     print("""
-      factorised \(ranks.count) layers by truncated SVD (\(SingularValueDecomposition.hasLAPACK ? "LAPACK" : "Jacobi")), ranks \(rankList)
+      factorised \(ranks.count) layers by \(method == "fwsvd" ? "Fisher-weighted" : "truncated") SVD (\(SingularValueDecomposition.hasLAPACK ? "LAPACK" : "Jacobi")), ranks \(rankList)
       parameters: \(before.formatted()) → \(model.parameterCount.formatted()) (\(String(format: "%.2f", Double(before) / Double(model.parameterCount)))× fewer)
       \(probe.describeChange(model))
       saved \(out.path)\(arguments.has("--dense") ? " (factor products as fp32, for transformers)" : "")
