@@ -54,7 +54,7 @@ let package = Package(
     .target(name: "ModularCompression", dependencies: ["JSONFormat", "Seq2SeqModels", "TextTasks"]),
     .executableTarget(
       name: "tessera",
-      dependencies: ["ModularCompression", "Seq2SeqModels", "TextTasks", "Tokenizers", "NeuralLayers", "TensorCore"]),
+      dependencies: ["ModularCompression", "Seq2SeqModels", "TextTasks", "Tokenizers", "NeuralLayers", "TensorCore", "JSONFormat"]),
 
     .testTarget(name: "JSONFormatTests", dependencies: ["JSONFormat"]),
     .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),

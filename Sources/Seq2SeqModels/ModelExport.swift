@@ -31,12 +31,13 @@ public enum ModelExport {
   /// `extraFiles` into `folder`. Files are built in a temporary sibling folder
   /// and swapped in at the end (``AtomicFolder``), so a failure or a kill never
   /// leaves a half-written model and never loses the previous one.
+  /// `configSections` are added to `config.json` as top-level members (a transform chain).
   public static func save(
     _ model: any Seq2SeqModel, to folder: URL, tokenizer: (any TextTokenizer)? = nil, extraFiles: [String: Data] = [:],
-    metadata: [String: String] = [:], format: WeightFileFormat = WeightFileFormat()
+    metadata: [String: String] = [:], format: WeightFileFormat = WeightFileFormat(), configSections: [(String, JSONValue)] = []
   ) throws {
     try writeFolder(folder) { staging in
-      try writeModelFiles(model, into: staging, tokenizer: tokenizer, metadata: metadata, format: format)
+      try writeModelFiles(model, into: staging, tokenizer: tokenizer, metadata: metadata, format: format, configSections: configSections)
       for (name, data) in extraFiles { try AtomicFile.write(data, to: staging.appendingPathComponent(name)) }
     }
   }
@@ -46,12 +47,12 @@ public enum ModelExport {
   /// the folder being built (no swap: see ``writeFolder(_:fill:)``).
   public static func writeModelFiles(
     _ model: any Seq2SeqModel, into folder: URL, tokenizer: (any TextTokenizer)?, metadata: [String: String] = [:],
-    format: WeightFileFormat = WeightFileFormat()
+    format: WeightFileFormat = WeightFileFormat(), configSections: [(String, JSONValue)] = []
   ) throws {
     var fileMetadata = metadata
     fileMetadata["format"] = "pt"
     let sections = format.dense ? [] : storedFormSections(of: model)
-    try AtomicFile.write(configurationJSON(of: model, adding: sections), to: folder.appendingPathComponent("config.json"))
+    try AtomicFile.write(configurationJSON(of: model, adding: sections + configSections), to: folder.appendingPathComponent("config.json"))
     if sections.isEmpty {
       try CheckpointFiles.write(model.checkpointTensors(), metadata: fileMetadata, into: folder, format: format)
     } else {

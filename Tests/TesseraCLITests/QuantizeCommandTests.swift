@@ -1,4 +1,6 @@
 import Foundation
+import JSONFormat
+import ModularCompression
 import NeuralLayers
 import Seq2SeqModels
 import TensorCore
@@ -87,5 +89,21 @@ extension CompressCommandTests {
     XCTAssertTrue(noData.error.contains("give --task NAME or --data FILE"), noData.error)
     let dataForSVD = try CLI.run(["compress", "--model", model.path, "--method", "svd", "--ratio", "2", "--task", "arithmetic", "--out", out.path])
     XCTAssertTrue(dataForSVD.error.contains("--method svd uses no data"), dataForSVD.error)
+  }
+}
+
+extension CompressCommandTests {
+  /// compress, then quantize: the output's config.json lists both stages, each with the fingerprint of the folder it read.
+  func testTransformsRecordTheirChain() throws {
+    let compressed = folder.appendingPathComponent("svd"), quantized = folder.appendingPathComponent("svd-int8")
+    XCTAssertEqual(try CLI.run(["compress", "--model", model.path, "--method", "svd", "--ratio", "2", "--out", compressed.path]).status, 0)
+    XCTAssertEqual(try CLI.run(["quantize", "--model", compressed.path, "--scheme", "int8", "--out", quantized.path]).status, 0)
+    let stages = try TransformChain.stages(in: quantized)
+    XCTAssertEqual(stages.map { $0["stage"] }, [.string("compress"), .string("quantize")])
+    XCTAssertEqual(stages[0]["method"], .string("svd"))
+    XCTAssertEqual(stages[0]["input"]?["fingerprint"], .string(try TeacherFingerprint.of(modelFolder: model)))
+    XCTAssertEqual(stages[1]["input"]?["fingerprint"], .string(try TeacherFingerprint.of(modelFolder: compressed)))
+    XCTAssertEqual(stages[1]["scheme"], .string("int8"))
+    XCTAssertNotNil(try ModelLoading.load(from: quantized))
   }
 }

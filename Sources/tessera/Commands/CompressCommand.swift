@@ -1,4 +1,5 @@
 import Foundation
+import JSONFormat
 import ModularCompression
 import NeuralLayers
 import Seq2SeqModels
@@ -97,7 +98,12 @@ enum CompressCommand {
     try ModelExport.save(
       model, to: out, tokenizer: try tokenizerIfPresent(in: source),
       extraFiles: try ModelExport.generationConfigCopy(from: source, for: model),
-      format: WeightFileFormat(dense: arguments.has("--dense")))
+      format: WeightFileFormat(dense: arguments.has("--dense")),
+      configSections: [(TransformChain.sectionKey, try TransformChain.extended(from: source, stage: "compress", settings: [
+        ("method", .string(method)), ("ratio", .number(ratio)), ("targets", .array(targets.map(\.rawValue).sorted().map { .string($0) })),
+        ("calibration_examples", method == "fwsvd" ? .number(Double(calibrationCount)) : .null),
+        ("dense", .bool(arguments.has("--dense"))),
+      ]))])
     let rankList = Set(ranks.map(\.rank)).sorted().map(String.init).joined(separator: ", ")
     print("""
       factorised \(ranks.count) layers by \(method == "fwsvd" ? "Fisher-weighted" : "truncated") SVD (\(SingularValueDecomposition.hasLAPACK ? "LAPACK" : "Jacobi")), ranks \(rankList)

@@ -1,4 +1,5 @@
 import Foundation
+import JSONFormat
 import ModularCompression
 import NeuralLayers
 import Seq2SeqModels
@@ -56,7 +57,11 @@ enum QuantizeCommand {
     let layers = try ModelQuantization.quantize(model, settings: settings)
     try ModelExport.save(
       model, to: out, tokenizer: try tokenizerIfPresent(in: source), extraFiles: try ModelExport.generationConfigCopy(from: source, for: model),
-      format: WeightFileFormat(dense: arguments.has("--dense")))
+      format: WeightFileFormat(dense: arguments.has("--dense")),
+      configSections: [(TransformChain.sectionKey, try TransformChain.extended(from: source, stage: "quantize", settings: [
+        ("scheme", .string(scheme.rawValue)), ("keep_fp32", .array(settings.keepFP32.map { .string($0) })),
+        ("dense", .bool(arguments.has("--dense"))),
+      ]))])
     let bytes = ModelQuantization.storedBytes(of: model)
     let kernels = scheme.kernelName
     print("""
