@@ -89,13 +89,14 @@ public enum LowRankCompression {
     }
   }
 
-  /// The checkpoint tensors with each low-rank layer's factors in place of its fused weight.
+  /// The checkpoint tensors with each factorised layer's own parameters (low-rank
+  /// factors, autoencoder latents) in place of its fused weight.
   static func checkpointTensors(of model: any Seq2SeqModel, from dense: [String: Tensor]) -> [String: Tensor] {
     var tensors = dense
     for (key, layer) in LinearLayers.all(in: model) {
-      guard let lowRank = layer as? LowRankLinear else { continue }
+      guard let factorised = layer as? any FactorisedLinearLayer else { continue }
       tensors["\(key).weight"] = nil
-      for (name, parameter) in lowRank.namedParameters() { tensors["\(key).\(name)"] = parameter.value.detached() }
+      for (name, parameter) in factorised.namedParameters() { tensors["\(key).\(name)"] = parameter.value.detached() }
     }
     return tensors
   }

@@ -69,6 +69,7 @@ public enum ModelExport {
     [
       ModelQuantization.section(of: model).map { (ModelQuantization.sectionKey, $0) },
       LowRankCompression.section(of: model).map { (LowRankCompression.sectionKey, $0) },
+      AutoencodedCompression.section(of: model).map { (AutoencodedCompression.sectionKey, $0) },
     ].compactMap { $0 }
   }
 

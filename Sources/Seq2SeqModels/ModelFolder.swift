@@ -48,6 +48,9 @@ public enum ModelLoading {
     if let lowRank = configuration[LowRankCompression.sectionKey] {
       try LowRankCompression.install(lowRank, into: model, configFile: configURL.path)
     }
+    if let autoencoded = configuration[AutoencodedCompression.sectionKey] {
+      try AutoencodedCompression.install(autoencoded, into: model, configFile: configURL.path)
+    }
     let section = configuration[ModelQuantization.sectionKey]
     let int8Names = try section.map { try ModelQuantization.int8WeightNames($0, model: model, configFile: configURL.path) } ?? []
     var (weights, source) = try CheckpointFiles.readWeights(in: folder, int8Names: int8Names)

@@ -142,8 +142,8 @@ public enum SingularValueError: Error, CustomStringConvertible, Equatable {
 }
 
 extension Tensor {
-  /// A `[r, c]` matrix as `[c, r]`.
-  func transposed2D() -> Tensor {
+  /// A `[r, c]` matrix as `[c, r]` (a copy).
+  public func transposed2D() -> Tensor {
     let (r, c) = (shape[0], shape[1]), values = scalars
     var out = [Float](repeating: 0, count: r * c)
     for i in 0..<r { for j in 0..<c { out[j * r + i] = values[i * c + j] } }

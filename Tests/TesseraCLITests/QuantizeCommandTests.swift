@@ -63,7 +63,7 @@ final class CompressCommandTests: TinyModelCLITestCase {
     XCTAssertEqual(LowRankCompression.ranks(of: try ModelLoading.load(from: attention)).count, 12)
 
     for (arguments, message) in [
-      (["--method", "ae", "--ratio", "2"], "--method must be svd or fwsvd, got 'ae'"),
+      (["--method", "pca", "--ratio", "2"], "--method must be svd, fwsvd, ae, ae-shared, got 'pca'"),
       (["--method", "svd", "--ratio", "1"], "--ratio must be a number > 1"),
       (["--method", "svd", "--ratio", "2", "--targets", "embeddings"], "--targets takes attention, ffn, got 'embeddings'"),
     ] {
@@ -105,5 +105,21 @@ extension CompressCommandTests {
     XCTAssertEqual(stages[1]["input"]?["fingerprint"], .string(try TeacherFingerprint.of(modelFolder: compressed)))
     XCTAssertEqual(stages[1]["scheme"], .string("int8"))
     XCTAssertNotNil(try ModelLoading.load(from: quantized))
+  }
+}
+
+extension CompressCommandTests {
+  func testAutoencodersCompressAndTheFolderLoads() throws {
+    for method in ["ae", "ae-shared"] {
+      let out = folder.appendingPathComponent(method)
+      let result = try CLI.run(["compress", "--model", model.path, "--method", method, "--ratio", "2", "--steps", "10", "--out", out.path])
+      XCTAssertEqual(result.status, 0, result.error)
+      // One block per stack: every matrix type occurs once, so ae-shared has nothing to share here
+      // (WeightAutoencoderTests covers sharing across blocks).
+      XCTAssertTrue(result.output.contains("encoded 16 layers with 16 autoencoders"), result.output)
+      let loaded = try ModelLoading.load(from: out)
+      XCTAssertEqual(AutoencodedCompression.groups(of: loaded).count, 16)
+      XCTAssertEqual(try TransformChain.stages(in: out).first?["steps"], .number(10))
+    }
   }
 }

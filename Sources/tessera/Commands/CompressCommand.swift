@@ -10,7 +10,7 @@ import Tokenizers
 enum CompressCommand {
   static let command = Command(
     path: ["compress"],
-    summary: "Factorise a model folder's attention and feed-forward layers (truncated SVD, no fine-tuning)",
+    summary: "Compress a model folder's attention and feed-forward layers offline: SVD, Fisher-weighted SVD or weight autoencoders",
     discussion: """
       --method svd replaces each target layer W [out, in] by the best rank-r
       factors U [out, r] · V [r, in] (truncated SVD: LAPACK's sgesdd from the
@@ -20,7 +20,16 @@ enum CompressCommand {
       SVD) first sums, over the first --calibration training examples of --task
       or --data, each output row's squared gradients of the cross-entropy (its
       Fisher importance I) and factorises diag(√I)·W instead, so the rows that
-      matter to the loss are kept best. Only the blocks' layers are
+      matter to the loss are kept best.
+
+      --method ae trains, per layer, an autoencoder over the rows of W: a linear
+      encoder to latents of width d and a linear decoder back, on 0.9091·(1 −
+      cos) + 0.0909·RMSE with norm enforcement (each decoded row rescaled to its
+      stored norm), starting from the rows' principal directions; kept are the
+      latents, the norms and the decoder, sized to 1/R of the weights, and the
+      weights are decoded once when the folder loads. ae-shared trains one
+      autoencoder per matrix type across all blocks (every encoder query, …)
+      and stores one decoder for them, so at the same size the latents are wider. Only the blocks' layers are
       targets; embeddings, the head and norms stay as they are. Works on any
       model folder (a teacher, an assembly, a baseline).
 
@@ -37,7 +46,8 @@ enum CompressCommand {
       """,
     options: [
       .value("--model", "DIR", "Model folder to compress (required)"),
-      .value("--method", "NAME", "svd, or fwsvd (Fisher-weighted: needs --task or --data) (required)"),
+      .value("--method", "NAME", "svd, fwsvd (Fisher-weighted: needs --task or --data), ae or ae-shared (required)"),
+      .value("--steps", "N", "ae, ae-shared: Adam steps per autoencoder", default: "1000"),
       .value("--ratio", "R", "Each target layer keeps about 1/R of its weights, R > 1 (required)"),
       .value("--targets", "LIST", "Layers to factorise: attention, ffn", default: "attention,ffn"),
       .value("--out", "DIR", "Output model folder (required; an existing one must be a model folder Tessera wrote)"),
@@ -49,10 +59,12 @@ enum CompressCommand {
   ) { arguments in
     let source = URL(fileURLWithPath: try arguments.require("--model"))
     let method = try arguments.require("--method")
-    guard ["svd", "fwsvd"].contains(method) else { throw UsageError("--method must be svd or fwsvd, got '\(method)'") }
+    let methods = ["svd", "fwsvd", "ae", "ae-shared"]
+    guard methods.contains(method) else { throw UsageError("--method must be \(methods.joined(separator: ", ")), got '\(method)'") }
+    let steps = try arguments.positiveInt("--steps") ?? AutoencoderSettings().steps
     let calibrationCount = try arguments.positiveInt("--calibration") ?? 256
-    if method == "svd", arguments.string("--task") != nil || arguments.string("--data") != nil {
-      throw UsageError("--method svd uses no data; --task and --data are for fwsvd's calibration")
+    if method != "fwsvd", arguments.string("--task") != nil || arguments.string("--data") != nil {
+      throw UsageError("--method \(method) uses no data; --task and --data are for fwsvd's calibration")
     }
     guard let ratio = try arguments.double("--ratio"), ratio.isFinite, ratio > 1 else {
       throw UsageError("--ratio must be a number > 1 (each target layer keeps about 1/R of its weights)")
@@ -90,11 +102,27 @@ enum CompressCommand {
       }
       calibration.finish()
     }
-    let bar = ProgressBar(total: layers.count, label: "factorising")
-    let ranks = try LowRankCompression.factorise(model, ratio: ratio, targets: targets, rowImportance: importance) { done, _ in
-      bar.update(done)
+    let summary: String
+    if method.hasPrefix("ae") {
+      let bar = ProgressBar(total: 1, label: "training autoencoders")
+      let groups = try WeightAutoencoder.compress(
+        model, ratio: ratio, targets: targets, shared: method == "ae-shared", settings: AutoencoderSettings(steps: steps)
+      ) { done, total in bar.update(done, detail: "\(done)/\(total) autoencoders") }
+      bar.finish()
+      let widths = Set(groups.map(\.latentWidth)).sorted().map(String.init).joined(separator: ", ")
+      let meanLoss = groups.map { Double($0.loss) }.reduce(0, +) / Double(max(groups.count, 1))
+      summary = "encoded \(groups.map(\.keys.count).reduce(0, +)) layers with \(groups.count) autoencoders (latent widths \(widths)), "
+        + String(format: "mean final loss %.4f", meanLoss)
+    } else {
+      let bar = ProgressBar(total: layers.count, label: "factorising")
+      let ranks = try LowRankCompression.factorise(model, ratio: ratio, targets: targets, rowImportance: importance) { done, _ in
+        bar.update(done)
+      }
+      bar.finish()
+      let rankList = Set(ranks.map(\.rank)).sorted().map(String.init).joined(separator: ", ")
+      summary = "factorised \(ranks.count) layers by \(method == "fwsvd" ? "Fisher-weighted" : "truncated") SVD "
+        + "(\(SingularValueDecomposition.hasLAPACK ? "LAPACK" : "Jacobi")), ranks \(rankList)"
     }
-    bar.finish()
     try ModelExport.save(
       model, to: out, tokenizer: try tokenizerIfPresent(in: source),
       extraFiles: try ModelExport.generationConfigCopy(from: source, for: model),
@@ -102,11 +130,11 @@ enum CompressCommand {
       configSections: [(TransformChain.sectionKey, try TransformChain.extended(from: source, stage: "compress", settings: [
         ("method", .string(method)), ("ratio", .number(ratio)), ("targets", .array(targets.map(\.rawValue).sorted().map { .string($0) })),
         ("calibration_examples", method == "fwsvd" ? .number(Double(calibrationCount)) : .null),
+        ("steps", method.hasPrefix("ae") ? .number(Double(steps)) : .null),
         ("dense", .bool(arguments.has("--dense"))),
       ]))])
-    let rankList = Set(ranks.map(\.rank)).sorted().map(String.init).joined(separator: ", ")
     print("""
-      factorised \(ranks.count) layers by \(method == "fwsvd" ? "Fisher-weighted" : "truncated") SVD (\(SingularValueDecomposition.hasLAPACK ? "LAPACK" : "Jacobi")), ranks \(rankList)
+      \(summary)
       parameters: \(before.formatted()) → \(model.parameterCount.formatted()) (\(String(format: "%.2f", Double(before) / Double(model.parameterCount)))× fewer)
       \(probe.describeChange(model))
       saved \(out.path)\(arguments.has("--dense") ? " (factor products as fp32, for transformers)" : "")

@@ -1,0 +1,155 @@
+import Foundation
+import NeuralLayers
+import Seq2SeqModels
+import TensorCore
+
+/// How `compress --method ae|ae-shared` trains its weight autoencoders.
+public struct AutoencoderSettings: Sendable, Equatable {
+  /// Full-batch Adam steps per autoencoder.
+  public var steps: Int
+  /// Adam's learning rate, halved at 50% and again at 75% of the steps.
+  public var learningRate: Float
+  public var seed: UInt64
+
+  public init(steps: Int = 1000, learningRate: Float = 1e-3, seed: UInt64 = 0) {
+    self.steps = steps
+    self.learningRate = learningRate
+    self.seed = seed
+  }
+}
+
+/// Offline compression of weight matrices by autoencoders over their rows
+/// (each row of `W` `[out, in]` one sample): a linear encoder to a latent of
+/// width d, a linear decoder back, trained on `0.9091·(1 − cos) + 0.0909·RMSE`
+/// with norm enforcement (each decoded row rescaled to its original norm,
+/// which is stored); kept are the latents, the norms and the decoder. With
+/// `shared`, the same matrix type of every block (all encoder queries, …)
+/// trains one autoencoder together and stores one decoder: the layers share
+/// a basis, so at the same stored size the latents can be wider.
+///
+/// The autoencoder starts from the principal directions of its rows (the
+/// SVD's right singular vectors), so training starts at the SVD's
+/// reconstruction and moves to what the loss prefers.
+public enum WeightAutoencoder {
+  /// The weight of the cosine term; the RMSE term has `1 − cosineWeight`.
+  public static let cosineWeight: Float = 0.9091
+
+  /// `0.9091·mean(1 − cos(x̂ᵢ, xᵢ)) + 0.0909·√mean((x̂ − x)²)` over rows.
+  public static func loss(_ reconstructed: Tensor, _ rows: Tensor) -> Tensor {
+    let dot = (reconstructed * rows).sum(axis: 1)
+    let norms = ((reconstructed * reconstructed).sum(axis: 1) * (rows * rows).sum(axis: 1)).shifted(by: 1e-12).sqrt()
+    let cosine = (dot / norms).mean()
+    let difference = reconstructed - rows
+    let rmse = (difference * difference).mean().shifted(by: 1e-12).sqrt()
+    return (1 - cosine) * cosineWeight + rmse * (1 - cosineWeight)
+  }
+
+  /// `rows` rescaled to `norms` `[N]` (norm enforcement).
+  public static func enforcingNorms(_ rows: Tensor, to norms: Tensor) -> Tensor {
+    let current = (rows * rows).sum(axis: 1, keepDims: true).shifted(by: 1e-12).sqrt()
+    return rows * (norms.reshaped([-1, 1]) / current)
+  }
+
+  /// The latent width that stores about `1 / ratio` of `rows × width`
+  /// weights: latents and a norm per row, a decoder `width × d` plus bias once.
+  public static func latentWidth(rows: Int, width: Int, ratio: Double) -> Int {
+    let budget = Double(rows * width) / ratio - Double(rows + width)
+    return Swift.max(1, Int(budget / Double(rows + width)))
+  }
+
+  /// Trains an autoencoder of latent width `latent` on `rows` `[N, in]`;
+  /// returns the latents `[N, d]`, the decoder and the final loss.
+  public static func train(rows: Tensor, latent: Int, settings: AutoencoderSettings) throws -> (latents: Tensor, decoder: Linear, loss: Float) {
+    let width = rows.shape[1]
+    let svd = try SingularValueDecomposition(rows)
+    let basis = svd.vt.slice(axis: 0, 0..<Swift.min(latent, svd.s.count))  // [d', in]
+    var padded = [Float](repeating: 0, count: latent * width)
+    for (index, value) in basis.scalars.enumerated() { padded[index] = value }
+    let directions = Tensor(padded, shape: [latent, width])
+    let encoder = Linear(weight: Parameter(directions), bias: nil)
+    let decoder = Linear(weight: Parameter(directions.transposed2D()), bias: Parameter(Tensor.zeros([width])))
+    let pair = AutoencoderPair(encoder: encoder, decoder: decoder)
+    let optimizer = AdamW(pair, configuration: AdamWConfiguration(learningRate: settings.learningRate, weightDecay: 0))
+    let norms = (rows * rows).sum(axis: 1).sqrt()
+    for step in 0..<settings.steps {
+      optimizer.zeroGrad()
+      let loss = Self.loss(enforcingNorms(decoder(encoder(rows)), to: norms), rows)
+      guard loss.item().isFinite else { throw AutoencoderError.nonFiniteLoss(step: step) }
+      loss.backward()
+      let decay: Float = step >= settings.steps * 3 / 4 ? 0.25 : (step >= settings.steps / 2 ? 0.5 : 1)
+      optimizer.update(learningRate: settings.learningRate * decay)
+    }
+    let latents = withoutGradient { encoder(rows) }
+    let final = withoutGradient { Self.loss(enforcingNorms(decoder(latents), to: norms), rows).item() }
+    return (latents.detached(), decoder, final)
+  }
+
+  /// Replaces the target layers of `model` by autoencoded ones (each alone,
+  /// or with `shared` one autoencoder per matrix type), each group sized to
+  /// store about `1 / ratio` of its weights; returns the groups.
+  @discardableResult
+  public static func compress(
+    _ model: any Seq2SeqModel, ratio: Double, targets: Set<CompressionTarget>, shared: Bool, settings: AutoencoderSettings,
+    progress: (Int, Int) -> Void = { _, _ in }
+  ) throws -> [(keys: [String], latentWidth: Int, loss: Float)] {
+    let layers = Dictionary(LinearLayers.all(in: model).map { ($0.key, $0.layer) }, uniquingKeysWith: { a, _ in a })
+    let keys = LowRankCompression.targetLayers(of: model, targets: targets).filter { layers[$0] is Linear }
+    var groups: [[String]] = []
+    if shared {
+      var byType: [String: Int] = [:]
+      for key in keys {
+        let type = "\(matrixType(of: key)) \((layers[key] as! Linear).inputSize)"
+        if let index = byType[type] { groups[index].append(key) } else { byType[type] = groups.count; groups.append([key]) }
+      }
+    } else {
+      groups = keys.map { [$0] }
+    }
+    var result: [(keys: [String], latentWidth: Int, loss: Float)] = []
+    for (done, group) in groups.enumerated() {
+      let linears = group.map { layers[$0] as! Linear }
+      let rows = Tensor.concat(linears.map { $0.weight.value.detached() }, axis: 0)
+      let width = rows.shape[1]
+      let latent = latentWidth(rows: rows.shape[0], width: width, ratio: ratio)
+      let trained = try train(rows: rows, latent: latent, settings: settings)
+      let decoder = RowDecoder(linear: trained.decoder)
+      let norms = (rows * rows).sum(axis: 1).sqrt()
+      var start = 0
+      for (index, (key, linear)) in zip(group, linears).enumerated() {
+        let count = linear.outputSize
+        let layer = AutoencodedLinear(
+          latents: Parameter(trained.latents.slice(axis: 0, start..<(start + count))),
+          rowNorms: Parameter(norms.slice(axis: 0, start..<(start + count))), bias: linear.bias, decoder: decoder,
+          ownsDecoder: index == 0)
+        try LinearLayers.replace(at: key, in: model, with: layer)
+        start += count
+      }
+      result.append((group, latent, trained.loss))
+      progress(done + 1, groups.count)
+    }
+    return result
+  }
+
+  /// A layer's key without its block number: the matrix type shared across blocks.
+  static func matrixType(of key: String) -> String {
+    key.replacingOccurrences(of: #"\.(block|layers)\.[0-9]+\."#, with: ".", options: .regularExpression)
+  }
+}
+
+/// The two layers an autoencoder trains, as one parameter container.
+private final class AutoencoderPair: LayerTree {
+  let encoder: Linear, decoder: Linear
+  init(encoder: Linear, decoder: Linear) { (self.encoder, self.decoder) = (encoder, decoder) }
+  var sublayers: [(key: String, layer: any ParameterContainer)] { [("encoder", encoder), ("decoder", decoder)] }
+  func replaceSublayer(_ key: String, with layer: any LinearLayer) -> Bool { false }
+}
+
+/// An autoencoder that cannot be trained.
+public enum AutoencoderError: Error, CustomStringConvertible, Equatable {
+  case nonFiniteLoss(step: Int)
+
+  public var description: String {
+    switch self {
+    case .nonFiniteLoss(let step): "weight autoencoder: the loss is not a finite number at step \(step)"
+    }
+  }
+}
