@@ -31,6 +31,10 @@ public final class AttentionCache {
   /// Appends `k` and `v` `[B, H, T, D]` after the cached positions.
   func append(keys k: Tensor, values v: Tensor) {
     let (batch, heads, count, width) = (k.shape[0], k.shape[1], k.shape[2], k.shape[3])
+    if let buffer = keyBuffer, buffer.shape[0] != batch || buffer.shape[1] != heads || buffer.shape[3] != width {
+      // Kept in unchecked builds: a mismatch would copy past the buffer.
+      fatalError("attention cache holds [\(buffer.shape[0]), \(buffer.shape[1]), _, \(buffer.shape[3])], appended \(k.shape)")
+    }
     if keyBuffer == nil || length + count > capacity {
       let grown = Swift.max(length + count, 2 * capacity, 16)
       keyBuffer = resized(keyBuffer, to: grown, batch: batch, heads: heads, width: width)
