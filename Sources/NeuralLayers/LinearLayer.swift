@@ -61,6 +61,16 @@ public enum LinearLayers {
     }
   }
 
+  /// Like ``all(in:)``, but a linear layer made of linear layers (the two
+  /// factors of a ``LowRankLinear``) is listed as its parts: the layers that
+  /// hold weights, which quantization replaces.
+  public static func leaves(in root: any ParameterContainer) -> [(key: String, layer: any LinearLayer)] {
+    all(in: root).flatMap { entry -> [(key: String, layer: any LinearLayer)] in
+      guard let composite = entry.layer as? any LayerTree else { return [entry] }
+      return composite.sublayers.flatMap { part in leaves(in: part.layer).map { (join(join(entry.key, part.key), $0.key), $0.layer) } }
+    }
+  }
+
   /// Puts `layer` in the place of the linear layer at `keyPath` under `root`
   /// (for example `encoder.block.0.layer.0.SelfAttention.q`).
   ///

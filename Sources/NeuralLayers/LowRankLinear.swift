@@ -3,26 +3,29 @@ import TensorCore
 /// `y = (x · Vᵀ) · Uᵀ + b` with `U` `[out, r]` and `V` `[r, in]`: a dense
 /// layer replaced by a rank-`r` factorisation (two products, `r·(in + out)`
 /// weights instead of `in·out`). Its parameters are `down.weight` (V),
-/// `up.weight` (U) and `bias`, so it trains and loads like any layer.
-public final class LowRankLinear: LinearLayer {
-  public let down: Linear
-  public let up: Linear
+/// `up.weight` (U) and `bias`, so it trains and loads like any layer; the two
+/// factors are layers of their own (`down`, `up`), which quantization can replace.
+public final class LowRankLinear: LinearLayer, LayerTree {
+  public private(set) var down: any LinearLayer
+  public private(set) var up: any LinearLayer
+  public let bias: Parameter?
 
   public var inputSize: Int { down.inputSize }
   public var outputSize: Int { up.outputSize }
   public var rank: Int { down.outputSize }
 
-  public init(down: Linear, up: Linear) {
-    precondition(down.outputSize == up.inputSize && down.bias == nil, "down [r, in] without bias, then up [out, r]")
+  public init(down: any LinearLayer, up: any LinearLayer, bias: Parameter?) {
+    precondition(down.outputSize == up.inputSize, "down [r, in], then up [out, r]")
     self.down = down
     self.up = up
+    self.bias = bias
   }
 
   /// Zero factors of rank `rank` (their values come from a checkpoint).
   public convenience init(inputSize: Int, outputSize: Int, rank: Int, hasBias: Bool) {
     self.init(
-      down: Linear(weight: Parameter(Tensor.zeros([rank, inputSize]))),
-      up: Linear(weight: Parameter(Tensor.zeros([outputSize, rank])), bias: hasBias ? Parameter(Tensor.zeros([outputSize])) : nil))
+      down: Linear(weight: Parameter(Tensor.zeros([rank, inputSize]))), up: Linear(weight: Parameter(Tensor.zeros([outputSize, rank]))),
+      bias: hasBias ? Parameter(Tensor.zeros([outputSize])) : nil)
   }
 
   /// The best rank-`rank` factorisation of `linear`'s weights (truncated SVD,
@@ -44,19 +47,33 @@ public final class LowRankLinear: LinearLayer {
     var (left, right) = svd.truncated(rank: rank)
     if let scales { left = Tensor(scales.map { 1 / $0 }, shape: [scales.count, 1]) * left }
     self.init(
-      down: Linear(weight: Parameter(right)),
-      up: Linear(weight: Parameter(left), bias: linear.bias.map { Parameter($0.value.detached()) }))
+      down: Linear(weight: Parameter(right)), up: Linear(weight: Parameter(left)),
+      bias: linear.bias.map { Parameter($0.value.detached()) })
   }
 
-  public func callAsFunction(_ x: Tensor) -> Tensor { up(down(x)) }
+  public func callAsFunction(_ x: Tensor) -> Tensor {
+    let y = up(down(x))
+    return bias.map { y + $0.value } ?? y
+  }
 
   public func fused() -> Linear {
-    Linear(weight: Parameter(withoutGradient { up.weight.value.matmul(down.weight.value) }), bias: up.bias.map { Parameter($0.value.detached()) })
+    let weight = withoutGradient { up.fused().weight.value.matmul(down.fused().weight.value) }
+    return Linear(weight: Parameter(weight), bias: bias.map { Parameter($0.value.detached()) })
   }
 
+  public var sublayers: [(key: String, layer: any ParameterContainer)] { [("down", down), ("up", up)] }
+
   public func namedParameters() -> [(key: String, parameter: Parameter)] {
-    joinKeys("down", down.namedParameters()) + joinKeys("up", up.namedParameters().filter { $0.key == "weight" })
-      + (up.bias.map { [("bias", $0)] } ?? [])
+    joinKeys("down", down.namedParameters()) + joinKeys("up", up.namedParameters()) + (bias.map { [("bias", $0)] } ?? [])
+  }
+
+  public func replaceSublayer(_ key: String, with layer: any LinearLayer) -> Bool {
+    switch key {
+    case "down": down = layer
+    case "up": up = layer
+    default: return false
+    }
+    return true
   }
 
   /// The rank that stores about `1 / ratio` of an `[out, in]` layer's weights: `⌊in·out / (ratio·(in + out))⌋`, at least 1.

@@ -49,7 +49,7 @@ extension ParameterContainer {
   /// The number of distinct scalar parameters, the weights of quantized
   /// layers included (they are the same weights, stored in fewer bits).
   public var parameterCount: Int {
-    let quantized = LinearLayers.all(in: self).compactMap { $0.layer as? any QuantizedLinearLayer }.filter { !$0.copiesTiedWeight }
+    let quantized = LinearLayers.leaves(in: self).compactMap { $0.layer as? any QuantizedLinearLayer }.filter { !$0.copiesTiedWeight }
     return parameters().reduce(0) { $0 + $1.value.count } + quantized.reduce(0) { $0 + $1.inputSize * $1.outputSize }
   }
 

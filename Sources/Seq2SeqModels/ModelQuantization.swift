@@ -25,8 +25,8 @@ extension BartModel: SharedEmbeddingHead {
 /// How `tessera quantize` (and `compare --quantize`) quantizes a model.
 public struct QuantizationSettings: Sendable, Equatable {
   public var scheme: QuantizationScheme
-  /// Layers left in fp32: a key path, a prefix of one (`decoder`), or its last
-  /// segments (`DenseReluDense.wo`, `lm_head`); each entry must match a layer.
+  /// Layers left in fp32: a key path, a prefix of one (`decoder`), or segments
+  /// of one (`DenseReluDense.wo`, `SelfAttention`, `lm_head`); each entry must match a layer.
   public var keepFP32: [String]
 
   public init(scheme: QuantizationScheme, keepFP32: [String] = []) {
@@ -67,7 +67,7 @@ public enum ModelQuantization {
   /// Replaces `model`'s linear layers by quantized ones; returns their keys.
   @discardableResult
   public static func quantize(_ model: any Seq2SeqModel, settings: QuantizationSettings) throws -> [String] {
-    let layers = LinearLayers.all(in: model)
+    let layers = LinearLayers.leaves(in: model)
     for entry in settings.keepFP32 where !layers.contains(where: { matches($0.key, entry) }) && !matchesTiedHead(model, entry) {
       throw QuantizationError.unmatchedKeep(entry)
     }
@@ -87,9 +87,10 @@ public enum ModelQuantization {
     return quantized
   }
 
-  /// Whether `key` is `entry`, lies under it, or ends with its segments.
+  /// Whether `key` is `entry`, lies under it, or holds its segments
+  /// (`DenseReluDense.wo` matches the layer and, when factorised, its `down` and `up` parts).
   static func matches(_ key: String, _ entry: String) -> Bool {
-    key == entry || key.hasPrefix(entry + ".") || key.hasSuffix("." + entry)
+    key == entry || key.hasPrefix(entry + ".") || key.hasSuffix("." + entry) || key.contains("." + entry + ".")
   }
 
   private static func matchesTiedHead(_ model: any Seq2SeqModel, _ entry: String) -> Bool {
@@ -106,7 +107,7 @@ public enum ModelQuantization {
 
   /// The scheme of a quantized model (nil when no layer is quantized).
   public static func scheme(of model: any Seq2SeqModel) -> QuantizationScheme? {
-    LinearLayers.all(in: model).lazy.compactMap { ($0.layer as? any QuantizedLinearLayer)?.scheme }.first
+    LinearLayers.leaves(in: model).lazy.compactMap { ($0.layer as? any QuantizedLinearLayer)?.scheme }.first
   }
 
   /// Whether the model's head is a quantized copy of its (tied) shared embedding.
@@ -120,7 +121,7 @@ public enum ModelQuantization {
     let tiedHead = hasQuantizedTiedHead(model)
     let sharedKey = (model as? any SharedEmbeddingHead).map { type(of: $0).sharedKey + ".weight" }
     let dense = model.uniqueNamedParameters().filter { !(tiedHead && $0.key == sharedKey) }.reduce(0) { $0 + 4 * $1.parameter.value.count }
-    let quantized = LinearLayers.all(in: model).compactMap { $0.layer as? any QuantizedLinearLayer }
+    let quantized = LinearLayers.leaves(in: model).compactMap { $0.layer as? any QuantizedLinearLayer }
       .flatMap { $0.storedWeights() }.reduce(0) { $0 + $1.tensor.count * $1.dtype.byteSize }
     return dense + quantized
   }
@@ -129,7 +130,7 @@ public enum ModelQuantization {
   public static func checkpointTensors(of model: any Seq2SeqModel) -> (tensors: [String: Tensor], dtypes: [String: SafeTensorsDType]) {
     var tensors = model.checkpointTensors()
     var dtypes: [String: SafeTensorsDType] = [:]
-    for (key, layer) in LinearLayers.all(in: model) {
+    for (key, layer) in LinearLayers.leaves(in: model) {
       guard let quantized = layer as? any QuantizedLinearLayer else { continue }
       var stored = quantized.storedWeights()
       if key == tiedHeadEntry, hasQuantizedTiedHead(model), let holder = model as? any SharedEmbeddingHead {
@@ -152,7 +153,7 @@ public enum ModelQuantization {
   /// The `quantization` member for `config.json`.
   public static func section(of model: any Seq2SeqModel) -> JSONValue? {
     guard let scheme = scheme(of: model) else { return nil }
-    let keys = LinearLayers.all(in: model).filter { $0.layer is any QuantizedLinearLayer }.map(\.key)
+    let keys = LinearLayers.leaves(in: model).filter { $0.layer is any QuantizedLinearLayer }.map(\.key)
     let activations = scheme == .int8 ? "int8, symmetric per row, computed on each call" : "fp32"
     return .object([
       ("scheme", .string(scheme.rawValue)),
@@ -172,7 +173,7 @@ public enum ModelQuantization {
       throw invalid("'scheme' must be one of \(QuantizationScheme.allCases.map(\.rawValue).joined(separator: ", "))")
     }
     guard case .array(let entries)? = section["layers"] else { throw invalid("'layers' must be a list of layer keys") }
-    let linears = Set(LinearLayers.all(in: model).filter { $0.layer is Linear }.map(\.key))
+    let linears = Set(LinearLayers.leaves(in: model).filter { $0.layer is Linear }.map(\.key))
     let holder = model as? any SharedEmbeddingHead
     var seen = Set<String>()
     return (scheme, try entries.map { entry in
@@ -205,7 +206,7 @@ public enum ModelQuantization {
       guard let tensor = remaining.removeValue(forKey: key) else { throw ParameterLoadingError.missingKey(key, source: source) }
       return tensor
     }
-    let linears = Dictionary(LinearLayers.all(in: model).map { ($0.key, $0.layer) }, uniquingKeysWith: { a, _ in a })
+    let linears = Dictionary(LinearLayers.leaves(in: model).map { ($0.key, $0.layer) }, uniquingKeysWith: { a, _ in a })
     for (key, prefix, isTiedHead) in layers {
       // The bias stays a parameter: the strict loader sets (and checks) it with the rest.
       let bias = (linears[key] as? Linear)?.bias.map { Parameter($0.value) }

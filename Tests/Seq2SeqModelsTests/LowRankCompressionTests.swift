@@ -96,3 +96,29 @@ extension LowRankCompressionTests {
     XCTAssertTrue(withZero.fused().weight.value.scalars.allSatisfy(\.isFinite))
   }
 }
+
+/// Low-rank factors stack with quantization.
+extension LowRankCompressionTests {
+  func testFactorsAreQuantizedAndTheStackLoadsBack() throws {
+    var generator = SeededRandom(seed: 24)
+    let model = T5Model(TinyModels.t5(), using: &generator)
+    let parameters = model.parameterCount
+    try LowRankCompression.factorise(model, ratio: 2, targets: [.ffn])
+    let factored = model.parameterCount
+    XCTAssertLessThan(factored, parameters)
+    let keys = try ModelQuantization.quantize(model, settings: QuantizationSettings(scheme: .int8, keepFP32: ["decoder.block.0"]))
+    let wi = "encoder.block.0.layer.1.DenseReluDense.wi"
+    XCTAssertTrue(keys.contains(wi + ".down") && keys.contains(wi + ".up"), "\(keys)")
+    XCTAssertFalse(keys.contains { $0.hasPrefix("decoder.block.0.") })
+    XCTAssertEqual(model.parameterCount, factored, "quantized factors still count as the same parameters")
+    let expected = logits(model)
+    let folder = temporary.appendingPathComponent("stack")
+    try ModelExport.save(model, to: folder)
+    let header = try SafeTensorsFile.readHeader(from: folder.appendingPathComponent("model.safetensors"))
+    XCTAssertEqual(header.entries.first { $0.name == wi + ".down.weight" }?.dtype, .int8)
+    XCTAssertNotNil(header.entries.first { $0.name == wi + ".up.weight_scale" })
+    let loaded = try ModelLoading.load(from: folder)
+    XCTAssertEqual(logits(loaded), expected)
+    XCTAssertEqual(ModelQuantization.storedBytes(of: loaded), ModelQuantization.storedBytes(of: model))
+  }
+}
