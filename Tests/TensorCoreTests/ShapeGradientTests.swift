@@ -67,3 +67,16 @@ final class ShapeGradientTests: XCTestCase {
     assertGradientsMatch([y, y * 3]) { $0[0].selecting(where: condition, otherwise: $0[1]) }
   }
 }
+
+extension ShapeGradientTests {
+  /// Rows longer than a vector: the first of equal maxima, NaN never chosen, −∞ rows give 0.
+  func testArgmaxTakesTheFirstLargestAndSkipsNaN() {
+    var values = [Float](repeating: 0, count: 3 * 37)
+    values[5] = 2; values[30] = 2               // row 0: tie, the first wins
+    values[37 + 3] = .nan; values[37 + 20] = 1  // row 1: NaN skipped
+    for j in 0..<37 { values[74 + j] = -.infinity }
+    values[74 + 36] = .nan                       // row 2: nothing above −∞
+    XCTAssertEqual(Tensor(values, shape: [3, 37]).argmaxLastAxis(), [5, 20, 0])
+    XCTAssertEqual(Tensor([1, 3, 3], shape: [1, 3]).argmaxLastAxis(), [1])
+  }
+}
