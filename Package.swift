@@ -50,7 +50,7 @@ let package = Package(
     .target(name: "NeuralLayers", dependencies: ["TensorCore", "QuantizedKernels", "AttentionKernels"], swiftSettings: numericSettings),
     .target(name: "Tokenizers", dependencies: ["JSONFormat"]),
     .target(name: "TextTasks", dependencies: ["TensorCore", "Tokenizers"]),
-    .target(name: "Seq2SeqModels", dependencies: ["JSONFormat", "NeuralLayers", "Tokenizers"], swiftSettings: numericSettings),
+    .target(name: "Seq2SeqModels", dependencies: ["JSONFormat", "NeuralLayers", "Tokenizers", "AttentionKernels"], swiftSettings: numericSettings),
     .target(name: "ModularCompression", dependencies: ["JSONFormat", "Seq2SeqModels", "TextTasks"]),
     .executableTarget(
       name: "tessera",

@@ -57,3 +57,29 @@ void ta_attend_single_query(const float *q, const float *keys, const float *valu
     }
   }
 }
+
+// The largest value with sixteen running maxima (a comparison is false for
+// NaN, so NaN is never taken), then the first index holding it.
+CLONES
+static float row_max(const float *x, ptrdiff_t n) {
+  float partial[LANES];
+  for (int j = 0; j < LANES; j++) partial[j] = -INFINITY;
+  ptrdiff_t i = 0;
+  for (; i + LANES <= n; i += LANES)
+    for (int j = 0; j < LANES; j++) partial[j] = x[i + j] > partial[j] ? x[i + j] : partial[j];
+  float largest = -INFINITY;
+  for (int j = 0; j < LANES; j++) largest = partial[j] > largest ? partial[j] : largest;
+  for (; i < n; i++) largest = x[i] > largest ? x[i] : largest;
+  return largest;
+}
+
+void ta_argmax_rows(const float *x, ptrdiff_t rows, ptrdiff_t n, ptrdiff_t *out) {
+  for (ptrdiff_t r = 0; r < rows; r++) {
+    const float *row = x + r * n;
+    float largest = row_max(row, n);
+    ptrdiff_t index = 0;
+    if (largest > -INFINITY)
+      while (row[index] != largest) index++;
+    out[r] = index;
+  }
+}

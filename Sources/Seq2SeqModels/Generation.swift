@@ -1,3 +1,4 @@
+import AttentionKernels
 import Foundation
 import NeuralLayers
 import TensorCore
@@ -274,7 +275,7 @@ struct GenerationRun {
           rules.apply(to: UnsafeMutableBufferPointer(rebasing: all[(row * vocabulary)..<((row + 1) * vocabulary)]), prefix: outputs[row])
         }
       }
-      let best = scores.argmaxLastAxis()
+      let best = scores.greedyChoices()
       for row in 0..<batchSize {
         let next = isRunning[row] ? best[row] : tokens.pad
         outputs[row].append(next)
@@ -291,5 +292,17 @@ extension Tensor {
   func selectingRows(_ rows: [Int]) -> Tensor {
     let rest = Array(shape.dropFirst())
     return reshaped([shape[0], count / shape[0]]).gatherRows(rows).reshaped([rows.count] + rest)
+  }
+}
+
+extension Tensor {
+  /// The index of the largest logit of each row `[N, V]` (as ``argmaxLastAxis()``, vectorised).
+  func greedyChoices() -> [Int] {
+    let (rows, vocabulary) = (shape[0], shape[1])
+    var best = [Int](repeating: 0, count: rows)
+    withValues { logits in
+      best.withUnsafeMutableBufferPointer { ta_argmax_rows(logits.baseAddress, rows, vocabulary, $0.baseAddress) }
+    }
+    return best
   }
 }

@@ -241,3 +241,18 @@ final class GenerationFixtureTests: XCTestCase {
   func testBart() throws { try check("bart") }
   func testBartWithScaledEmbeddings() throws { try check("bart_scaled") }
 }
+
+extension GenerationTests {
+  /// The vectorised greedy choice picks what argmaxLastAxis picks: ties, NaN and −∞ rows included.
+  func testGreedyChoicesMatchArgmax() {
+    var generator = SeededRandom(seed: 51)
+    var values = Tensor.normal([6, 101], std: 1, using: &generator).scalars
+    values[10] = 9; values[60] = 9                       // row 0: a tie
+    values[101 + 4] = .nan; values[101 + 99] = 50        // row 1: NaN skipped
+    for j in 0..<101 { values[202 + j] = -.infinity }    // row 2: nothing above −∞
+    values[303 + 100] = .infinity                        // row 3: +∞ last
+    let logits = Tensor(values, shape: [6, 101])
+    XCTAssertEqual(logits.greedyChoices(), logits.argmaxLastAxis())
+    XCTAssertEqual(Array(logits.greedyChoices().prefix(4)), [10, 99, 0, 100])
+  }
+}

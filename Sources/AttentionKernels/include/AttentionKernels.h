@@ -21,6 +21,11 @@ void ta_attend_single_query(const float *q, const float *keys, const float *valu
                             ptrdiff_t width, ptrdiff_t capacity, ptrdiff_t length, float scale, const float *bias,
                             ptrdiff_t bias_row_stride, ptrdiff_t bias_head_stride, float *scratch, float *out);
 
+/// For each row r < rows of x [rows x n]: the index of its largest element
+/// (the first of equal ones; NaN never wins; 0 when no element is above
+/// -inf), into out[r]. The greedy choice of every decoding step.
+void ta_argmax_rows(const float *x, ptrdiff_t rows, ptrdiff_t n, ptrdiff_t *out);
+
 #ifdef __cplusplus
 }
 #endif
