@@ -16,6 +16,8 @@ public enum QuantizationScheme: String, Sendable, CaseIterable, Codable {
 /// A linear layer whose weights are stored quantized: ``Int8Linear`` or ``BF16Linear``.
 public protocol QuantizedLinearLayer: LinearLayer {
   var scheme: QuantizationScheme { get }
+  /// The bias, a parameter like any layer's (nil without one).
+  var bias: Parameter? { get }
   /// True for a quantized copy of a weight the model keeps elsewhere (a head
   /// tied to the embedding): its weights are counted once, as that weight.
   var copiesTiedWeight: Bool { get set }
@@ -235,7 +237,7 @@ extension QuantizedLinearLayer {
   /// the bias; the quantized weights themselves are fixed.
   func recordingInputGradient(_ y: Tensor, input x: Tensor) -> Tensor {
     var result = y
-    let biasValue = (self as? Int8Linear)?.bias?.value ?? (self as? BF16Linear)?.bias?.value
+    let biasValue = bias?.value
     let inputs = [x] + (biasValue.map { [$0] } ?? [])
     let (inputShape, outputSize) = (x.shape, self.outputSize)
     Tensor.record(&result, inputs: inputs) { [self] gradient in
