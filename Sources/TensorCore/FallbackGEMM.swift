@@ -1,4 +1,3 @@
-import Dispatch
 import TensorKernels
 
 /// The pure-Swift single-precision GEMM used when no BLAS library loads
@@ -57,7 +56,7 @@ enum FallbackGEMM {
       return
     }
     let tilesPerPart = (tiles + parts - 1) / parts
-    DispatchQueue.concurrentPerform(iterations: parts) { part in
+    runOnWorkers(parts) { part in
       let start = part * tilesPerPart * tile
       let end = Swift.min((part + 1) * tilesPerPart * tile, splitRows ? m : n)
       guard start < end else { return }
