@@ -21,8 +21,8 @@ public enum CompressionTarget: String, Sendable, CaseIterable {
 public enum LowRankCompression {
   public static let sectionKey = "low_rank"
 
-  /// The key paths of the block layers `targets` names, in key order.
-  public static func targetLayers(of model: any Seq2SeqModel, targets: Set<CompressionTarget>) -> [String] {
+  /// The block layers `targets` names that are still dense, with their key paths, in key order.
+  public static func targetLayers(of model: any Seq2SeqModel, targets: Set<CompressionTarget>) -> [(key: String, layer: Linear)] {
     var wanted = Set<ObjectIdentifier>()
     for block in model.encoder.blocks + model.decoder.blocks {
       guard let tree = block as? any LayerTree else { continue }
@@ -32,7 +32,10 @@ public enum LowRankCompression {
         for (_, linear) in LinearLayers.all(in: layer) { wanted.insert(ObjectIdentifier(linear)) }
       }
     }
-    return LinearLayers.all(in: model).filter { wanted.contains(ObjectIdentifier($0.layer)) }.map(\.key)
+    return LinearLayers.all(in: model).compactMap { entry in
+      guard wanted.contains(ObjectIdentifier(entry.layer)), let linear = entry.layer as? Linear else { return nil }
+      return (entry.key, linear)
+    }
   }
 
   /// Replaces each dense target layer by its truncated SVD at the rank that
@@ -47,16 +50,14 @@ public enum LowRankCompression {
     _ model: any Seq2SeqModel, ratio: Double, targets: Set<CompressionTarget>, rowImportance: [String: [Float]] = [:],
     progress: (Int, Int) -> Void = { _, _ in }
   ) throws -> [(key: String, rank: Int)] {
-    let layers = Dictionary(LinearLayers.all(in: model).map { ($0.key, $0.layer) }, uniquingKeysWith: { a, _ in a })
-    let keys = targetLayers(of: model, targets: targets).filter { layers[$0] is Linear }
+    let layers = targetLayers(of: model, targets: targets)
     var ranks: [(String, Int)] = []
-    for (done, key) in keys.enumerated() {
-      let linear = layers[key] as! Linear
+    for (done, (key, linear)) in layers.enumerated() {
       let rank = LowRankLinear.rank(inputSize: linear.inputSize, outputSize: linear.outputSize, ratio: ratio)
       let factors = try LowRankLinear(factorising: linear, rank: rank, rowImportance: rowImportance[key])
       try LinearLayers.replace(at: key, in: model, with: factors)
       ranks.append((key, rank))
-      progress(done + 1, keys.count)
+      progress(done + 1, layers.count)
     }
     return ranks
   }

@@ -18,10 +18,10 @@ final class FisherImportanceTests: XCTestCase {
     let examples = (0..<3).map { Example(source: "\($0)+\($0)", target: "\($0 * 2)") }
     let data = TokenizedExamples(examples, tokenizer: ByteTokenizer())
     let key = "encoder.block.0.layer.1.DenseReluDense.wi"
-    let importance = try FisherImportance.rowImportance(of: model, layers: [key], data: data)
+    let linear = try XCTUnwrap(LinearLayers.all(in: model).first { $0.key == key }?.layer as? Linear)
+    let importance = try FisherImportance.rowImportance(of: model, layers: [(key, linear)], data: data)
 
     // By hand: the same batches, one backward each, squared gradients summed per row.
-    let linear = try XCTUnwrap(LinearLayers.all(in: model).first { $0.key == key }?.layer as? Linear)
     var expected = [Double](repeating: 0, count: linear.outputSize)
     for batch in data.orderedBatches(tokenBudget: 2048, tokens: model.specialTokens) {
       model.zeroGrad()

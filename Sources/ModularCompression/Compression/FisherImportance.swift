@@ -7,14 +7,13 @@ import TensorCore
 /// data the way Fisher-weighted SVD uses it: the squared gradients of the
 /// cross-entropy, summed over batches and over each output row's weights.
 public enum FisherImportance {
-  /// For each key of `layers` (dense ``Linear`` layers of `model`), one value
-  /// per output row. The model's weights are not changed; gradients are
-  /// cleared afterwards.
+  /// For each of `layers` (dense layers of `model` with their keys), one
+  /// value per output row, by key. The model's weights are not changed;
+  /// gradients are cleared afterwards.
   public static func rowImportance(
-    of model: any Seq2SeqModel, layers: [String], data: TokenizedExamples, progress: (Int, Int) -> Void = { _, _ in }
+    of model: any Seq2SeqModel, layers targets: [(key: String, layer: Linear)], data: TokenizedExamples,
+    progress: (Int, Int) -> Void = { _, _ in }
   ) throws -> [String: [Float]] {
-    let linears = Dictionary(LinearLayers.all(in: model).map { ($0.key, $0.layer) }, uniquingKeysWith: { a, _ in a })
-    let targets = layers.compactMap { key in (linears[key] as? Linear).map { (key, $0) } }
     var sums = Dictionary(uniqueKeysWithValues: targets.map { ($0.0, [Double](repeating: 0, count: $0.1.outputSize)) })
     let batches = data.orderedBatches(tokenBudget: 2048, tokens: model.specialTokens)
     defer { model.zeroGrad() }

@@ -92,21 +92,20 @@ public enum WeightAutoencoder {
     _ model: any Seq2SeqModel, ratio: Double, targets: Set<CompressionTarget>, shared: Bool, settings: AutoencoderSettings,
     progress: (Int, Int) -> Void = { _, _ in }
   ) throws -> [(keys: [String], latentWidth: Int, loss: Float)] {
-    let layers = Dictionary(LinearLayers.all(in: model).map { ($0.key, $0.layer) }, uniquingKeysWith: { a, _ in a })
-    let keys = LowRankCompression.targetLayers(of: model, targets: targets).filter { layers[$0] is Linear }
-    var groups: [[String]] = []
+    let layers = LowRankCompression.targetLayers(of: model, targets: targets)
+    var groups: [[(key: String, layer: Linear)]] = []
     if shared {
       var byType: [String: Int] = [:]
-      for key in keys {
-        let type = "\(matrixType(of: key)) \((layers[key] as! Linear).inputSize)"
-        if let index = byType[type] { groups[index].append(key) } else { byType[type] = groups.count; groups.append([key]) }
+      for entry in layers {
+        let type = "\(matrixType(of: entry.key)) \(entry.layer.inputSize)"
+        if let index = byType[type] { groups[index].append(entry) } else { byType[type] = groups.count; groups.append([entry]) }
       }
     } else {
-      groups = keys.map { [$0] }
+      groups = layers.map { [$0] }
     }
     var result: [(keys: [String], latentWidth: Int, loss: Float)] = []
     for (done, group) in groups.enumerated() {
-      let linears = group.map { layers[$0] as! Linear }
+      let linears = group.map(\.layer)
       let rows = Tensor.concat(linears.map { $0.weight.value.detached() }, axis: 0)
       let width = rows.shape[1]
       let latent = latentWidth(rows: rows.shape[0], width: width, ratio: ratio)
@@ -114,7 +113,7 @@ public enum WeightAutoencoder {
       let decoder = RowDecoder(linear: trained.decoder)
       let norms = (rows * rows).sum(axis: 1).sqrt()
       var start = 0
-      for (index, (key, linear)) in zip(group, linears).enumerated() {
+      for (index, (key, linear)) in group.enumerated() {
         let count = linear.outputSize
         let layer = AutoencodedLinear(
           latents: Parameter(trained.latents.slice(axis: 0, start..<(start + count))),
@@ -123,7 +122,7 @@ public enum WeightAutoencoder {
         try LinearLayers.replace(at: key, in: model, with: layer)
         start += count
       }
-      result.append((group, latent, trained.loss))
+      result.append((group.map(\.key), latent, trained.loss))
       progress(done + 1, groups.count)
     }
     return result

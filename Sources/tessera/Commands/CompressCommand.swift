@@ -80,14 +80,13 @@ enum CompressCommand {
     if let scheme = ModelQuantization.scheme(of: model) {
       throw UsageError("\(source.path) is quantized (\(scheme.rawValue)); compress its fp32 model, then quantize")
     }
-    let dense = Set(LinearLayers.all(in: model).filter { $0.layer is Linear }.map(\.key))
-    guard LowRankCompression.targetLayers(of: model, targets: targets).contains(where: dense.contains) else {
+    let layers = LowRankCompression.targetLayers(of: model, targets: targets)
+    guard !layers.isEmpty else {
       throw UsageError("\(source.path) has no dense \(targets.map(\.rawValue).sorted().joined(separator: " or ")) layers left to factorise")
     }
     try OutputFolder.claim(out, as: .model, force: arguments.has("--force"), reading: [source])
     let probe = try ModelProbe(model)
     let before = model.parameterCount
-    let layers = LowRankCompression.targetLayers(of: model, targets: targets)
     var importance: [String: [Float]] = [:]
     if method == "fwsvd" {
       var data = DatasetSpec()
