@@ -163,27 +163,30 @@ public enum ModelQuantization {
     ])
   }
 
-  /// The layer keys a folder's section lists, each with the key its stored
-  /// weights go under (a tied head's are the shared embedding's).
+  /// The layers a folder's section lists: each key, the key its stored
+  /// weights go under (a tied head's are the shared embedding's) and the
+  /// dense layer it replaces (nil for a tied head, which replaces none).
   static func listedLayers(_ section: JSONValue, model: any Seq2SeqModel, configFile: String) throws
-    -> (scheme: QuantizationScheme, layers: [(key: String, storedKey: String, isTiedHead: Bool)])
+    -> (scheme: QuantizationScheme, layers: [(key: String, storedKey: String, dense: Linear?)])
   {
     func invalid(_ reason: String) -> QuantizationError { .invalidSection(file: configFile, reason: reason) }
     guard case .string(let name)? = section["scheme"], let scheme = QuantizationScheme(rawValue: name) else {
       throw invalid("'scheme' must be one of \(QuantizationScheme.allCases.map(\.rawValue).joined(separator: ", "))")
     }
     guard case .array(let entries)? = section["layers"] else { throw invalid("'layers' must be a list of layer keys") }
-    let linears = Set(LinearLayers.leaves(in: model).filter { $0.layer is Linear }.map(\.key))
+    let linears = Dictionary(
+      LinearLayers.leaves(in: model).compactMap { entry in (entry.layer as? Linear).map { (entry.key, $0) } },
+      uniquingKeysWith: { a, _ in a })
     let holder = model as? any SharedEmbeddingHead
     var seen = Set<String>()
     return (scheme, try entries.map { entry in
       guard case .string(let key) = entry else { throw invalid("'layers' must hold layer keys (strings)") }
       guard seen.insert(key).inserted else { throw invalid("'\(key)' is listed twice") }
       if key == tiedHeadEntry, let holder, holder.headIsTied, holder.head == nil {
-        return (key, type(of: holder).sharedKey, true)
+        return (key, type(of: holder).sharedKey, nil)
       }
-      guard linears.contains(key) else { throw invalid("'\(key)' is not a linear layer of this model") }
-      return (key, key, false)
+      guard let dense = linears[key] else { throw invalid("'\(key)' is not a linear layer of this model") }
+      return (key, key, dense)
     })
   }
 
@@ -206,10 +209,10 @@ public enum ModelQuantization {
       guard let tensor = remaining.removeValue(forKey: key) else { throw ParameterLoadingError.missingKey(key, source: source) }
       return tensor
     }
-    let linears = Dictionary(LinearLayers.leaves(in: model).map { ($0.key, $0.layer) }, uniquingKeysWith: { a, _ in a })
-    for (key, prefix, isTiedHead) in layers {
+    for (key, prefix, dense) in layers {
+      let isTiedHead = dense == nil
       // The bias stays a parameter: the strict loader sets (and checks) it with the rest.
-      let bias = (linears[key] as? Linear)?.bias.map { Parameter($0.value) }
+      let bias = dense?.bias.map { Parameter($0.value) }
       let values = try take("\(prefix).weight")
       guard values.rank == 2 else {
         throw QuantizedWeightError.invalid(key: prefix + ".weight", reason: "expected a matrix, found shape \(values.shape)")
