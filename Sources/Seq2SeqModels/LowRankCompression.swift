@@ -4,7 +4,7 @@ import NeuralLayers
 import TensorCore
 
 /// Which linear layers of the blocks `tessera compress` factorises.
-public enum CompressionTarget: String, Sendable, CaseIterable {
+public enum CompressionTarget: String, Sendable, CaseIterable, Codable {
   /// The query, key, value and output projections of every attention.
   case attention
   /// The feed-forward layers.

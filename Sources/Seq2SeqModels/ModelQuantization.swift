@@ -23,7 +23,7 @@ extension BartModel: SharedEmbeddingHead {
 }
 
 /// How `tessera quantize` (and `compare --quantize`) quantizes a model.
-public struct QuantizationSettings: Sendable, Equatable {
+public struct QuantizationSettings: Sendable, Hashable {
   public var scheme: QuantizationScheme
   /// Layers left in fp32: a key path, a prefix of one (`decoder`), or segments
   /// of one (`DenseReluDense.wo`, `SelfAttention`, `lm_head`); each entry must match a layer.

@@ -245,3 +245,50 @@ extension AssembleCompareCommandTests {
     XCTAssertTrue(refused.error.contains("--quantize: unknown scheme 'int4'"), refused.error)
   }
 }
+
+/// `tessera compare --transforms`.
+extension AssembleCompareCommandTests {
+  func testCompareTransformsStacksEachChainOnTheTeacherAndEachAssembly() throws {
+    let chains = folder.appendingPathComponent("chains.json")
+    try Data("""
+      [[{"compress": {"method": "svd", "ratio": 2, "targets": ["ffn"]}}],
+       [{"compress": {"method": "svd", "ratio": 1.5}}, {"quantize": {"scheme": "int8"}}]]
+      """.utf8).write(to: chains)
+    let out = folder.appendingPathComponent("report-transformed")
+    let result = try CLI.run([
+      "compare", "--registry", registry.path, "--out", out.path, "--task", "arithmetic", "--count", "3", "--latency-examples", "1",
+      "--ratios", "2", "--strategies", "size-first", "--measured-plans", "0", "--no-layer-dropping", "--transforms", chains.path,
+    ])
+    XCTAssertEqual(result.status, 0, result.error)
+    let results = try ComparisonResults.decode(Data(contentsOf: out.appendingPathComponent(ComparisonReport.jsonFileName)))
+    let transformed = results.rows.filter { $0.kind == "transformed" }
+    XCTAssertEqual(Set(transformed.map(\.label)), [
+      "teacher svd 2× ffn", "size-first 2× svd 2× ffn", "teacher svd 1.5× → int8", "size-first 2× svd 1.5× → int8",
+    ])
+    let sizeFirst = try XCTUnwrap(results.rows.first { $0.label == "size-first 2×" }?.cost)
+    for row in transformed {
+      let cost = try XCTUnwrap(row.cost, row.label)
+      let source = row.label.hasPrefix("teacher") ? try XCTUnwrap(results.teacherRow?.cost) : sizeFirst
+      // Factorising shrinks the parameters; int8 on top shrinks the bytes about 4× more.
+      XCTAssertLessThan(cost.totalParameters, source.totalParameters, row.label)
+      let gain = try XCTUnwrap(cost.bytesRatio) / XCTUnwrap(source.bytesRatio)
+      XCTAssertGreaterThan(gain, row.label.hasSuffix("int8") ? 3 : 1, row.label)
+      XCTAssertNotNil(row.quality, row.label)
+    }
+    XCTAssertEqual(results.settings.transforms.count, 2)
+    let markdown = try String(contentsOf: out.appendingPathComponent(ComparisonReport.markdownFileName), encoding: .utf8)
+    XCTAssertTrue(markdown.contains("## Stacked compression") && markdown.contains("| size-first 2× svd 1.5× → int8 |"), markdown)
+
+    for (text, message) in [
+      (#"[[{"quantize": {"scheme": "int8"}}, {"compress": {"method": "svd", "ratio": 2}}]]"#, "quantization must come last"),
+      (#"[[{"compress": {"method": "svd", "ratio": 0.5}}]]"#, "[0][0].compress.ratio"),
+      (#"[[{"prune": {"sparsity": 0.5}, "compress": {}}]]"#, "one key"),
+      (#"[]"#, "lists no chains"),
+    ] {
+      try Data(text.utf8).write(to: chains)
+      let refused = try CLI.run(["compare", "--registry", registry.path, "--out", out.path, "--task", "arithmetic", "--transforms", chains.path])
+      XCTAssertNotEqual(refused.status, 0, text)
+      XCTAssertTrue(refused.error.contains(chains.path) && refused.error.contains(message), "\(text): \(refused.error)")
+    }
+  }
+}

@@ -223,7 +223,7 @@ public enum Comparison {
 
     // Rows in ratio order (stable: each candidate's order within a ratio), the teacher first.
     let made = ([TeacherCandidate()] + candidates).flatMap { $0.rows(in: context) }
-    var entries = (made + QuantizedRows.derive(from: made, schemes: settings.quantize)).enumerated().sorted { a, b in
+    var entries = (made + TransformRows.derive(from: made, chains: TransformRows.chains(of: settings), context: context)).enumerated().sorted { a, b in
       let (ra, rb) = (a.element.row.requestedRatio ?? 0, b.element.row.requestedRatio ?? 0)
       return ra != rb ? ra < rb : a.offset < b.offset
     }.map(\.element)

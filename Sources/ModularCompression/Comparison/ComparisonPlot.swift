@@ -34,7 +34,7 @@ public enum ComparisonPlot {
     BaselineMethod.kd.rawValue: ("kd (baseline)", "#6a3d9a", .pentagon),
     BaselineMethod.pseudoLabels.rawValue: ("pseudo-labels (baseline)", "#1b9e77", .hexagon),
     BaselineMethod.theseus.rawValue: ("theseus (baseline)", "#b15928", .octagon),
-    // Quantized copies (``QuantizedRows``) by scheme.
+    // Quantized copies (``TransformRows``) by scheme.
     QuantizationScheme.int8.rawValue: ("int8 (quantized)", "#17becf", .square),
     QuantizationScheme.bf16.rawValue: ("bf16 (quantized)", "#bcbd22", .triangle),
   ]

@@ -149,6 +149,7 @@ public enum ComparisonReport {
     lines += ["", "## Best of each kind per ratio", ""]
     lines += bestPerRatio(results)
     if let ledger = results.ledger { lines += ["", "## Training-cost ledger", ""] + ledgerLines(ledger) }
+    if let stacking = stackingLines(results) { lines += ["", "## Stacked compression", ""] + stacking }
     lines += [
       "", "## Reading the ratios", "",
       "- **Layer-parameter ratio** (the headline): teacher Transformer-layer parameters / the model's. Modules replace "

@@ -29,8 +29,10 @@ public struct ComparisonSettings: Codable, Sendable, Equatable {
   /// Plans of equal size scored on validation examples for each `measured`
   /// row (``MeasuredAssemblyCandidate``); 0 leaves those rows out.
   public var measuredPlans = 24
-  /// Quantized copies of the teacher and every assembly, one row each per scheme (``QuantizedRows``).
+  /// Quantized copies of the teacher and every assembly, one row each per scheme (``TransformRows``).
   public var quantize: [QuantizationScheme] = []
+  /// Transform chains applied to copies of the teacher and every assembly, one row each per chain (``TransformRows``).
+  public var transforms: [[TransformStage]] = []
 
   public init(
     ratios: [Double] = [1.1, 1.5, 2, 3, 4, 6], strategies: [AssemblyStrategy] = [.sizeFirst, .speedFirst, .pareto],
@@ -53,7 +55,7 @@ public struct ComparisonSettings: Codable, Sendable, Equatable {
   enum CodingKeys: String, CodingKey, CaseIterable {
     case ratios, strategies, includeLayerDropping = "include_layer_dropping", metrics, primaryMetric = "primary_metric"
     case latencyExamples = "latency_examples", throughputBatch = "throughput_batch", profileLatency = "profile_latency"
-    case dataName = "data_name", measuredPlans = "measured_plans", quantize
+    case dataName = "data_name", measuredPlans = "measured_plans", quantize, transforms
   }
 
   public init(from decoder: Decoder) throws {
@@ -71,6 +73,7 @@ public struct ComparisonSettings: Codable, Sendable, Equatable {
     dataName = try c.decodeIfPresent(String.self, forKey: .dataName) ?? d.dataName
     measuredPlans = try c.decodeIfPresent(Int.self, forKey: .measuredPlans) ?? d.measuredPlans
     quantize = try c.decodeIfPresent([QuantizationScheme].self, forKey: .quantize) ?? d.quantize
+    transforms = try c.decodeIfPresent([[TransformStage]].self, forKey: .transforms) ?? d.transforms
     if let problem = validationProblem() {
       throw DecodingError.dataCorruptedError(forKey: problem.key, in: c, debugDescription: problem.message)
     }
@@ -93,6 +96,10 @@ public struct ComparisonSettings: Codable, Sendable, Equatable {
     }
     if let twice = quantize.first(where: { scheme in quantize.filter { $0 == scheme }.count > 1 }) {
       return (.quantize, "scheme '\(twice.rawValue)' is given twice")
+    }
+    for (index, chain) in transforms.enumerated() {
+      do { try TransformStage.validate(chain) } catch { return (.transforms, "chain \(index + 1): \(error)") }
+      if transforms[..<index].contains(chain) { return (.transforms, "chain \(index + 1) is given twice") }
     }
     if latencyExamples < 1 { return (.latencyExamples, "must be at least 1, got \(latencyExamples)") }
     if throughputBatch < 1 { return (.throughputBatch, "must be at least 1, got \(throughputBatch)") }

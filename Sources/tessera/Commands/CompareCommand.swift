@@ -55,6 +55,19 @@ enum CompareCommand {
       quantized, labelled like `size-first 2× int8`), measured like the rest:
       its bytes× stacks the scheme on the assembly's own ratio.
 
+      --transforms FILE applies each transform chain of FILE (a JSON list of
+      chains, each a list of stages, as tessera compress and tessera quantize
+      take them) to a copy of the teacher and of every assembly row, e.g.
+        [[{"compress": {"method": "ae", "ratio": 2}}],
+         [{"compress": {"method": "svd", "ratio": 1.5, "targets": ["ffn"]}},
+          {"quantize": {"scheme": "int8"}}]]
+      (kind transformed, labelled like `size-first 3× svd 1.5× ffn → int8`).
+      compress stages take method (svd, fwsvd, ae, ae-shared), ratio, targets,
+      steps and calibration (fwsvd calibrates on the validation split);
+      quantize stages take scheme and keep_fp32, and come last. The report's
+      stacking table lists every transformed and quantized row by bytes
+      ratio, with the share of the teacher's quality it keeps.
+
       Writes OUT/report.md, OUT/results.json, OUT/results.csv and OUT/plot.svg
       (quality against speedup and against stored weight bytes, Pareto fronts marked);
       --save-models also writes each assembly to OUT/models/<strategy>-<ratio>x.
@@ -77,6 +90,7 @@ enum CompareCommand {
       .value("--measured-plans", "N", "Plans scored on validation examples for each `measured` row (0: no such rows)", default: "24"),
       .flag("--no-layer-dropping", "Leave out the layer-dropping baseline"),
       .value("--quantize", "LIST", "Also measure the teacher and every assembly quantized: int8, bf16 (rows `… int8`)"),
+      .value("--transforms", "FILE", "Also measure the teacher and every assembly through each transform chain of FILE (JSON)"),
       .value("--baselines", "DIR", "Also compare the baselines (tessera baselines) found in DIR and two levels below"),
       .value("--out", "DIR", "Report folder", default: "compare-report"),
       .flag("--save-models", "Also save each assembly under OUT/models"),
@@ -89,7 +103,8 @@ enum CompareCommand {
     var checked = GenerationOptions()
     try GenerateCommand.applyGenerationFlags(arguments, to: &checked)
     let registry = URL(fileURLWithPath: try arguments.require("--registry"))
-    let (examples, validation, name) = try comparisonExamples(arguments, validation: settings.measuredPlans > 0)
+    let calibrates = settings.transforms.joined().contains { if case .compress(let s) = $0 { s.method.needsCalibration } else { false } }
+    let (examples, validation, name) = try comparisonExamples(arguments, validation: settings.measuredPlans > 0 || calibrates)
     settings.dataName = name
     try compare(
       ComparisonParameters(
@@ -176,11 +191,12 @@ enum CompareCommand {
       }
       return scheme
     }
+    if let file = arguments.string("--transforms") { settings.transforms = try TransformStage.readChains(from: URL(fileURLWithPath: file)) }
     do { try settings.validate() } catch ComparisonError.invalidSetting(let field, let reason) {
       let flags = [
         "ratios": "--ratios", "strategies": "--strategies", "latency_examples": "--latency-examples",
         "throughput_batch": "--batch", "primary_metric": "--metric", "measured_plans": "--measured-plans",
-        "quantize": "--quantize",
+        "quantize": "--quantize", "transforms": "--transforms",
       ]
       throw UsageError("\(flags[field] ?? field): \(reason)")
     }

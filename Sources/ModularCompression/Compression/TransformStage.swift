@@ -1,0 +1,221 @@
+import Foundation
+import JSONFormat
+import NeuralLayers
+import Seq2SeqModels
+import TensorCore
+
+/// The offline factorisations `tessera compress` offers.
+public enum CompressionMethod: String, Sendable, Codable, CaseIterable {
+  case svd, fwsvd, ae
+  case aeShared = "ae-shared"
+
+  /// Whether the method needs calibration examples (Fisher-weighted SVD's squared gradients).
+  public var needsCalibration: Bool { self == .fwsvd }
+  public var isAutoencoder: Bool { self == .ae || self == .aeShared }
+}
+
+/// What one `compress` stage does: the settings of `tessera compress`.
+public struct CompressionSettings: Sendable, Hashable, Codable {
+  public var method: CompressionMethod
+  /// Each target layer keeps about `1 / ratio` of its weights.
+  public var ratio: Double
+  public var targets: [CompressionTarget]
+  /// ae, ae-shared: Adam steps per autoencoder.
+  public var steps: Int
+  /// fwsvd: calibration examples.
+  public var calibration: Int
+
+  public init(
+    method: CompressionMethod, ratio: Double, targets: [CompressionTarget] = CompressionTarget.allCases,
+    steps: Int = AutoencoderSettings().steps, calibration: Int = 256
+  ) {
+    (self.method, self.ratio, self.targets, self.steps, self.calibration) = (method, ratio, targets, steps, calibration)
+  }
+
+  enum CodingKeys: String, CodingKey, CaseIterable { case method, ratio, targets, steps, calibration }
+
+  public init(from decoder: Decoder) throws {
+    try decoder.rejectUnknownKeys(CodingKeys.self)
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    let d = CompressionSettings(method: .svd, ratio: 2)
+    self.init(
+      method: try c.decode(CompressionMethod.self, forKey: .method), ratio: try c.decode(Double.self, forKey: .ratio),
+      targets: try c.decodeIfPresent([CompressionTarget].self, forKey: .targets) ?? d.targets,
+      steps: try c.decodeIfPresent(Int.self, forKey: .steps) ?? d.steps,
+      calibration: try c.decodeIfPresent(Int.self, forKey: .calibration) ?? d.calibration)
+    if let problem = problem {
+      throw DecodingError.dataCorruptedError(forKey: problem.key, in: c, debugDescription: problem.reason)
+    }
+  }
+
+  /// The first bad field and why.
+  var problem: (key: CodingKeys, reason: String)? {
+    if !ratio.isFinite || ratio <= 1 { return (.ratio, "must be a number > 1 (each target layer keeps about 1/R of its weights)") }
+    if targets.isEmpty || Set(targets).count != targets.count { return (.targets, "must list attention and/or ffn, each once") }
+    if steps < 1 { return (.steps, "must be at least 1") }
+    if calibration < 1 { return (.calibration, "must be at least 1") }
+    return nil
+  }
+
+  /// Factorises `model`'s target layers in place; `calibration` (fwsvd only)
+  /// gives the rows' Fisher importance. Returns what it did, in words.
+  @discardableResult
+  public func apply(
+    to model: any Seq2SeqModel, calibration data: TokenizedExamples? = nil, progress: (String, Int, Int) -> Void = { _, _, _ in }
+  ) throws -> String {
+    let targetSet = Set(targets)
+    let layers = LowRankCompression.targetLayers(of: model, targets: targetSet)
+    guard !layers.isEmpty else {
+      throw TransformError.nothingToCompress(targets: targets.map(\.rawValue).sorted().joined(separator: " or "))
+    }
+    if method.isAutoencoder {
+      let groups = try WeightAutoencoder.compress(
+        model, ratio: ratio, targets: targetSet, shared: method == .aeShared, settings: AutoencoderSettings(steps: steps)
+      ) { progress("training autoencoders", $0, $1) }
+      let widths = Set(groups.map(\.latentWidth)).sorted().map(String.init).joined(separator: ", ")
+      let meanLoss = groups.map { Double($0.loss) }.reduce(0, +) / Double(max(groups.count, 1))
+      return "encoded \(groups.map(\.keys.count).reduce(0, +)) layers with \(groups.count) autoencoders (latent widths \(widths)), "
+        + String(format: "mean final loss %.4f", meanLoss)
+    }
+    var importance: [String: [Float]] = [:]
+    if method.needsCalibration {
+      guard let data, data.count > 0 else { throw FisherError.noExamples }
+      importance = try FisherImportance.rowImportance(of: model, layers: layers, data: data) { progress("calibrating", $0, $1) }
+    }
+    let ranks = try LowRankCompression.factorise(model, ratio: ratio, targets: targetSet, rowImportance: importance) {
+      progress("factorising", $0, $1)
+    }
+    let rankList = Set(ranks.map(\.rank)).sorted().map(String.init).joined(separator: ", ")
+    return "factorised \(ranks.count) layers by \(method == .fwsvd ? "Fisher-weighted" : "truncated") SVD "
+      + "(\(SingularValueDecomposition.hasLAPACK ? "LAPACK" : "Jacobi")), ranks \(rankList)"
+  }
+
+  /// The stage's settings as its provenance records them.
+  public var provenance: [(String, JSONValue)] {
+    [
+      ("method", .string(method.rawValue)), ("ratio", .number(ratio)),
+      ("targets", .array(targets.map(\.rawValue).sorted().map { .string($0) })),
+      ("calibration_examples", method.needsCalibration ? .number(Double(calibration)) : .null),
+      ("steps", method.isAutoencoder ? .number(Double(steps)) : .null),
+    ]
+  }
+}
+
+/// One stage of a transform chain (`tessera compare --transforms`): what
+/// `tessera compress` or `tessera quantize` does to a model folder, applied
+/// to a model in memory. Written as a one-key object:
+/// `{"compress": {"method": "ae", "ratio": 2}}`, `{"quantize": {"scheme": "int8"}}`.
+public enum TransformStage: Sendable, Hashable, Codable {
+  case compress(CompressionSettings)
+  case quantize(QuantizationSettings)
+
+  enum Kind: String, CodingKey, CaseIterable { case compress, quantize }
+
+  public init(from decoder: Decoder) throws {
+    let c = try decoder.container(keyedBy: Kind.self)
+    let present = try decoder.container(keyedBy: JSONKey.self).allKeys.map(\.stringValue)
+    guard present.count == 1, let kind = Kind(rawValue: present[0]) else {
+      throw DecodingError.dataCorrupted(.init(
+        codingPath: decoder.codingPath,
+        debugDescription: "a stage is an object with one key, one of \(Kind.allCases.map(\.rawValue).joined(separator: ", "))"))
+    }
+    switch kind {
+    case .compress: self = .compress(try c.decode(CompressionSettings.self, forKey: .compress))
+    case .quantize: self = .quantize(try c.decode(QuantizationStage.self, forKey: .quantize).settings)
+    }
+  }
+
+  public func encode(to encoder: Encoder) throws {
+    var c = encoder.container(keyedBy: Kind.self)
+    switch self {
+    case .compress(let settings): try c.encode(settings, forKey: .compress)
+    case .quantize(let settings): try c.encode(QuantizationStage(settings: settings), forKey: .quantize)
+    }
+  }
+
+  /// A short name for labels: `svd 2×`, `ae-shared 1.5× ffn`, `int8`.
+  public var summary: String {
+    switch self {
+    case .compress(let s):
+      let scope = Set(s.targets) == Set(CompressionTarget.allCases) ? "" : " " + s.targets.map(\.rawValue).joined(separator: "+")
+      return "\(s.method.rawValue) \(formatRatio(s.ratio))×\(scope)"
+    case .quantize(let s):
+      return s.scheme.rawValue + (s.keepFP32.isEmpty ? "" : " (fp32: \(s.keepFP32.joined(separator: ", ")))")
+    }
+  }
+
+  /// Applies the stage to `model` in place (see ``CompressionSettings/apply(to:calibration:progress:)``).
+  public func apply(to model: any Seq2SeqModel, calibration: TokenizedExamples?) throws {
+    if let scheme = ModelQuantization.scheme(of: model) { throw TransformError.afterQuantization(scheme: scheme.rawValue) }
+    switch self {
+    case .compress(let settings): try settings.apply(to: model, calibration: calibration)
+    case .quantize(let settings): try ModelQuantization.quantize(model, settings: settings)
+    }
+  }
+
+  /// The chains of a `compare --transforms` file: a JSON list of chains, each
+  /// a list of stages. Errors name the file and the field (`[1][0].compress.ratio`).
+  public static func readChains(from url: URL) throws -> [[TransformStage]] {
+    let value: JSONValue
+    do { value = try JSONValue.parse(RecipeFile.read(url)) } catch let error as RecipeError { throw error } catch {
+      throw RecipeError(file: url.path, reason: "invalid JSON at \(error)")
+    }
+    let chains: [[TransformStage]]
+    do { chains = try StrictJSON.decode([[TransformStage]].self, from: value) } catch let error as JSONFieldError {
+      throw RecipeError(file: url.path, reason: error.description + " (expected a list of chains, each a list of stages)")
+    }
+    guard !chains.isEmpty else { throw RecipeError(file: url.path, reason: "lists no chains") }
+    for (index, chain) in chains.enumerated() {
+      do { try validate(chain) } catch { throw RecipeError(file: url.path, reason: "chain \(index + 1): \(error)") }
+    }
+    return chains
+  }
+
+  /// Checks that `chain` can run: at least one stage, quantization only last.
+  public static func validate(_ chain: [TransformStage]) throws {
+    guard !chain.isEmpty else { throw TransformError.emptyChain }
+    if let index = chain.dropLast().firstIndex(where: { if case .quantize = $0 { true } else { false } }) {
+      throw TransformError.stageAfterQuantization(index: index + 1)
+    }
+  }
+}
+
+/// `{"scheme": "int8", "keep_fp32": [...]}`: a quantize stage's settings.
+private struct QuantizationStage: Codable {
+  var settings: QuantizationSettings
+
+  init(settings: QuantizationSettings) { self.settings = settings }
+
+  enum CodingKeys: String, CodingKey, CaseIterable { case scheme, keepFP32 = "keep_fp32" }
+
+  init(from decoder: Decoder) throws {
+    try decoder.rejectUnknownKeys(CodingKeys.self)
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    settings = QuantizationSettings(
+      scheme: try c.decode(QuantizationScheme.self, forKey: .scheme),
+      keepFP32: try c.decodeIfPresent([String].self, forKey: .keepFP32) ?? [])
+  }
+
+  func encode(to encoder: Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(settings.scheme, forKey: .scheme)
+    if !settings.keepFP32.isEmpty { try c.encode(settings.keepFP32, forKey: .keepFP32) }
+  }
+}
+
+/// A transform that cannot run on the model it was given.
+public enum TransformError: Error, CustomStringConvertible, Equatable {
+  case nothingToCompress(targets: String)
+  case afterQuantization(scheme: String)
+  case emptyChain
+  case stageAfterQuantization(index: Int)
+
+  public var description: String {
+    switch self {
+    case .nothingToCompress(let targets): "the model has no dense \(targets) layers left to factorise"
+    case .afterQuantization(let scheme): "the model is quantized (\(scheme)); transforms come before quantization"
+    case .emptyChain: "a transform chain needs at least one stage"
+    case .stageAfterQuantization(let index): "stage \(index) quantizes, but stages follow it; quantization must come last"
+    }
+  }
+}
