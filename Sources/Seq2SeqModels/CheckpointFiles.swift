@@ -103,6 +103,19 @@ public enum CheckpointFiles {
     return tensors
   }
 
+  /// The bytes of `folder`'s weight files (the single file, or the index and its shards).
+  public static func byteCount(in folder: URL) throws -> Int {
+    let single = folder.appendingPathComponent(singleFileName), index = folder.appendingPathComponent(indexFileName)
+    let files = FileManager.default.fileExists(atPath: single.path)
+      ? [single] : [index] + (try shardNames(index: index)).map { folder.appendingPathComponent($0) }
+    return try files.reduce(0) { total, file in
+      guard let size = try FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int else {
+        throw ModelFolderError.missingFile(file.path)
+      }
+      return total + size
+    }
+  }
+
   /// The shard files an index names (each once).
   public static func shardNames(index: URL) throws -> [String] {
     Set(try parseIndex(FileAccess.read(index), source: index.path).values).sorted()

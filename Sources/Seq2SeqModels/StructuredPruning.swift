@@ -90,13 +90,23 @@ public enum StructuredPruning {
     return plan
   }
 
+  /// The heads and units of each stack's layers (its first ones'; ``plan(for:sparsity:targets:)`` checks they agree).
+  public static func sizes(of model: any Seq2SeqModel) throws -> BlockSizes {
+    var sizes = BlockSizes(heads: [:], feedForwardWidths: [:])
+    for stack in try stacks(of: model) {
+      sizes.heads[stack.role] = stack.attentions.first?.layer.heads
+      sizes.feedForwardWidths[stack.role] = stack.feedForwards.first?.layer.hiddenWidth
+    }
+    return sizes
+  }
+
   /// A model of `model`'s family with only the planned heads and units, their weights copied.
   public static func apply(_ plan: Plan, to model: any Seq2SeqModel) throws -> any Seq2SeqModel {
     let stacks = try stacks(of: model)
-    var sizes = BlockSizes(heads: [:], feedForwardWidths: [:])
+    var sizes = try sizes(of: model)
     for stack in stacks {
-      sizes.heads[stack.role] = plan.heads[stack.role]?.count ?? stack.attentions.first?.layer.heads
-      sizes.feedForwardWidths[stack.role] = stack.feedForwards.first.flatMap { plan.units[$0.key]?.count } ?? stack.feedForwards.first?.layer.hiddenWidth
+      if let heads = plan.heads[stack.role] { sizes.heads[stack.role] = heads.count }
+      if let first = stack.feedForwards.first, let units = plan.units[first.key] { sizes.feedForwardWidths[stack.role] = units.count }
     }
     let pruned = try ModelLoading.makeModel(configuration: model.configurationJSON(resizedTo: sizes), source: "the pruned configuration")
     var tensors = model.stateDictionary()
