@@ -54,7 +54,7 @@ public enum ModelLoading {
     let section = configuration[ModelQuantization.sectionKey]
     let int8Names = try section.map { try ModelQuantization.int8WeightNames($0, model: model, configFile: configURL.path) } ?? []
     let pruning = configuration[SparseWeightStorage.sectionKey]
-    let maskNames = try pruning.map { try SparseWeightStorage.maskNames($0, configFile: configURL.path) } ?? []
+    let maskNames = try pruning.map { try SparseWeightStorage.maskNames($0, model: model, configFile: configURL.path) } ?? []
     var (weights, source) = try CheckpointFiles.readWeights(in: folder, int8Names: int8Names, uint8Names: maskNames)
     if let pruning {
       weights = try SparseWeightStorage.install(pruning, weights: weights, into: model, source: source, configFile: configURL.path)

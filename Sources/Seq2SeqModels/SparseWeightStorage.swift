@@ -62,8 +62,8 @@ public enum SparseWeightStorage {
   }
 
   /// The tensors a folder with `section` stores as U8 (its masks).
-  static func maskNames(_ section: JSONValue, configFile: String) throws -> Set<String> {
-    Set(try listedKeys(section, configFile: configFile).map { "\($0).weight_mask" })
+  static func maskNames(_ section: JSONValue, model: any Seq2SeqModel, configFile: String) throws -> Set<String> {
+    Set(try listedLayers(section, model: model, configFile: configFile).map { "\($0.key).weight_mask" })
   }
 
   /// Decodes each listed layer's mask and values from `weights` into
@@ -72,14 +72,8 @@ public enum SparseWeightStorage {
   static func install(
     _ section: JSONValue, weights: [String: Tensor], into model: any Seq2SeqModel, source: String, configFile: String
   ) throws -> [String: Tensor] {
-    let linears = Dictionary(
-      LinearLayers.all(in: model).compactMap { entry in (entry.layer as? Linear).map { (entry.key, $0) } },
-      uniquingKeysWith: { a, _ in a })
     var remaining = weights
-    for key in try listedKeys(section, configFile: configFile) {
-      guard let linear = linears[key] else {
-        throw ModelFolderError.invalidConfiguration(file: configFile, reason: "field '\(sectionKey)': '\(key)' is not a dense linear layer of this model")
-      }
+    for (key, linear) in try listedLayers(section, model: model, configFile: configFile) {
       if remaining["\(key).weight"] != nil {
         throw SafeTensorsError.invalidEntry(source: source, tensor: "\(key).weight", reason: "the layer is listed as stored sparse but has a dense weight too")
       }
@@ -124,15 +118,20 @@ public enum SparseWeightStorage {
     return dense
   }
 
-  private static func listedKeys(_ section: JSONValue, configFile: String) throws -> [String] {
+  /// The layers the section lists, each a dense layer of `model` listed once.
+  private static func listedLayers(_ section: JSONValue, model: any Seq2SeqModel, configFile: String) throws -> [(key: String, layer: Linear)] {
     func invalid(_ reason: String) -> ModelFolderError { .invalidConfiguration(file: configFile, reason: "field '\(sectionKey)': \(reason)") }
     guard case .string(format)? = section["format"] else { throw invalid("'format' must be \"\(format)\"") }
     guard case .array(let entries)? = section["layers"] else { throw invalid("'layers' must be a list of layer keys") }
+    let linears = Dictionary(
+      LinearLayers.all(in: model).compactMap { entry in (entry.layer as? Linear).map { (entry.key, $0) } },
+      uniquingKeysWith: { a, _ in a })
     var seen = Set<String>()
     return try entries.map { entry in
       guard case .string(let key) = entry else { throw invalid("'layers' must hold layer keys (strings)") }
       guard seen.insert(key).inserted else { throw invalid("'\(key)' is listed twice") }
-      return key
+      guard let linear = linears[key] else { throw invalid("'\(key)' is not a dense linear layer of this model") }
+      return (key, linear)
     }
   }
 }
