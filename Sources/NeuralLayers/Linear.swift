@@ -5,6 +5,10 @@ import TensorCore
 public final class Linear: ParameterContainer {
   public let weight: Parameter
   public let bias: Parameter?
+  /// Whether a saved folder stores the weight sparse (a packed mask of its
+  /// nonzero entries and their values) rather than dense: set by magnitude
+  /// pruning and when a folder stored that way loads. Computation is dense either way.
+  public var storesSparse = false
 
   /// Uniform(−1/√in, 1/√in) initialisation, zero bias.
   public init(inputSize: Int, outputSize: Int, hasBias: Bool = true, using generator: inout SeededRandom) {

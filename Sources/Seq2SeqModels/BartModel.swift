@@ -190,8 +190,25 @@ public final class BartModel: Seq2SeqModel, LayerTree {
   public var positionLimit: Int? { configuration.maxPositionEmbeddings }
   public var forcedTokenIDs: (bos: Int?, eos: Int?) { (configuration.forcedBosTokenId, configuration.forcedEosTokenId) }
 
-  public func configurationJSON() throws -> Data {
+  public func configurationJSON() throws -> Data { try configurationJSON(of: configuration) }
+
+  /// BART's feed-forward widths are per stack; its head width is `d_model / heads`
+  /// (in transformers too), so a BART with fewer heads of the same width has no config.
+  public func configurationJSON(resizedTo sizes: BlockSizes) throws -> Data {
     var config = configuration
+    guard sizes.heads[.encoder] == config.encoderAttentionHeads, sizes.heads[.decoder] == config.decoderAttentionHeads else {
+      throw StructuredPruningError.unsupported(
+        "BART derives its head width from d_model / heads, so a BART with fewer heads has no config.json transformers loads; prune --targets ffn")
+    }
+    guard let encoderWidth = sizes.feedForwardWidths[.encoder], let decoderWidth = sizes.feedForwardWidths[.decoder] else {
+      throw StructuredPruningError.unsupported("BART needs a feed-forward width for each stack; got \(sizes)")
+    }
+    (config.encoderFfnDim, config.decoderFfnDim) = (encoderWidth, decoderWidth)
+    return try configurationJSON(of: config)
+  }
+
+  private func configurationJSON(of base: BartConfiguration) throws -> Data {
+    var config = base
     config.encoderLayers = bartEncoder.blocks.count
     config.decoderLayers = bartDecoder.blocks.count
     let architecture = config.isPreNorm ? "MBartForConditionalGeneration" : "BartForConditionalGeneration"

@@ -64,20 +64,23 @@ public enum CheckpointFiles {
   /// Reads every weight of `folder` (the single file when both layouts are
   /// there, as the reference prefers it). Returns the tensors and the file
   /// that errors about them should name.
-  /// `int8Names`: the tensors a quantized model may store as I8.
-  public static func readWeights(in folder: URL, int8Names: Set<String> = []) throws -> (tensors: [String: Tensor], source: String) {
+  /// `int8Names`: the tensors a quantized model may store as I8; `uint8Names`:
+  /// those a pruned one may store as U8 (packed masks).
+  public static func readWeights(
+    in folder: URL, int8Names: Set<String> = [], uint8Names: Set<String> = []
+  ) throws -> (tensors: [String: Tensor], source: String) {
     let single = folder.appendingPathComponent(singleFileName)
     if FileManager.default.fileExists(atPath: single.path) {
-      return (try SafeTensorsFile.readWeights(from: single, int8Names: int8Names).tensors, single.path)
+      return (try SafeTensorsFile.readWeights(from: single, int8Names: int8Names, uint8Names: uint8Names).tensors, single.path)
     }
     let index = folder.appendingPathComponent(indexFileName)
     guard FileManager.default.fileExists(atPath: index.path) else { throw ModelFolderError.missingFile(single.path) }
-    return (try readShards(index: index, int8Names: int8Names), index.path)
+    return (try readShards(index: index, int8Names: int8Names, uint8Names: uint8Names), index.path)
   }
 
   /// Reads the shards an index names. Every key must be in the shard the
   /// index names, and every tensor of a shard must be listed for that shard.
-  static func readShards(index: URL, int8Names: Set<String>) throws -> [String: Tensor] {
+  static func readShards(index: URL, int8Names: Set<String>, uint8Names: Set<String>) throws -> [String: Tensor] {
     let weightMap = try parseIndex(FileAccess.read(index), source: index.path)
     var keysByShard: [String: Set<String>] = [:]
     for (key, shard) in weightMap { keysByShard[shard, default: []].insert(key) }
@@ -95,9 +98,22 @@ public enum CheckpointFiles {
       if let extra = present.subtracting(expected).sorted().first {
         throw ModelFolderError.unlistedShardTensor(shard: url.path, key: extra, index: index.path)
       }
-      for (key, tensor) in try SafeTensorsFile.readWeights(from: url, int8Names: int8Names).tensors { tensors[key] = tensor }
+      for (key, tensor) in try SafeTensorsFile.readWeights(from: url, int8Names: int8Names, uint8Names: uint8Names).tensors { tensors[key] = tensor }
     }
     return tensors
+  }
+
+  /// The bytes of `folder`'s weight files (the single file, or the index and its shards).
+  public static func byteCount(in folder: URL) throws -> Int {
+    let single = folder.appendingPathComponent(singleFileName), index = folder.appendingPathComponent(indexFileName)
+    let files = FileManager.default.fileExists(atPath: single.path)
+      ? [single] : [index] + (try shardNames(index: index)).map { folder.appendingPathComponent($0) }
+    return try files.reduce(0) { total, file in
+      guard let size = try FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int else {
+        throw ModelFolderError.missingFile(file.path)
+      }
+      return total + size
+    }
   }
 
   /// The shard files an index names (each once).

@@ -56,10 +56,12 @@ public enum ModelExport {
     if sections.isEmpty {
       try CheckpointFiles.write(model.checkpointTensors(), metadata: fileMetadata, into: folder, format: format)
     } else {
-      // Quantized layers keep their stored form (I8 + scales, or BF16), low-rank ones their factors.
-      let (quantized, dtypes) = ModelQuantization.checkpointTensors(of: model)
-      let tensors = LowRankCompression.checkpointTensors(of: model, from: quantized)
-      try CheckpointFiles.write(tensors, metadata: fileMetadata, into: folder, format: format, dtypes: dtypes)
+      // Quantized layers keep their stored form (I8 + scales, or BF16), low-rank ones their factors,
+      // pruned ones their masks and kept values.
+      let (quantized, quantizedTypes) = ModelQuantization.checkpointTensors(of: model)
+      let (tensors, maskTypes) = SparseWeightStorage.checkpointTensors(of: model, from: LowRankCompression.checkpointTensors(of: model, from: quantized))
+      try CheckpointFiles.write(
+        tensors, metadata: fileMetadata, into: folder, format: format, dtypes: quantizedTypes.merging(maskTypes) { a, _ in a })
     }
     try tokenizer?.save(to: folder)
   }
@@ -70,6 +72,7 @@ public enum ModelExport {
       ModelQuantization.section(of: model).map { (ModelQuantization.sectionKey, $0) },
       LowRankCompression.section(of: model).map { (LowRankCompression.sectionKey, $0) },
       AutoencodedCompression.section(of: model).map { (AutoencodedCompression.sectionKey, $0) },
+      SparseWeightStorage.section(of: model).map { (SparseWeightStorage.sectionKey, $0) },
     ].compactMap { $0 }
   }
 

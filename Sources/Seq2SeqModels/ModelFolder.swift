@@ -53,7 +53,12 @@ public enum ModelLoading {
     }
     let section = configuration[ModelQuantization.sectionKey]
     let int8Names = try section.map { try ModelQuantization.int8WeightNames($0, model: model, configFile: configURL.path) } ?? []
-    var (weights, source) = try CheckpointFiles.readWeights(in: folder, int8Names: int8Names)
+    let pruning = configuration[SparseWeightStorage.sectionKey]
+    let maskNames = try pruning.map { try SparseWeightStorage.maskNames($0, model: model, configFile: configURL.path) } ?? []
+    var (weights, source) = try CheckpointFiles.readWeights(in: folder, int8Names: int8Names, uint8Names: maskNames)
+    if let pruning {
+      weights = try SparseWeightStorage.install(pruning, weights: weights, into: model, source: source, configFile: configURL.path)
+    }
     if let section {
       weights = try ModelQuantization.install(section, weights: weights, into: model, source: source, configFile: configURL.path)
     }

@@ -71,6 +71,10 @@ public protocol Seq2SeqModel: ParameterContainer {
   func logits(_ decoderOutput: Tensor) -> Tensor
   /// `config.json` for the model as it is now (depths follow the blocks).
   func configurationJSON() throws -> Data
+  /// `config.json` of this model with `sizes` heads and feed-forward units
+  /// per layer (structured pruning's smaller model); throws
+  /// ``StructuredPruningError/unsupported(_:)`` when the family's configuration cannot hold them.
+  func configurationJSON(resizedTo sizes: BlockSizes) throws -> Data
   /// Weights under the reference checkpoint's key names (the inverse of ``sanitize(weights:source:)``).
   func checkpointTensors() -> [String: Tensor]
   /// Maps checkpoint tensors with the reference's key names onto this

@@ -180,8 +180,20 @@ public final class T5Model: Seq2SeqModel, LayerTree {
   public var positionLimit: Int? { nil }
   public var forcedTokenIDs: (bos: Int?, eos: Int?) { (nil, nil) }
 
-  public func configurationJSON() throws -> Data {
+  public func configurationJSON() throws -> Data { try configurationJSON(of: configuration) }
+
+  /// T5 has one `num_heads` and one `d_ff` for both stacks (the head width `d_kv` stays).
+  public func configurationJSON(resizedTo sizes: BlockSizes) throws -> Data {
+    guard let heads = sizes.heads[.encoder], sizes.heads[.decoder] == heads,
+      let width = sizes.feedForwardWidths[.encoder], sizes.feedForwardWidths[.decoder] == width
+    else { throw StructuredPruningError.unsupported("T5's config.json has one num_heads and one d_ff for both stacks; got \(sizes)") }
     var config = configuration
+    (config.numHeads, config.dFf) = (heads, width)
+    return try configurationJSON(of: config)
+  }
+
+  private func configurationJSON(of base: T5Configuration) throws -> Data {
+    var config = base
     config.numLayers = t5Encoder.blocks.count
     config.numDecoderLayers = t5Decoder.blocks.count
     config.scaleDecoderOutputs = config.rescalesDecoderOutput

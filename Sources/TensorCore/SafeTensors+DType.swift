@@ -2,7 +2,7 @@
 ///
 /// Every type is converted to `Float` on reading: floating-point types exactly
 /// where `Float` can hold the value (F64 is rounded), integers exactly up to
-/// 2²⁴ in magnitude and rounded beyond, BOOL as 0 or 1. Tessera writes F32, F16 and BF16.
+/// 2²⁴ in magnitude and rounded beyond, BOOL as 0 or 1. Tessera writes F32, F16, BF16, I8 and U8.
 public enum SafeTensorsDType: String, Sendable, CaseIterable {
   case float64 = "F64"
   case float32 = "F32"

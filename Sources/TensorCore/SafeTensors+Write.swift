@@ -2,8 +2,8 @@ import Foundation
 
 extension SafeTensorsFile {
   /// Writes the tensors as `dtype` (F32, F16 or BF16, rounded to nearest
-  /// even), or as `dtypes[name]` where that names one (also I8, whose values
-  /// must be integers in −128…127), atomically (see ``AtomicFile``).
+  /// even), or as `dtypes[name]` where that names one (also I8 and U8, whose
+  /// values must be integers in −128…127 and 0…255), atomically (see ``AtomicFile``).
   ///
   /// The header lists `__metadata__` first (keys sorted), then the tensors in
   /// byte order of their names, whose data follow in the same order; it is
@@ -28,7 +28,7 @@ extension SafeTensorsFile {
     source: String, dtype defaultType: SafeTensorsDType, dtypes: [String: SafeTensorsDType]
   ) throws(SafeTensorsError) -> Layout {
     if tensors[Self.metadataKey] != nil { throw .reservedName(source: source, name: Self.metadataKey) }
-    for dtype in [defaultType] + dtypes.values where ![.float32, .float16, .bfloat16, .int8].contains(dtype) {
+    for dtype in [defaultType] + dtypes.values where ![.float32, .float16, .bfloat16, .int8, .uint8].contains(dtype) {
       throw .unwritableDType(source: source, dtype: dtype.rawValue)
     }
     // Byte order, as the reference writer sorts, rather than Swift's Unicode order.
@@ -45,7 +45,8 @@ extension SafeTensorsFile {
     for (name, tensor) in ordered {
       let dtype = dtypes[name] ?? defaultType
       types.append(dtype)
-      if dtype == .int8, let index = tensor.scalars.firstIndex(where: { $0 != $0.rounded() || abs($0 + 0.5) > 128 }) {
+      let integerRange: ClosedRange<Float>? = dtype == .int8 ? -128...127 : (dtype == .uint8 ? 0...255 : nil)
+      if let integerRange, let index = tensor.scalars.firstIndex(where: { $0 != $0.rounded() || !integerRange.contains($0) }) {
         throw .valueOutOfRange(source: source, tensor: name, index: index, value: tensor.scalars[index], dtype: dtype.rawValue)
       }
       if dtype == .float16, let index = tensor.scalars.firstIndex(where: { $0.isFinite && abs($0) > Float.largestFloat16 }) {
@@ -82,6 +83,7 @@ private struct Layout {
       case .float16: try [UInt16](tensor.scalars.map(\.float16Bits)).withUnsafeBytes { try body($0) }
       case .bfloat16: try [UInt16](tensor.scalars.map(\.bfloat16Bits)).withUnsafeBytes { try body($0) }
       case .int8: try [Int8](tensor.scalars.map { Int8($0) }).withUnsafeBytes { try body($0) }
+      case .uint8: try [UInt8](tensor.scalars.map { UInt8($0) }).withUnsafeBytes { try body($0) }
       default: try tensor.withValues { try body(UnsafeRawBufferPointer($0)) }
       }
     }

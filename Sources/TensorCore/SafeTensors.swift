@@ -78,10 +78,14 @@ public struct SafeTensorsFile: Sendable {
   /// Reads the file at `url` as model weights: every tensor must be stored
   /// in a floating-point dtype (an integer or BOOL tensor where weights are
   /// expected is a wrong file, not a weight), except the I8 tensors named in
-  /// `int8Names` (a quantized model's), and hold finite values only.
-  public static func readWeights(from url: URL, int8Names: Set<String> = []) throws -> SafeTensorsFile {
+  /// `int8Names` (a quantized model's) and the U8 ones in `uint8Names` (a
+  /// pruned model's packed masks), and hold finite values only.
+  public static func readWeights(from url: URL, int8Names: Set<String> = [], uint8Names: Set<String> = []) throws -> SafeTensorsFile {
     let header = try readHeader(from: url)
-    let allowed = { (entry: SafeTensorsEntry) in entry.dtype.isFloatingPoint || (entry.dtype == .int8 && int8Names.contains(entry.name)) }
+    let allowed = { (entry: SafeTensorsEntry) in
+      entry.dtype.isFloatingPoint || (entry.dtype == .int8 && int8Names.contains(entry.name))
+        || (entry.dtype == .uint8 && uint8Names.contains(entry.name))
+    }
     if let integral = header.entries.first(where: { !allowed($0) }) {
       throw SafeTensorsError.nonFloatingPointWeight(source: url.path, tensor: integral.name, dtype: integral.dtype.rawValue)
     }

@@ -40,9 +40,9 @@ public enum SafeTensorsError: LocalizedError, CustomStringConvertible, Equatable
   case nonFloatingPointWeight(source: String, tensor: String, dtype: String)
   /// A weight holding a NaN or an infinity (`index` counts elements row-major).
   case nonFiniteWeight(source: String, tensor: String, index: Int, value: Float)
-  /// A dtype Tessera does not write (it writes F32, F16 and BF16).
+  /// A dtype Tessera does not write (it writes F32, F16, BF16, I8 and U8).
   case unwritableDType(source: String, dtype: String)
-  /// A value that the dtype being written cannot hold (F16 above 65504, I8 outside −128…127 or not an integer).
+  /// A value that the dtype being written cannot hold (F16 above 65504, I8 outside −128…127, U8 outside 0…255, or not an integer).
   case valueOutOfRange(source: String, tensor: String, index: Int, value: Float, dtype: String)
 
   public var description: String {
@@ -85,7 +85,7 @@ public enum SafeTensorsError: LocalizedError, CustomStringConvertible, Equatable
     case .nonFiniteWeight(let source, let tensor, let index, let value):
       "\(source): tensor '\(tensor)' holds \(value) at element \(index); weights must be finite"
     case .unwritableDType(let source, let dtype):
-      "\(source): Tessera writes F32, F16, BF16 or I8 (quantized weights), not \(dtype)"
+      "\(source): Tessera writes F32, F16, BF16, I8 (quantized weights) or U8 (pruning masks), not \(dtype)"
     case .valueOutOfRange(let source, let tensor, let index, let value, let dtype):
       "\(source): tensor '\(tensor)' holds \(value) at element \(index), beyond the range of \(dtype)"
     }

@@ -141,6 +141,12 @@ final class CheckpointFilesTests: TemporaryFolderTestCase {
     XCTAssertThrowsError(try file.serialized(dtype: .int32)) { error in
       XCTAssertEqual(error as? SafeTensorsError, .unwritableDType(source: "<memory>", dtype: "I32"))
     }
+    XCTAssertThrowsError(try SafeTensorsFile(tensors: ["m": Tensor([0, 255, -1], shape: [3])]).serialized(dtype: .uint8)) { error in
+      XCTAssertEqual(error as? SafeTensorsError, .valueOutOfRange(source: "<memory>", tensor: "m", index: 2, value: -1, dtype: "U8"))
+    }
+    let bytes = try SafeTensorsFile(tensors: ["m": Tensor([0, 7, 255], shape: [3])]).serialized(dtype: .uint8)
+    XCTAssertEqual(Array(bytes.suffix(3)), [0, 7, 255])
+    XCTAssertEqual(try SafeTensorsFile.read(data: bytes, source: "m").tensors["m"]?.scalars, [0, 7, 255])
   }
 
   func testShardSizesParseLikeTheReference() {

@@ -69,12 +69,7 @@ enum CompressCommand {
     guard let ratio = try arguments.double("--ratio"), ratio.isFinite, ratio > 1 else {
       throw UsageError("--ratio must be a number > 1 (each target layer keeps about 1/R of its weights)")
     }
-    let targets = try Set((arguments.list("--targets") ?? ["attention", "ffn"]).map { name in
-      guard let target = CompressionTarget(rawValue: name) else {
-        throw UsageError("--targets takes \(CompressionTarget.allCases.map(\.rawValue).joined(separator: ", ")), got '\(name)'")
-      }
-      return target
-    })
+    let targets = try targets(arguments)
     let out = URL(fileURLWithPath: try arguments.require("--out"))
     let model = try ModelLoading.load(from: source)
     if let scheme = ModelQuantization.scheme(of: model) {
@@ -138,6 +133,18 @@ enum CompressCommand {
       \(probe.describeChange(model))
       saved \(out.path)\(arguments.has("--dense") ? " (factor products as fp32, for transformers)" : "")
       """)
+  }
+}
+
+extension CompressCommand {
+  /// The layers `--targets` names (compress and prune).
+  static func targets(_ arguments: ParsedArguments) throws -> Set<CompressionTarget> {
+    try Set((arguments.list("--targets") ?? ["attention", "ffn"]).map { name in
+      guard let target = CompressionTarget(rawValue: name) else {
+        throw UsageError("--targets takes \(CompressionTarget.allCases.map(\.rawValue).joined(separator: ", ")), got '\(name)'")
+      }
+      return target
+    })
   }
 }
 
