@@ -56,20 +56,20 @@ final class TransformStageTests: XCTestCase {
     let chain: [TransformStage] = [
       .compress(CompressionSettings(method: .svd, ratio: 2, targets: [.ffn])), .quantize(QuantizationSettings(scheme: .int8)),
     ]
-    for stage in chain { try stage.apply(to: model, calibration: nil) }
+    for stage in chain { _ = try stage.applied(to: model, calibration: nil) }
     XCTAssertEqual(ModelQuantization.scheme(of: model), .int8)
     XCTAssertFalse(LowRankCompression.ranks(of: model).isEmpty)
     XCTAssertTrue(LowRankCompression.ranks(of: model).allSatisfy { $0.key.contains("DenseReluDense") })
     // Nothing follows quantization, and a second factorisation of the same layers finds none left.
-    XCTAssertThrowsError(try chain[0].apply(to: model, calibration: nil)) {
+    XCTAssertThrowsError(try chain[0].applied(to: model, calibration: nil)) {
       XCTAssertEqual($0 as? TransformError, .afterQuantization(scheme: "int8"))
     }
     let other = TinyTeachers.t5(encoderLayers: 2, decoderLayers: 2, seed: 6)
-    try chain[0].apply(to: other, calibration: nil)
-    XCTAssertThrowsError(try chain[0].apply(to: other, calibration: nil)) {
+    _ = try chain[0].applied(to: other, calibration: nil)
+    XCTAssertThrowsError(_ = try chain[0].applied(to: other, calibration: nil)) {
       XCTAssertEqual($0 as? TransformError, .nothingToCompress(targets: "ffn"))
     }
-    XCTAssertThrowsError(try TransformStage.compress(CompressionSettings(method: .fwsvd, ratio: 2)).apply(to: other, calibration: nil)) {
+    XCTAssertThrowsError(try TransformStage.compress(CompressionSettings(method: .fwsvd, ratio: 2)).applied(to: other, calibration: nil)) {
       XCTAssertEqual($0 as? FisherError, .noExamples)
     }
   }

@@ -44,13 +44,13 @@ enum TransformRows {
           return CandidateRow(row: row, identity: nil, build: nil)
         }
         return CandidateRow(row: row, identity: Identity(source: identity, chain: chain)) { _ in
-          let model = try ModelLoading.copy(of: try build(nil).model)
+          var model = try ModelLoading.copy(of: try build(nil).model)
           for stage in chain {
             var calibration: TokenizedExamples?
             if case .compress(let settings) = stage, settings.method.needsCalibration {
               calibration = TokenizedExamples(Array(validation.prefix(settings.calibration)), tokenizer: tokenizer)
             }
-            try stage.apply(to: model, calibration: calibration)
+            model = try stage.applied(to: model, calibration: calibration)
           }
           return BuiltCandidate(model: model)
         }

@@ -101,15 +101,72 @@ public struct CompressionSettings: Sendable, Hashable, Codable {
   }
 }
 
+/// What one `prune` stage does: the settings of `tessera prune`.
+public struct PruningSettings: Sendable, Hashable, Codable {
+  public enum Method: String, Sendable, Codable, CaseIterable {
+    /// Unstructured: the smallest weights by magnitude (``MagnitudePruning``).
+    case magnitude
+    /// Whole heads and feed-forward units, uniform per layer (``StructuredPruning``).
+    case structured
+  }
+
+  public var method: Method
+  /// The share of weights (magnitude) or of heads and units (structured) removed, in (0, 1).
+  public var sparsity: Double
+  /// magnitude: one threshold over all target layers, or one per layer.
+  public var scope: PruningScope
+  public var targets: [CompressionTarget]
+
+  public init(method: Method, sparsity: Double, scope: PruningScope = .global, targets: [CompressionTarget] = CompressionTarget.allCases) {
+    (self.method, self.sparsity, self.scope, self.targets) = (method, sparsity, scope, targets)
+  }
+
+  enum CodingKeys: String, CodingKey, CaseIterable { case method, sparsity, scope, targets }
+
+  public init(from decoder: Decoder) throws {
+    try decoder.rejectUnknownKeys(CodingKeys.self)
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    self.init(
+      method: try c.decode(Method.self, forKey: .method), sparsity: try c.decode(Double.self, forKey: .sparsity),
+      scope: try c.decodeIfPresent(PruningScope.self, forKey: .scope) ?? .global,
+      targets: try c.decodeIfPresent([CompressionTarget].self, forKey: .targets) ?? CompressionTarget.allCases)
+    if !(sparsity > 0 && sparsity < 1) {
+      throw DecodingError.dataCorruptedError(forKey: .sparsity, in: c, debugDescription: "must be a number between 0 and 1 (the share removed), exclusive")
+    }
+    if targets.isEmpty || Set(targets).count != targets.count {
+      throw DecodingError.dataCorruptedError(forKey: .targets, in: c, debugDescription: "must list attention and/or ffn, each once")
+    }
+    if method == .structured, c.contains(.scope) {
+      throw DecodingError.dataCorruptedError(forKey: .scope, in: c, debugDescription: "is for magnitude pruning; structured pruning removes the same share of every layer")
+    }
+  }
+
+  /// `model` pruned: the same model for magnitude pruning, a smaller one for structured.
+  public func applied(to model: any Seq2SeqModel) throws -> any Seq2SeqModel {
+    switch method {
+    case .magnitude:
+      guard !LowRankCompression.targetLayers(of: model, targets: Set(targets)).isEmpty else {
+        throw TransformError.nothingToCompress(targets: targets.map(\.rawValue).sorted().joined(separator: " or "))
+      }
+      MagnitudePruning.prune(model, sparsity: sparsity, scope: scope, targets: Set(targets))
+      return model
+    case .structured:
+      return try StructuredPruning.prune(model, sparsity: sparsity, targets: Set(targets)).model
+    }
+  }
+}
+
 /// One stage of a transform chain (`tessera compare --transforms`): what
-/// `tessera compress` or `tessera quantize` does to a model folder, applied
-/// to a model in memory. Written as a one-key object:
-/// `{"compress": {"method": "ae", "ratio": 2}}`, `{"quantize": {"scheme": "int8"}}`.
+/// `tessera compress`, `tessera prune` or `tessera quantize` does to a model
+/// folder, applied to a model in memory. Written as a one-key object:
+/// `{"compress": {"method": "ae", "ratio": 2}}`, `{"prune": {"method": "structured", "sparsity": 0.5}}`,
+/// `{"quantize": {"scheme": "int8"}}`.
 public enum TransformStage: Sendable, Hashable, Codable {
   case compress(CompressionSettings)
+  case prune(PruningSettings)
   case quantize(QuantizationSettings)
 
-  enum Kind: String, CodingKey, CaseIterable { case compress, quantize }
+  enum Kind: String, CodingKey, CaseIterable { case compress, prune, quantize }
 
   public init(from decoder: Decoder) throws {
     let c = try decoder.container(keyedBy: Kind.self)
@@ -121,6 +178,7 @@ public enum TransformStage: Sendable, Hashable, Codable {
     }
     switch kind {
     case .compress: self = .compress(try c.decode(CompressionSettings.self, forKey: .compress))
+    case .prune: self = .prune(try c.decode(PruningSettings.self, forKey: .prune))
     case .quantize: self = .quantize(try c.decode(QuantizationStage.self, forKey: .quantize).settings)
     }
   }
@@ -129,28 +187,37 @@ public enum TransformStage: Sendable, Hashable, Codable {
     var c = encoder.container(keyedBy: Kind.self)
     switch self {
     case .compress(let settings): try c.encode(settings, forKey: .compress)
+    case .prune(let settings): try c.encode(settings, forKey: .prune)
     case .quantize(let settings): try c.encode(QuantizationStage(settings: settings), forKey: .quantize)
     }
   }
 
-  /// A short name for labels: `svd 2×`, `ae-shared 1.5× ffn`, `int8`.
+  /// A short name for labels: `svd 2×`, `ae-shared 1.5× ffn`, `structured 50%`, `int8`.
   public var summary: String {
+    func scope(_ targets: [CompressionTarget]) -> String {
+      Set(targets) == Set(CompressionTarget.allCases) ? "" : " " + targets.map(\.rawValue).joined(separator: "+")
+    }
     switch self {
     case .compress(let s):
-      let scope = Set(s.targets) == Set(CompressionTarget.allCases) ? "" : " " + s.targets.map(\.rawValue).joined(separator: "+")
-      return "\(s.method.rawValue) \(formatRatio(s.ratio))×\(scope)"
+      return "\(s.method.rawValue) \(formatRatio(s.ratio))×\(scope(s.targets))"
+    case .prune(let s):
+      let share = String(format: "%g%%", (s.sparsity * 1000).rounded() / 10)
+      return "\(s.method.rawValue) \(share)\(s.method == .magnitude && s.scope == .layer ? " per layer" : "")\(scope(s.targets))"
     case .quantize(let s):
       return s.scheme.rawValue + (s.keepFP32.isEmpty ? "" : " (fp32: \(s.keepFP32.joined(separator: ", ")))")
     }
   }
 
-  /// Applies the stage to `model` in place (see ``CompressionSettings/apply(to:calibration:progress:)``).
-  public func apply(to model: any Seq2SeqModel, calibration: TokenizedExamples?) throws {
+  /// `model` after the stage: changed in place, or a new, smaller model
+  /// (structured pruning). See ``CompressionSettings/apply(to:calibration:progress:)``.
+  public func applied(to model: any Seq2SeqModel, calibration: TokenizedExamples?) throws -> any Seq2SeqModel {
     if let scheme = ModelQuantization.scheme(of: model) { throw TransformError.afterQuantization(scheme: scheme.rawValue) }
     switch self {
     case .compress(let settings): try settings.apply(to: model, calibration: calibration)
+    case .prune(let settings): return try settings.applied(to: model)
     case .quantize(let settings): try ModelQuantization.quantize(model, settings: settings)
     }
+    return model
   }
 
   /// The chains of a `compare --transforms` file: a JSON list of chains, each
