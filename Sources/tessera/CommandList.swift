@@ -18,6 +18,7 @@ let allCommands: [Command] = [
   AssembleCommand.command,
   QuantizeCommand.command,
   CompressCommand.command,
+  LotteryCommand.command,
   CompareCommand.command,
   BenchCommands.gemm,
   BenchCommands.ops,
