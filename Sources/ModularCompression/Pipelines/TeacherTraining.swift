@@ -95,7 +95,7 @@ struct TeacherTrainingData {
 
   /// The loop of a teacher run of `recipe` training `objective`.
   func loop(
-    objective: any TrainingObjective, recipe: TeacherRecipe, checkpointFolder: URL, fingerprint: String,
+    objective: any TrainingObjective, recipe: TeacherRecipe, checkpointFolder: URL?, fingerprint: String,
     communicator: any Communicator = SingleProcessCommunicator()
   ) -> TrainingLoop {
     TrainingLoop(

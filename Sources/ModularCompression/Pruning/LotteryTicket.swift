@@ -125,6 +125,28 @@ public enum LotteryTicket {
     return fresh
   }
 
+  /// A ticket before its first step: the recipe's model with the weights
+  /// saved in `rewind` (bit for bit), those `masks` removes set to zero.
+  static func rewoundModel(
+    recipe: TeacherRecipe, tokenizer: any TextTokenizer, rewind: URL, masks: [String: WeightMask]
+  ) throws -> any Seq2SeqModel {
+    let model = try recipe.makeModel(tokenizer: tokenizer, seed: recipe.training.seed)
+    let weights = rewind.appendingPathComponent(CheckpointFiles.singleFileName)
+    try ModelLoading.load(SafeTensorsFile.read(from: weights).tensors, into: model, source: weights.path)
+    MagnitudeMasks.apply(masks, to: targets(of: model))
+    return model
+  }
+
+  /// Round `round`'s control before its first step: a fresh initialisation
+  /// of ``controlSeed(recipe:round:)``, those `masks` removes set to zero.
+  static func reinitialisedModel(
+    recipe: TeacherRecipe, tokenizer: any TextTokenizer, round: Int, masks: [String: WeightMask]
+  ) throws -> any Seq2SeqModel {
+    let model = try recipe.makeModel(tokenizer: tokenizer, seed: controlSeed(recipe: recipe, round: round))
+    MagnitudeMasks.apply(masks, to: targets(of: model))
+    return model
+  }
+
   /// Whether `entry` of a lottery folder is one of its members (for ``OutputFolder``).
   static func isMember(_ entry: String, in folder: URL) -> Bool {
     let url = folder.appendingPathComponent(entry)
@@ -169,7 +191,7 @@ private struct Run {
     var trained: (any Seq2SeqModel)?
     func saveRewind(at step: Int) throws {
       AtomicFolder.recover(rewind)
-      guard let model = trained, !FileManager.default.fileExists(atPath: rewind.appendingPathComponent("model.safetensors").path)
+      guard let model = trained, !FileManager.default.fileExists(atPath: rewind.appendingPathComponent(CheckpointFiles.singleFileName).path)
       else { return }
       if step > rewindStep {
         throw TrainingError("\(rewind.path): the weights of step \(rewindStep) were not saved before step \(step); start over with --force")
@@ -210,26 +232,6 @@ private struct Run {
     return masks
   }
 
-  /// The model a stage trains, before its first step: the rewind-step
-  /// weights (a ticket) or a fresh initialisation of another seed (a
-  /// control), with what `masks` removes set to zero.
-  func startingModel(_ stage: LotteryStage, masks: [String: WeightMask]) throws -> any Seq2SeqModel {
-    switch stage {
-    case .dense:
-      return try recipe.makeModel(tokenizer: parameters.tokenizer, seed: recipe.training.seed)
-    case .ticket:
-      let model = try recipe.makeModel(tokenizer: parameters.tokenizer, seed: recipe.training.seed)
-      let weights = folder(LotteryTicket.rewindName, "model.safetensors")
-      try ModelLoading.load(SafeTensorsFile.read(from: weights).tensors, into: model, source: weights.path)
-      MagnitudeMasks.apply(masks, to: LotteryTicket.targets(of: model))
-      return model
-    case .control(let round):
-      let model = try recipe.makeModel(tokenizer: parameters.tokenizer, seed: LotteryTicket.controlSeed(recipe: recipe, round: round))
-      MagnitudeMasks.apply(masks, to: LotteryTicket.targets(of: model))
-      return model
-    }
-  }
-
   /// Trains a ticket or control from the rewind step with `masks` fixed
   /// (resuming its checkpoint when there is one) and measures it.
   func trainMasked(_ stage: LotteryStage, masks: [String: WeightMask]) throws -> LotteryMeasurement {
@@ -240,7 +242,10 @@ private struct Run {
       case .dense: preconditionFailure("the dense run is not masked")
       }
     let checkpoint = folder(LotteryTicket.roundName(round), name)
-    let model = try startingModel(stage, masks: masks)
+    let model =
+      stage == .ticket(round: round)
+      ? try LotteryTicket.rewoundModel(recipe: recipe, tokenizer: parameters.tokenizer, rewind: folder(LotteryTicket.rewindName), masks: masks)
+      : try LotteryTicket.reinitialisedModel(recipe: recipe, tokenizer: parameters.tokenizer, round: round, masks: masks)
     let objective = try MaskedTrainingObjective(
       CrossEntropyObjective(model: model, parameters: recipe.training, tokenizer: parameters.tokenizer), masks: masks)
     let maskDigest = try SHA256.hexDigest(ofFile: folder(LotteryTicket.roundName(round), LotteryTicket.maskFileName))
