@@ -15,7 +15,7 @@ public struct WeightMask: Equatable, Sendable {
 }
 
 /// Where the magnitude threshold is drawn.
-public enum PruningScope: String, Sendable, CaseIterable {
+public enum PruningScope: String, Codable, Sendable, CaseIterable {
   /// One threshold over every target layer's weights: layers whose weights
   /// are small lose more of them.
   case global

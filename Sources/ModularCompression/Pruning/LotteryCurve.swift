@@ -15,17 +15,12 @@ public struct LotteryMeasurement: Codable, Sendable, Equatable {
   /// Seconds spent in those steps, over every resume.
   public var seconds: Double
 
-  public init(exactMatch: Double, chrF: Double, loss: Double, steps: Int, seconds: Double) {
-    self.exactMatch = exactMatch
-    self.chrF = chrF
-    self.loss = loss
-    self.steps = steps
-    self.seconds = seconds
-  }
-
   enum CodingKeys: String, CodingKey, CaseIterable {
     case exactMatch = "exact_match", chrF = "chrf", loss, steps, seconds
   }
+}
+
+extension LotteryMeasurement {
 
   public init(from decoder: Decoder) throws {
     try decoder.rejectUnknownKeys(CodingKeys.self)
@@ -51,17 +46,12 @@ public struct LotteryRound: Codable, Sendable, Equatable {
   /// The random re-initialisation at the same mask.
   public var control: LotteryMeasurement?
 
-  public init(round: Int, sparsity: Double, keptWeights: Int, ticket: LotteryMeasurement, control: LotteryMeasurement?) {
-    self.round = round
-    self.sparsity = sparsity
-    self.keptWeights = keptWeights
-    self.ticket = ticket
-    self.control = control
-  }
-
   enum CodingKeys: String, CodingKey, CaseIterable {
     case round, sparsity, keptWeights = "kept_weights", ticket, control
   }
+}
+
+extension LotteryRound {
 
   public init(from decoder: Decoder) throws {
     try decoder.rejectUnknownKeys(CodingKeys.self)
@@ -98,14 +88,19 @@ public struct LotteryCurve: Codable, Sendable, Equatable {
   /// Weights of the pruned layers (the blocks' attention and feed-forward layers).
   public var targetWeights: Int
   /// Finished rounds in order, the dense model first.
-  public var rounds: [LotteryRound]
+  public var rounds: [LotteryRound] {
+    didSet { winningRound = Self.winner(of: rounds) }
+  }
+  /// The sparsest round whose ticket's exact match is within one point of
+  /// the dense model's (0 when no pruned ticket is); nil before the dense model is measured.
+  public private(set) var winningRound: Int?
 
-  public init(settings: LotterySettings, steps: Int, fingerprint: String, targetWeights: Int, rounds: [LotteryRound] = []) {
+  public init(settings: LotterySettings, steps: Int, fingerprint: String, targetWeights: Int) {
     self.settings = settings
     self.steps = steps
     self.fingerprint = fingerprint
     self.targetWeights = targetWeights
-    self.rounds = rounds
+    rounds = []
   }
 
   enum CodingKeys: String, CodingKey, CaseIterable {
@@ -122,28 +117,15 @@ public struct LotteryCurve: Codable, Sendable, Equatable {
     fingerprint = try c.decode(String.self, forKey: .fingerprint)
     targetWeights = try c.decode(Int.self, forKey: .targetWeights)
     rounds = try c.decode([LotteryRound].self, forKey: .rounds)
-    _ = try c.decodeIfPresent(Int.self, forKey: .winningRound)
+    winningRound = Self.winner(of: rounds)
     for (index, round) in rounds.enumerated() where round.round != index {
       throw DecodingError.dataCorruptedError(forKey: .rounds, in: c, debugDescription: "entry \(index) is round \(round.round)")
     }
   }
 
-  public func encode(to encoder: Encoder) throws {
-    var c = encoder.container(keyedBy: CodingKeys.self)
-    try c.encode(formatVersion, forKey: .formatVersion)
-    try c.encode(settings, forKey: .settings)
-    try c.encode(steps, forKey: .steps)
-    try c.encode(fingerprint, forKey: .fingerprint)
-    try c.encode(targetWeights, forKey: .targetWeights)
-    try c.encode(rounds, forKey: .rounds)
-    try c.encodeIfPresent(winningRound, forKey: .winningRound)
-  }
-
-  /// The sparsest round whose ticket's exact match is within one point of
-  /// the dense model's (0 when no pruned ticket is); nil before the dense model is measured.
-  public var winningRound: Int? {
+  static func winner(of rounds: [LotteryRound]) -> Int? {
     guard let dense = rounds.first else { return nil }
-    let bar = dense.ticket.exactMatch - Self.winningMargin - 1e-12
+    let bar = dense.ticket.exactMatch - winningMargin - 1e-12
     return rounds.filter { $0.ticket.exactMatch >= bar }.max { $0.sparsity < $1.sparsity }?.round
   }
 
@@ -196,7 +178,7 @@ public struct LotteryCurve: Codable, Sendable, Equatable {
           + (round.control.map { "\(fixed($0.exactMatch * 100, 1)) | \(fixed($0.chrF, 2)) | \(fixed($0.loss, 4))" } ?? "– | – | –")
           + " | \(round.ticket.steps) | \(fixed(seconds, 0)) |")
     }
-    out.append("")
+    out += ["", "![EM against sparsity](\(Self.plotFileName))", ""]
     if let winner = winningRound, let dense = rounds.first {
       let win = rounds[winner]
       out.append(

@@ -32,19 +32,7 @@ public struct LotterySettings: Codable, Sendable, Equatable {
     rounds = try c.decode(Int.self, forKey: .rounds)
     rate = try c.decode(Double.self, forKey: .rate)
     rewindStep = try c.decode(Int.self, forKey: .rewindStep)
-    let name = try c.decode(String.self, forKey: .scope)
-    guard let scope = PruningScope(rawValue: name) else {
-      throw DecodingError.dataCorruptedError(forKey: .scope, in: c, debugDescription: "must be global or layer, got '\(name)'")
-    }
-    self.scope = scope
-  }
-
-  public func encode(to encoder: Encoder) throws {
-    var c = encoder.container(keyedBy: CodingKeys.self)
-    try c.encode(rounds, forKey: .rounds)
-    try c.encode(rate, forKey: .rate)
-    try c.encode(rewindStep, forKey: .rewindStep)
-    try c.encode(scope.rawValue, forKey: .scope)
+    scope = try c.decode(PruningScope.self, forKey: .scope)
   }
 
   /// The first setting that cannot run with `steps` training steps (its flag and why), if any.

@@ -34,7 +34,7 @@ public enum LotteryTicket {
   /// Runs (or resumes) every round not finished yet; returns the curve.
   @discardableResult
   public static func run(_ parameters: LotteryParameters, events: (LotteryEvent) throws -> Void = { _ in }) throws -> LotteryCurve {
-    let (recipe, settings, output) = (parameters.recipe, parameters.settings, parameters.output)
+    let (recipe, settings) = (parameters.recipe, parameters.settings)
     if let problem = settings.problem(steps: recipe.training.steps) {
       throw RecipeError(file: problem.flag, reason: problem.message)
     }
@@ -43,7 +43,7 @@ public enum LotteryTicket {
     let targetWeights = targets(of: initial).reduce(0) { $0 + $1.layer.weight.value.count }
     guard targetWeights > 0 else { throw RecipeError(file: recipe.modelSource, reason: "the model has no attention or feed-forward weights to prune") }
     let fingerprint = TeacherTraining.fingerprint(recipe: recipe, model: initial, tokenizer: tokenizer)
-    var curve = try prepare(
+    let curve = try prepare(
       parameters, fresh: LotteryCurve(settings: settings, steps: recipe.training.steps, fingerprint: fingerprint, targetWeights: targetWeights))
     return try withoutActuallyEscaping(events) { events in
       try rounds(of: Run(parameters: parameters, fingerprint: fingerprint, events: events), curve: curve)
