@@ -41,12 +41,14 @@ public enum LotteryTicket {
     let tokenizer = parameters.tokenizer
     let initial = try recipe.makeModel(tokenizer: tokenizer, seed: recipe.training.seed)
     let targetWeights = targets(of: initial).reduce(0) { $0 + $1.layer.weight.value.count }
-    guard targetWeights > 0 else { throw RecipeError(file: recipe.modelSource, reason: "the model has no attention or feed-forward weights to prune") }
+    guard targetWeights > 0 else {
+      throw RecipeError(file: recipe.modelSource, reason: "the model has no attention or feed-forward weights to prune")
+    }
     let fingerprint = TeacherTraining.fingerprint(recipe: recipe, model: initial, tokenizer: tokenizer)
-    let curve = try prepare(
-      parameters, fresh: LotteryCurve(settings: settings, steps: recipe.training.steps, fingerprint: fingerprint, targetWeights: targetWeights))
+    let fresh = LotteryCurve(settings: settings, steps: recipe.training.steps, fingerprint: fingerprint, targetWeights: targetWeights)
+    let curve = try prepare(parameters, fresh: fresh)
     return try withoutActuallyEscaping(events) { events in
-      try rounds(of: Run(parameters: parameters, fingerprint: fingerprint, events: events), curve: curve)
+      try rounds(of: Run(parameters: parameters, fingerprint: fingerprint, tokens: initial.specialTokens, events: events), curve: curve)
     }
   }
 
@@ -174,10 +176,21 @@ public enum LotteryTicket {
 }
 
 /// One lottery run's stages, sharing its recipe, data and output.
-private struct Run {
+private final class Run {
   let parameters: LotteryParameters
   let fingerprint: String
+  let tokens: SpecialTokenIDs
   let events: (LotteryEvent) throws -> Void
+  /// The rounds' batches, made once (the dense run makes its own).
+  private var data: TeacherTrainingData?
+
+  init(parameters: LotteryParameters, fingerprint: String, tokens: SpecialTokenIDs, events: @escaping (LotteryEvent) throws -> Void) {
+    self.parameters = parameters
+    self.fingerprint = fingerprint
+    self.tokens = tokens
+    self.events = events
+  }
+
   var recipe: TeacherRecipe { parameters.recipe }
   var output: URL { parameters.output }
   var rewindStep: Int { parameters.settings.rewindStep }
@@ -194,7 +207,8 @@ private struct Run {
       guard let model = trained, !FileManager.default.fileExists(atPath: rewind.appendingPathComponent(CheckpointFiles.singleFileName).path)
       else { return }
       if step > rewindStep {
-        throw TrainingError("\(rewind.path): the weights of step \(rewindStep) were not saved before step \(step); start over with --force")
+        throw TrainingError(
+          "\(rewind.path): the weights of step \(rewindStep) were not saved before step \(step); start over with --force")
       }
       if step == rewindStep { try ModelExport.save(model, to: rewind, tokenizer: parameters.tokenizer) }
     }
@@ -250,7 +264,8 @@ private struct Run {
       CrossEntropyObjective(model: model, parameters: recipe.training, tokenizer: parameters.tokenizer), masks: masks)
     let maskDigest = try SHA256.hexDigest(ofFile: folder(LotteryTicket.roundName(round), LotteryTicket.maskFileName))
     let seed = stage == .ticket(round: round) ? "rewind \(rewindStep)" : "seed \(LotteryTicket.controlSeed(recipe: recipe, round: round))"
-    let data = try TeacherTrainingData(recipe: recipe, tokenizer: parameters.tokenizer, tokens: model.specialTokens)
+    let data = try self.data ?? TeacherTrainingData(recipe: recipe, tokenizer: parameters.tokenizer, tokens: tokens)
+    self.data = data
     let loop = data.loop(
       objective: objective, recipe: recipe, checkpointFolder: checkpoint,
       fingerprint: "\(fingerprint)|lottery \(name) from step \(rewindStep), \(seed), mask \(maskDigest)")
@@ -264,7 +279,9 @@ private struct Run {
   /// Test-split EM, chrF and teacher-forced loss, as `tessera evaluate` measures them.
   func measure(_ model: any Seq2SeqModel, stage: LotteryStage, state: TrainerState?) throws -> LotteryMeasurement {
     let examples = try recipe.data.examples(.test)
-    guard !examples.isEmpty else { throw RecipeError(file: "\(recipe.data.displayName)", reason: "the test split has no examples to measure on") }
+    guard !examples.isEmpty else {
+      throw RecipeError(file: recipe.data.displayName, reason: "the test split has no examples to measure on")
+    }
     let (result, _) = try ModelEvaluation.run(
       model: model, tokenizer: parameters.tokenizer, examples: examples, modelName: stage.description
     ) { done in try? events(.evaluating(stage, done: done, total: examples.count)) }

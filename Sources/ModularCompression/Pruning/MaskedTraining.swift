@@ -16,7 +16,7 @@ final class MaskedTrainingObjective: TrainingObjective {
   init(_ base: CrossEntropyObjective, masks: [String: WeightMask]) throws {
     self.base = base
     self.masks = masks
-    layers = LowRankCompression.targetLayers(of: base.model, targets: Set(CompressionTarget.allCases))
+    layers = LotteryTicket.targets(of: base.model)
     try WeightMaskFile.check(masks, fit: layers, source: "the mask")
     MagnitudeMasks.apply(masks, to: layers)
   }
@@ -48,7 +48,8 @@ final class MaskedTrainingObjective: TrainingObjective {
       guard let mask = masks[key] else { continue }
       let revived = linear.weight.value.withValues { values in values.indices.contains { !mask.kept[$0] && values[$0] != 0 } }
       if revived {
-        throw TrainingError("\(folder.path): weight '\(key)' is non-zero where the mask removed it; the checkpoint is not of this mask")
+        throw TrainingError(
+          "\(folder.path): weight '\(key)' is non-zero where the mask removed it; the checkpoint is not of this mask")
       }
     }
   }
@@ -72,11 +73,13 @@ enum WeightMaskFile {
     for (key, linear) in layers {
       guard let tensor = tensors[key + ".weight"] else { throw ParameterLoadingError.missingKey(key + ".weight", source: url.path) }
       guard tensor.shape == linear.weight.shape else {
-        throw ParameterLoadingError.shapeMismatch(key + ".weight", expected: linear.weight.shape, found: tensor.shape, source: url.path)
+        throw ParameterLoadingError.shapeMismatch(
+          key + ".weight", expected: linear.weight.shape, found: tensor.shape, source: url.path)
       }
       let values = tensor.scalars
       guard values.allSatisfy({ $0 == 0 || $0 == 1 }) else {
-        throw ModelFolderError.invalidConfiguration(file: url.path, reason: "mask '\(key).weight' holds values other than 0 and 1")
+        throw ModelFolderError.invalidConfiguration(
+          file: url.path, reason: "mask '\(key).weight' holds values other than 0 and 1")
       }
       masks[key] = WeightMask(kept: values.map { $0 == 1 })
     }
