@@ -31,8 +31,8 @@ enum LotteryCommand {
       weights of an uninterrupted one; --resume with a larger --rounds adds rounds.
 
       EXAMPLES:
-        tessera lottery --recipe Recipes/demo-teacher.json --rounds 5 --rate 0.2 --rewind 50 --steps 1200 --out lottery/demo
-        tessera lottery --recipe Recipes/demo-teacher.json --rounds 8 --rate 0.2 --rewind 50 --steps 1200 --out lottery/demo --resume
+        tessera lottery --recipe Recipes/demo-teacher.json --rounds 4 --rate 0.2 --rewind 25 --steps 500 --out lottery/demo
+        tessera lottery --recipe Recipes/demo-teacher.json --rounds 6 --rate 0.2 --rewind 25 --steps 500 --out lottery/demo --resume
         tessera evaluate --model lottery/demo/winning-ticket --task numbers
       """,
     options: [
