@@ -186,7 +186,7 @@ public struct LotteryCurve: Codable, Sendable, Equatable {
           ? "**Winning ticket:** none of the pruned tickets is within 1 EM point of the dense model "
             + "(\(fixed(dense.ticket.exactMatch * 100, 1))); the sparsest model within it is the dense model itself."
           : "**Winning ticket:** round \(winner), \(fixed(win.sparsity * 100, 1))% sparse, EM \(fixed(win.ticket.exactMatch * 100, 1)) "
-            + "against the dense model's \(fixed(dense.ticket.exactMatch * 100, 1)) (within 1 point); its control reaches "
+            + "against the dense model's \(fixed(dense.ticket.exactMatch * 100, 1)) (no more than 1 point below it); its control reaches "
             + "\(win.control.map { fixed($0.exactMatch * 100, 1) } ?? "–").")
       let pruned = rounds.dropFirst()
       if !pruned.isEmpty {
