@@ -68,6 +68,20 @@ public enum MagnitudeMasks {
     }
   }
 
+  /// Zeroes the gradient of every weight a mask removes, so that clipping,
+  /// the optimizer's moments and its update see the kept weights only.
+  public static func applyToGradients(_ masks: [String: WeightMask], of layers: [(key: String, layer: Linear)]) {
+    for (key, linear) in layers {
+      guard let mask = masks[key], let gradient = linear.weight.grad else { continue }
+      precondition(mask.kept.count == gradient.count, "the mask of \(key) does not fit its gradient")
+      var masked = gradient.detached()
+      masked.withMutableValues { values in
+        for index in values.indices where !mask.kept[index] { values[index] = 0 }
+      }
+      linear.weight.value.setGrad(masked)
+    }
+  }
+
   /// The kept flags after removing `fraction` of the kept entries of all
   /// `groups` together, the smallest first.
   private static func pruned(_ groups: [[Float]], kept: [[Bool]], fraction: Double) -> [[Bool]] {

@@ -11,8 +11,10 @@ public struct TrainerState: Codable, Sendable, Equatable {
   /// The ``TrainingObjective/kind`` that wrote it.
   public var objective: String
   public var step: Int
-  /// Training loss of every step taken so far (index = step − 1).
+  /// Training loss of every step this run took (index = step − 1 − (firstStep ?? 0)).
   public var losses: [Float]
+  /// The step a run started after, when not 0 (``TrainingLoop/start(afterStep:)``); nil is not written.
+  public var firstStep: Int?
   /// (step, loss) of each validation.
   public var validations: [ValidationRecord]
   /// Settings, model and data the run started with; resuming with others is refused.
@@ -38,6 +40,7 @@ public struct TrainerState: Codable, Sendable, Equatable {
 
   enum CodingKeys: String, CodingKey {
     case formatVersion = "format_version", objective, step, losses, validations, fingerprint, counters, tokens, seconds
+    case firstStep = "first_step"
   }
 
   public init(from decoder: Decoder) throws {
@@ -52,6 +55,7 @@ public struct TrainerState: Codable, Sendable, Equatable {
     // Checkpoints written before the training-cost ledger have neither.
     tokens = try c.decodeIfPresent(Int.self, forKey: .tokens) ?? 0
     seconds = try c.decodeIfPresent(Double.self, forKey: .seconds) ?? 0
+    firstStep = try c.decodeIfPresent(Int.self, forKey: .firstStep)
   }
 }
 

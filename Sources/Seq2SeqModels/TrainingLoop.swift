@@ -64,6 +64,9 @@ public protocol TrainingObjective: AnyObject {
   func loss(step: Int, batch: Seq2SeqBatch) -> ObjectiveLoss
   /// Mean loss over `batches`, run without gradients; nil if the objective does not validate.
   func validationLoss(_ batches: [Seq2SeqBatch]) -> Float?
+  /// Called after each optimizer update, before anything reads the weights
+  /// (a pruned model zeroes its removed weights again here).
+  func didUpdate(step: Int)
   /// Writes the trained weights (and anything that makes the folder usable) into a checkpoint folder being built.
   func writeCheckpoint(into folder: URL) throws
   /// Loads the weights ``writeCheckpoint(into:)`` wrote.
@@ -77,6 +80,7 @@ public protocol TrainingObjective: AnyObject {
 
 extension TrainingObjective {
   public func join(_ communicator: any Communicator) {}
+  public func didUpdate(step: Int) {}
 }
 
 /// The settings the loop itself needs (each objective's settings give theirs).
@@ -178,6 +182,19 @@ public final class TrainingLoop {
     state = restored
   }
 
+  /// Starts a fresh run after `step` instead of step 0, with the weights the
+  /// caller set (a lottery round retrains from its rewind point): the
+  /// optimizer starts fresh; the batches and the learning-rate schedule go on
+  /// from `step`, as in the run that step was taken from.
+  public func start(afterStep step: Int) throws {
+    guard state.step == 0, state.firstStep == nil else { throw TrainingError("a run can only be started after a step before its first step") }
+    guard (0..<settings.steps).contains(step) else {
+      throw TrainingError("a run of \(settings.steps) steps cannot start after step \(step)")
+    }
+    state.step = step
+    state.firstStep = step > 0 ? step : nil
+  }
+
   /// Mean validation loss of the objective (nil without validation batches).
   public func validationLoss() -> Float? {
     validation.isEmpty ? nil : withoutGradient { objective.validationLoss(validation) }
@@ -212,6 +229,7 @@ public final class TrainingLoop {
       try Self.checkFinite(withGradient, step: step)
       if settings.clipNorm > 0 { clipGradientNorm(withGradient.map(\.parameter), maxNorm: settings.clipNorm) }
       optimizer.update(learningRate: settings.schedule.rate(at: step, base: settings.learningRate))
+      objective.didUpdate(step: step)
       let batchTokens = whole.countedTargets + Int(whole.sourceKeep.reduce(0, +))
       tokens += batchTokens
       state.tokens += batchTokens

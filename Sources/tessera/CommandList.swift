@@ -19,6 +19,7 @@ let allCommands: [Command] = [
   QuantizeCommand.command,
   CompressCommand.command,
   PruneCommand.command,
+  LotteryCommand.command,
   CompareCommand.command,
   BenchCommands.gemm,
   BenchCommands.ops,

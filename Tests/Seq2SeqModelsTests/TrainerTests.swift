@@ -71,6 +71,26 @@ final class TrainerTests: XCTestCase {
     XCTAssertEqual(trainer.state.losses.count, 300)
   }
 
+  /// A run started after step 4 with step 4's weights takes steps 5… on their
+  /// batches and dropout (its first loss, taken before any update, is the
+  /// uninterrupted run's at step 5); it starts only before its first step and before its last.
+  func testRunStartedAfterAStepContinuesFromIt() throws {
+    let straight = makeTrainer(steps: 12, folder: nil)
+    var atFour: [String: Tensor] = [:]
+    try straight.run { if $0.step == 4 { atFour = straight.objective.trainable.stateDictionary() } }
+    let later = makeTrainer(steps: 12, folder: nil)
+    try later.objective.trainable.loadStateDictionary(atFour)
+    try later.start(afterStep: 4)
+    var steps: [Int] = []
+    try later.run { steps.append($0.step) }
+    XCTAssertEqual(steps, Array(5...12))
+    XCTAssertEqual(later.state.losses.count, 8)
+    XCTAssertEqual(later.state.losses.first, straight.state.losses[4])
+    XCTAssertEqual(later.state.firstStep, 4)
+    XCTAssertThrowsError(try later.start(afterStep: 0))
+    XCTAssertThrowsError(try makeTrainer(steps: 12, folder: nil).start(afterStep: 12))
+  }
+
   /// Stopping after a checkpoint and resuming gives exactly the losses of one run.
   func testResumedRunMatchesUninterruptedRun() throws {
     let folder = temporaryFolder()

@@ -29,6 +29,8 @@ public enum OutputKind: String, CaseIterable, Sendable {
   case baseline
   /// A `baselines sweep` folder: `sweep.json`, one baseline per subfolder, the shared pseudo-label cache.
   case baselineSweep = "baseline-sweep"
+  /// A `lottery` run: `curve.json` (with its table and plot), the dense run, the rewind weights, one folder per round.
+  case lottery
 
   /// "a teacher", for messages.
   public var noun: String {
@@ -42,6 +44,7 @@ public enum OutputKind: String, CaseIterable, Sendable {
     case .demo: "a demo output"
     case .baseline: "a baseline student"
     case .baselineSweep: "a baseline sweep"
+    case .lottery: "a lottery-ticket run"
     }
   }
 
@@ -57,6 +60,7 @@ public enum OutputKind: String, CaseIterable, Sendable {
     case .demo: "a demo output (demo.json)"
     case .baseline: "a baseline student (baseline.json)"
     case .baselineSweep: "a baseline sweep (sweep.json)"
+    case .lottery: "a lottery-ticket run (curve.json)"
     }
   }
 }
@@ -113,6 +117,7 @@ public enum OutputFolder {
       .baseline: [BaselineRecord.fileName, TrainingCheckpoint.stateFileName, TrainingCheckpoint.optimizerFileName]
         + model + [PseudoLabels.fileName],
       .baselineSweep: [BaselineSweep.fileName, PseudoLabels.fileName],
+      .lottery: [LotteryCurve.fileName, LotteryCurve.csvFileName, LotteryCurve.markdownFileName, LotteryCurve.plotFileName],
     ]
   }()
 
@@ -229,6 +234,7 @@ public enum OutputFolder {
     let markers: [(OutputKind, Bool)] = [
       (.demo, isDemo),
       (.baselineSweep, present.contains(BaselineSweep.fileName)),
+      (.lottery, present.contains(LotteryCurve.fileName)),
       (
         .baseline,
         present.contains(BaselineRecord.fileName) || present.contains(BaselineTraining.theseusRegistryName)
@@ -255,6 +261,8 @@ public enum OutputFolder {
       // Sharded weights are named by their number (`model-00001-of-00003.safetensors`).
       let isShard = fileNames[kind]!.contains(CheckpointFiles.indexFileName) && CheckpointFiles.isShardName(entry)
       if isModuleFile || isShard || fileNames[kind]!.contains(entry) { return !isFolder(url.appendingPathComponent(entry)) }
+      // A lottery run's members are its stages and rounds (`dense`, `round-2`).
+      if kind == .lottery { return LotteryTicket.isMember(entry, in: url) }
       // A sweep's members are named by method and ratio (`kd-2x`).
       if kind == .baselineSweep {
         switch inspect(url.appendingPathComponent(entry)) {

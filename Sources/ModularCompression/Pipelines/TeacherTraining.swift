@@ -54,20 +54,14 @@ public enum TeacherTraining {
     }
     let tokenizer = parameters.tokenizer
     let model = try recipe.makeModel(tokenizer: tokenizer, seed: recipe.training.seed)
-    let train = TokenizedExamples(try recipe.data.examples(.train), tokenizer: tokenizer)
-    let valid = TokenizedExamples(try recipe.data.examples(.valid), tokenizer: tokenizer)
-    let tokens = model.specialTokens
-    let schedule = try TokenBudgetSchedule(train, tokenBudget: recipe.data.batchTokens, seed: recipe.data.seed, tokens: tokens)
-    let loop = TrainingLoop(
-      objective: CrossEntropyObjective(model: model, parameters: recipe.training, tokenizer: tokenizer),
-      settings: recipe.training.loopSettings, schedule: schedule,
-      validation: valid.orderedBatches(tokenBudget: recipe.data.batchTokens, tokens: tokens),
-      checkpointFolder: parameters.output,
-      fingerprint: fingerprint(recipe: recipe, model: model, tokenizer: tokenizer),
+    let data = try TeacherTrainingData(recipe: recipe, tokenizer: tokenizer, tokens: model.specialTokens)
+    let loop = data.loop(
+      objective: CrossEntropyObjective(model: model, parameters: recipe.training, tokenizer: tokenizer), recipe: recipe,
+      checkpointFolder: parameters.output, fingerprint: fingerprint(recipe: recipe, model: model, tokenizer: tokenizer),
       communicator: parameters.communicator)
     if resume { try loop.resume() }
     try events(.started(
-      model: model, trainExamples: train.count, validExamples: valid.count, resumedAt: resume ? loop.state.step : nil))
+      model: model, trainExamples: data.trainExamples, validExamples: data.validExamples, resumedAt: resume ? loop.state.step : nil))
     try loop.run { try events(.step($0)) }
     return loop.state
   }
@@ -79,5 +73,33 @@ public enum TeacherTraining {
       recipe.training.fingerprint, configuration, "\(type(of: tokenizer)) \(tokenizer.vocabularySize)",
       stableJSONText(recipe.data),
     ].joined(separator: "|")
+  }
+}
+
+/// A recipe's training and validation data, tokenized and batched as teacher
+/// runs use it, so that every run of one recipe (a lottery's rounds) trains on the same batches.
+struct TeacherTrainingData {
+  let trainExamples: Int
+  let validExamples: Int
+  let schedule: TokenBudgetSchedule
+  let validation: [Seq2SeqBatch]
+
+  init(recipe: TeacherRecipe, tokenizer: any TextTokenizer, tokens: SpecialTokenIDs) throws {
+    let train = TokenizedExamples(try recipe.data.examples(.train), tokenizer: tokenizer)
+    let valid = TokenizedExamples(try recipe.data.examples(.valid), tokenizer: tokenizer)
+    trainExamples = train.count
+    validExamples = valid.count
+    schedule = try TokenBudgetSchedule(train, tokenBudget: recipe.data.batchTokens, seed: recipe.data.seed, tokens: tokens)
+    validation = valid.orderedBatches(tokenBudget: recipe.data.batchTokens, tokens: tokens)
+  }
+
+  /// The loop of a teacher run of `recipe` training `objective`.
+  func loop(
+    objective: any TrainingObjective, recipe: TeacherRecipe, checkpointFolder: URL?, fingerprint: String,
+    communicator: any Communicator = SingleProcessCommunicator()
+  ) -> TrainingLoop {
+    TrainingLoop(
+      objective: objective, settings: recipe.training.loopSettings, schedule: schedule, validation: validation,
+      checkpointFolder: checkpointFolder, fingerprint: fingerprint, communicator: communicator)
   }
 }
