@@ -56,9 +56,10 @@ public enum ModelExport {
     if sections.isEmpty {
       try CheckpointFiles.write(model.checkpointTensors(), metadata: fileMetadata, into: folder, format: format)
     } else {
-      // Quantized layers keep their stored form (I8 + scales, or BF16), low-rank ones their factors.
+      // Quantized layers keep their stored form (I8 + scales, or BF16), low-rank ones and a compressed embedding their factors.
       let (quantized, dtypes) = ModelQuantization.checkpointTensors(of: model)
-      let tensors = LowRankCompression.checkpointTensors(of: model, from: quantized)
+      let factorised = LowRankCompression.checkpointTensors(of: model, from: quantized)
+      let tensors = EmbeddingCompression.checkpointTensors(of: model, from: factorised)
       try CheckpointFiles.write(tensors, metadata: fileMetadata, into: folder, format: format, dtypes: dtypes)
     }
     try tokenizer?.save(to: folder)
@@ -70,6 +71,7 @@ public enum ModelExport {
       ModelQuantization.section(of: model).map { (ModelQuantization.sectionKey, $0) },
       LowRankCompression.section(of: model).map { (LowRankCompression.sectionKey, $0) },
       AutoencodedCompression.section(of: model).map { (AutoencodedCompression.sectionKey, $0) },
+      EmbeddingCompression.section(of: model).map { (EmbeddingCompression.sectionKey, $0) },
     ].compactMap { $0 }
   }
 
