@@ -65,7 +65,7 @@ enum CompressCommand {
       .value("--method", "NAME", "svd, fwsvd (Fisher-weighted: needs --task or --data), ae, ae-shared, embedding-ae or embedding-svd (required)"),
       .value("--steps", "N", "ae, ae-shared, embedding-ae: Adam steps per autoencoder", default: "1000"),
       .value("--ratio", "R", "Each target layer (or the embedding) keeps about 1/R of its weights, R > 1 (required)"),
-      .value("--targets", "LIST", "Layers to factorise: attention, ffn (not for embedding-…)", default: "attention,ffn"),
+      .value("--targets", "LIST", "Layers to factorise: attention, ffn (default: both; not for embedding-…)"),
       .value("--out", "DIR", "Output model folder (required; an existing one must be a model folder Tessera wrote)"),
       .value("--calibration", "N", "fwsvd: training examples whose squared gradients weight the rows", default: "256"),
     ] + DatasetOptions.options + [
