@@ -29,9 +29,16 @@ enum CompressCommand {
       latents, the norms and the decoder, sized to 1/R of the weights, and the
       weights are decoded once when the folder loads. ae-shared trains one
       autoencoder per matrix type across all blocks (every encoder query, …)
-      and stores one decoder for them, so at the same size the latents are wider. Only the blocks' layers are
-      targets; embeddings, the head and norms stay as they are. Works on any
-      model folder (a teacher, an assembly, a baseline).
+      and stores one decoder for them, so at the same size the latents are wider. For
+      these methods only the blocks' layers are targets; embeddings, the head
+      and norms stay as they are. Works on any model folder (a teacher, an
+      assembly, a baseline).
+
+      The folder keeps the factors (<layer>.down.weight, <layer>.up.weight) and
+      a low_rank section in config.json listing each layer's rank; Tessera
+      loads it like any model. --dense writes the products instead, a folder
+      transformers loads. Prints the ranks, the sizes and, on a seeded random
+      batch, how far the logits moved (relative to the uncompressed model's).
 
       --method embedding-ae | embedding-svd compresses the shared token
       embedding E [V, C] instead (direction-aware embedding compression, Bałazy
@@ -45,13 +52,8 @@ enum CompressCommand {
       of its own: it stays dense, only the input embedding is compressed (the
       command says so). Zero-shot: nothing is fine-tuned. The folder keeps
       <shared>.latents and <shared>.decoder.* and a compressed_embedding
-      section in config.json.
-
-      The folder keeps the factors (<layer>.down.weight, <layer>.up.weight) and
-      a low_rank section in config.json listing each layer's rank; Tessera
-      loads it like any model. --dense writes the products instead, a folder
-      transformers loads. Prints the ranks, the sizes and, on a seeded random
-      batch, how far the logits moved (relative to the uncompressed model's).
+      section in config.json (--dense: the decoded table); a later quantize
+      leaves the tied head reading that table in fp32.
 
       EXAMPLES:
         tessera compress --model Checkpoints/demo/teacher --method svd --ratio 2 --out models/teacher-svd2
