@@ -55,6 +55,10 @@ public final class Embedding: ParameterContainer {
   public let weight: Parameter
   /// A row (the padding token's) that lookups never train, as BART's embeddings do.
   public let paddingIndex: Int?
+  /// The compressed form a model folder stores the table in (set by
+  /// embedding compression or when such a folder loads); the table itself
+  /// stays the decoded values. See ``storedFactors``.
+  public var factors: EmbeddingFactors?
 
   /// Normal(0, `std`) initialisation.
   public convenience init(count: Int, width: Int, std: Float = 1, paddingIndex: Int? = nil, using generator: inout SeededRandom) {

@@ -216,7 +216,7 @@ public final class BartModel: Seq2SeqModel, LayerTree {
   }
 
   /// The checkpoint keys of the shared embedding's tied copies (the head's only when it is tied).
-  private var tiedCopyKeys: [String] {
+  var tiedCopyKeys: [String] {
     ["\(BartModel.encoderKey).\(BartStack.embeddingCopyKey).weight", "\(BartModel.decoderKey).\(BartStack.embeddingCopyKey).weight"]
       + (head == nil ? ["\(BartModel.headKey).weight"] : [])
   }

@@ -56,10 +56,11 @@ public enum ModelExport {
     if sections.isEmpty {
       try CheckpointFiles.write(model.checkpointTensors(), metadata: fileMetadata, into: folder, format: format)
     } else {
-      // Quantized layers keep their stored form (I8 + scales, or BF16), low-rank ones their factors,
-      // pruned ones their masks and kept values.
+      // Quantized layers keep their stored form (I8 + scales, or BF16), low-rank ones and a compressed
+      // embedding their factors, pruned ones their masks and kept values.
       let (quantized, quantizedTypes) = ModelQuantization.checkpointTensors(of: model)
-      let (tensors, maskTypes) = SparseWeightStorage.checkpointTensors(of: model, from: LowRankCompression.checkpointTensors(of: model, from: quantized))
+      let factorised = EmbeddingCompression.checkpointTensors(of: model, from: LowRankCompression.checkpointTensors(of: model, from: quantized))
+      let (tensors, maskTypes) = SparseWeightStorage.checkpointTensors(of: model, from: factorised)
       try CheckpointFiles.write(
         tensors, metadata: fileMetadata, into: folder, format: format, dtypes: quantizedTypes.merging(maskTypes) { a, _ in a })
     }
@@ -73,6 +74,7 @@ public enum ModelExport {
       LowRankCompression.section(of: model).map { (LowRankCompression.sectionKey, $0) },
       AutoencodedCompression.section(of: model).map { (AutoencodedCompression.sectionKey, $0) },
       SparseWeightStorage.section(of: model).map { (SparseWeightStorage.sectionKey, $0) },
+      EmbeddingCompression.section(of: model).map { (EmbeddingCompression.sectionKey, $0) },
     ].compactMap { $0 }
   }
 

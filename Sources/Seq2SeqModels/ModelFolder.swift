@@ -62,6 +62,9 @@ public enum ModelLoading {
     if let section {
       weights = try ModelQuantization.install(section, weights: weights, into: model, source: source, configFile: configURL.path)
     }
+    if let compressed = configuration[EmbeddingCompression.sectionKey] {
+      weights = try EmbeddingCompression.install(compressed, weights: weights, into: model, source: source, configFile: configURL.path)
+    }
     try model.loadStateDictionary(model.sanitize(weights: weights, source: source), source: source)
     return model
   }

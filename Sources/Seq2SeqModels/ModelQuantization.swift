@@ -12,6 +12,8 @@ protocol SharedEmbeddingHead: AnyObject {
   static var headKey: String { get }
   /// Whether the configuration ties the head to the shared embedding.
   var headIsTied: Bool { get }
+  /// The checkpoint keys that hold copies of the shared table (the stacks', a tied head's).
+  var tiedCopyKeys: [String] { get }
 }
 
 extension T5Model: SharedEmbeddingHead {
@@ -77,7 +79,11 @@ public enum ModelQuantization {
       try LinearLayers.replace(at: key, in: model, with: make(settings.scheme, from: linear))
       quantized.append(key)
     }
-    if let holder = model as? any SharedEmbeddingHead, holder.headIsTied, holder.head == nil, !settings.keeps(tiedHeadEntry) {
+    // A compressed shared table is stored as its factors, not as a table: the
+    // tied head keeps reading it in fp32 rather than storing a quantized copy.
+    if let holder = model as? any SharedEmbeddingHead, holder.headIsTied, holder.head == nil, holder.shared.storedFactors == nil,
+      !settings.keeps(tiedHeadEntry)
+    {
       let head = make(settings.scheme, from: Linear(weight: Parameter(holder.shared.weight.value.detached())))
       head.copiesTiedWeight = true
       holder.shared.weight.value = head.fused().weight.value
@@ -116,11 +122,13 @@ public enum ModelQuantization {
     return holder.headIsTied && holder.head is any QuantizedLinearLayer
   }
 
-  /// Bytes of the weights as a quantized folder stores them (tied weights once).
+  /// Bytes of the weights as a quantized folder stores them (tied weights once, a compressed embedding as its factors).
   public static func storedBytes(of model: any Seq2SeqModel) -> Int {
     let tiedHead = hasQuantizedTiedHead(model)
     let sharedKey = (model as? any SharedEmbeddingHead).map { type(of: $0).sharedKey + ".weight" }
-    let dense = model.uniqueNamedParameters().filter { !(tiedHead && $0.key == sharedKey) }.reduce(0) { $0 + 4 * $1.parameter.value.count }
+    let factors = EmbeddingCompression.factors(of: model)
+    let dense = model.uniqueNamedParameters().filter { !((tiedHead || factors != nil) && $0.key == sharedKey) }
+      .reduce(4 * (factors?.storedCount ?? 0)) { $0 + 4 * $1.parameter.value.count }
     let quantized = LinearLayers.leaves(in: model).compactMap { $0.layer as? any QuantizedLinearLayer }
       .flatMap { $0.storedWeights() }.reduce(0) { $0 + $1.tensor.count * $1.dtype.byteSize }
     // A magnitude-pruned layer is stored as its mask (a bit a weight) and its kept values.

@@ -201,15 +201,19 @@ public final class T5Model: Seq2SeqModel, LayerTree {
     return try ModelConfigurationWriter.json(config, architecture: architecture, floatKeys: ["dropout_rate", "layer_norm_epsilon", "initializer_factor"])
   }
 
+  /// The checkpoint keys of the shared embedding's tied copies (each stack's, and the head's when it is tied).
+  var tiedCopyKeys: [String] {
+    [T5Model.encoderKey, T5Model.decoderKey].map { "\($0).\(T5Stack.embeddingCopyKey).weight" }
+      + (head == nil ? ["\(T5Model.headKey).weight"] : [])
+  }
+
   public func checkpointTensors() -> [String: Tensor] {
     var tensors = LinearLayers.denseStateDictionary(of: self)
-    let sharedWeight = tensors["\(T5Model.sharedKey).weight"]
     for stack in [T5Model.encoderKey, T5Model.decoderKey] {
       let ours = "\(stack).\(T5Stack.positionBiasKey).weight"
       tensors["\(stack).\(T5Stack.checkpointPositionBiasKey).weight"] = tensors.removeValue(forKey: ours)
-      tensors["\(stack).\(T5Stack.embeddingCopyKey).weight"] = sharedWeight
     }
-    if head == nil { tensors["\(T5Model.headKey).weight"] = sharedWeight }
+    for key in tiedCopyKeys { tensors[key] = tensors["\(T5Model.sharedKey).weight"] }
     return tensors
   }
 
@@ -223,11 +227,8 @@ public final class T5Model: Seq2SeqModel, LayerTree {
     for stack in [T5Model.encoderKey, T5Model.decoderKey] {
       let inBlock = "\(stack).\(T5Stack.checkpointPositionBiasKey).weight"
       if let bias = result.removeValue(forKey: inBlock) { result["\(stack).\(T5Stack.positionBiasKey).weight"] = bias }
-      try ModelLoading.dropTiedCopy(&result, key: "\(stack).\(T5Stack.embeddingCopyKey).weight", of: sharedKey, source: source)
     }
-    if head == nil {
-      try ModelLoading.dropTiedCopy(&result, key: "\(T5Model.headKey).weight", of: sharedKey, source: source)
-    }
+    for key in tiedCopyKeys { try ModelLoading.dropTiedCopy(&result, key: key, of: sharedKey, source: source) }
     return result
   }
 }

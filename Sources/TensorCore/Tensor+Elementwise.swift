@@ -94,4 +94,16 @@ extension Tensor {
     }
     return out
   }
+
+  /// |x|ᵖ for a constant exponent p > 0, with derivative p·|x|ᵖ⁻¹·sign(x)
+  /// (0 at x = 0, the subgradient, where p < 1 would make it infinite).
+  public func absolutePower(_ exponent: Float) -> Tensor {
+    var out = mapValues { Foundation.pow(Swift.abs($0), exponent) }
+    let x = detached()
+    Tensor.record(&out, inputs: [self]) { g in
+      let slope = x.mapValues { $0 == 0 ? 0 : exponent * Foundation.pow(Swift.abs($0), exponent - 1) * ($0 > 0 ? 1 : -1) }
+      return [Tensor.broadcastBinary(g, slope, MulKernel.self)]
+    }
+    return out
+  }
 }

@@ -43,6 +43,15 @@ final class ElementwiseGradientTests: XCTestCase {
     // ReLU away from its kink at zero.
     let awayFromZero = x.scalars.map { $0 >= 0 ? $0 + 0.1 : $0 - 0.1 }
     assertGradientsMatch([Tensor(awayFromZero, shape: [3, 5])]) { $0[0].relu() }
+    // |x|ᵖ away from zero, on both signs; at zero the value is 0 and the gradient the subgradient 0.
+    assertGradientsMatch([Tensor(awayFromZero, shape: [3, 5])]) { $0[0].absolutePower(1) }
+    assertGradientsMatch([Tensor(awayFromZero, shape: [3, 5])], step: 1e-3) { $0[0].absolutePower(0.5) }
+    var atZero = Tensor([0, -4, 0.25])
+    atZero.requiresGrad = true
+    let powered = atZero.absolutePower(0.5)
+    assertClose(powered, Tensor([0, 2, 0.5]))
+    powered.sum().backward()
+    assertClose(atZero.grad!, Tensor([0, -0.25, 1]))
   }
 
   func testUnaryValues() {

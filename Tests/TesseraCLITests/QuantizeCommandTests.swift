@@ -63,7 +63,7 @@ final class CompressCommandTests: TinyModelCLITestCase {
     XCTAssertEqual(LowRankCompression.ranks(of: try ModelLoading.load(from: attention)).count, 12)
 
     for (arguments, message) in [
-      (["--method", "pca", "--ratio", "2"], "--method must be svd, fwsvd, ae, ae-shared, got 'pca'"),
+      (["--method", "pca", "--ratio", "2"], "--method must be svd, fwsvd, ae, ae-shared, embedding-ae, embedding-svd, got 'pca'"),
       (["--method", "svd", "--ratio", "1"], "--ratio must be a number > 1"),
       (["--method", "svd", "--ratio", "2", "--targets", "embeddings"], "--targets takes attention, ffn, got 'embeddings'"),
     ] {

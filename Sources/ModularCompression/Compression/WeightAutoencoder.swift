@@ -27,18 +27,15 @@ public struct AutoencoderSettings: Sendable, Equatable {
 /// trains one autoencoder together and stores one decoder: the layers share
 /// a basis, so at the same stored size the latents can be wider.
 ///
-/// The autoencoder starts from the principal directions of its rows (the
-/// SVD's right singular vectors), so training starts at the SVD's
-/// reconstruction and moves to what the loss prefers.
+/// Training is ``RowAutoencoder``'s: it starts from the principal directions
+/// of the rows (the SVD's reconstruction) and moves to what the loss prefers.
 public enum WeightAutoencoder {
   /// The weight of the cosine term; the RMSE term has `1 − cosineWeight`.
   public static let cosineWeight: Float = 0.9091
 
   /// `0.9091·mean(1 − cos(x̂ᵢ, xᵢ)) + 0.0909·√mean((x̂ − x)²)` over rows.
   public static func loss(_ reconstructed: Tensor, _ rows: Tensor) -> Tensor {
-    let dot = (reconstructed * rows).sum(axis: 1)
-    let norms = ((reconstructed * reconstructed).sum(axis: 1) * (rows * rows).sum(axis: 1)).shifted(by: 1e-12).sqrt()
-    let cosine = (dot / norms).mean()
+    let cosine = RowAutoencoder.meanCosine(reconstructed, rows)
     let difference = reconstructed - rows
     let rmse = (difference * difference).mean().shifted(by: 1e-12).sqrt()
     return (1 - cosine) * cosineWeight + rmse * (1 - cosineWeight)
@@ -57,31 +54,14 @@ public enum WeightAutoencoder {
     return Swift.max(1, Int(budget / Double(rows + width)))
   }
 
-  /// Trains an autoencoder of latent width `latent` on `rows` `[N, in]`;
-  /// returns the latents `[N, d]`, the decoder and the final loss.
+  /// Trains an autoencoder of latent width `latent` on `rows` `[N, in]`
+  /// (norm-enforced decoding, ``loss(_:_:)``); returns the latents `[N, d]`,
+  /// the decoder and the final loss.
   public static func train(rows: Tensor, latent: Int, settings: AutoencoderSettings) throws -> (latents: Tensor, decoder: Linear, loss: Float) {
-    let width = rows.shape[1]
-    let svd = try SingularValueDecomposition(rows)
-    let basis = svd.vt.slice(axis: 0, 0..<Swift.min(latent, svd.s.count))  // [d', in]
-    var padded = [Float](repeating: 0, count: latent * width)
-    for (index, value) in basis.scalars.enumerated() { padded[index] = value }
-    let directions = Tensor(padded, shape: [latent, width])
-    let encoder = Linear(weight: Parameter(directions), bias: nil)
-    let decoder = Linear(weight: Parameter(directions.transposed2D()), bias: Parameter(Tensor.zeros([width])))
-    let pair = AutoencoderPair(encoder: encoder, decoder: decoder)
-    let optimizer = AdamW(pair, configuration: AdamWConfiguration(learningRate: settings.learningRate, weightDecay: 0))
     let norms = (rows * rows).sum(axis: 1).sqrt()
-    for step in 0..<settings.steps {
-      optimizer.zeroGrad()
-      let loss = Self.loss(enforcingNorms(decoder(encoder(rows)), to: norms), rows)
-      guard loss.item().isFinite else { throw AutoencoderError.nonFiniteLoss(step: step) }
-      loss.backward()
-      let decay: Float = step >= settings.steps * 3 / 4 ? 0.25 : (step >= settings.steps / 2 ? 0.5 : 1)
-      optimizer.update(learningRate: settings.learningRate * decay)
+    return try RowAutoencoder.train(rows: rows, latent: latent, settings: settings) { decoded, _ in
+      loss(enforcingNorms(decoded, to: norms), rows)
     }
-    let latents = withoutGradient { encoder(rows) }
-    let final = withoutGradient { Self.loss(enforcingNorms(decoder(latents), to: norms), rows).item() }
-    return (latents.detached(), decoder, final)
   }
 
   /// Replaces the target layers of `model` by autoencoded ones (each alone,
@@ -132,14 +112,6 @@ public enum WeightAutoencoder {
   static func matrixType(of key: String) -> String {
     key.replacingOccurrences(of: #"\.(block|layers)\.[0-9]+\."#, with: ".", options: .regularExpression)
   }
-}
-
-/// The two layers an autoencoder trains, as one parameter container.
-private final class AutoencoderPair: LayerTree {
-  let encoder: Linear, decoder: Linear
-  init(encoder: Linear, decoder: Linear) { (self.encoder, self.decoder) = (encoder, decoder) }
-  var sublayers: [(key: String, layer: any ParameterContainer)] { [("encoder", encoder), ("decoder", decoder)] }
-  func replaceSublayer(_ key: String, with layer: any LinearLayer) -> Bool { false }
 }
 
 /// An autoencoder that cannot be trained.

@@ -10,7 +10,7 @@ import Tokenizers
 enum CompressCommand {
   static let command = Command(
     path: ["compress"],
-    summary: "Compress a model folder's attention and feed-forward layers offline: SVD, Fisher-weighted SVD or weight autoencoders",
+    summary: "Compress a model folder offline: its layers by SVD, Fisher-weighted SVD or weight autoencoders, or its shared embedding",
     discussion: """
       --method svd replaces each target layer W [out, in] by the best rank-r
       factors U [out, r] · V [r, in] (truncated SVD: LAPACK's sgesdd from the
@@ -29,9 +29,10 @@ enum CompressCommand {
       latents, the norms and the decoder, sized to 1/R of the weights, and the
       weights are decoded once when the folder loads. ae-shared trains one
       autoencoder per matrix type across all blocks (every encoder query, …)
-      and stores one decoder for them, so at the same size the latents are wider. Only the blocks' layers are
-      targets; embeddings, the head and norms stay as they are. Works on any
-      model folder (a teacher, an assembly, a baseline).
+      and stores one decoder for them, so at the same size the latents are wider. For
+      these methods only the blocks' layers are targets; embeddings, the head
+      and norms stay as they are. Works on any model folder (a teacher, an
+      assembly, a baseline).
 
       The folder keeps the factors (<layer>.down.weight, <layer>.up.weight) and
       a low_rank section in config.json listing each layer's rank; Tessera
@@ -39,17 +40,34 @@ enum CompressCommand {
       transformers loads. Prints the ranks, the sizes and, on a seeded random
       batch, how far the logits moved (relative to the uncompressed model's).
 
+      --method embedding-ae | embedding-svd compresses the shared token
+      embedding E [V, C] instead (direction-aware embedding compression, Bałazy
+      et al. 2021): stored are latents [V, k] and a linear decoder k → C, with
+      k = ⌊V·C / (R·(V + C))⌋. embedding-ae trains a linear autoencoder over
+      the rows on (0.9975/5)·(1 − cos) + 0.0025·mean(|x̂ − x|^α), α annealed
+      from 1 to 0.1 over --steps, from the SVD start; embedding-svd is the
+      truncated SVD at the same size. The table is decoded once when the
+      folder loads into a plain embedding; a tied head (T5 v1.0, BART) reads
+      the same decoded table. An untied head (T5 v1.1's lm_head) is a layer
+      of its own: it stays dense, only the input embedding is compressed (the
+      command says so). Zero-shot: nothing is fine-tuned. The folder keeps
+      <shared>.latents and <shared>.decoder.* and a compressed_embedding
+      section in config.json (--dense: the decoded table); a later quantize
+      leaves the tied head reading that table in fp32.
+
       EXAMPLES:
         tessera compress --model Checkpoints/demo/teacher --method svd --ratio 2 --out models/teacher-svd2
         tessera compress --model models/3x --method svd --ratio 1.5 --targets ffn --out models/3x-svd-ffn
         tessera compress --model Checkpoints/demo/teacher --method fwsvd --ratio 1.25 --task numbers --out models/teacher-fwsvd
+        tessera compress --model Checkpoints/demo/teacher --method embedding-ae --ratio 10 --out models/teacher-emb10
+        tessera compress --model models/teacher-svd2 --method embedding-svd --ratio 4 --out models/teacher-svd2-emb4
       """,
     options: [
       .value("--model", "DIR", "Model folder to compress (required)"),
-      .value("--method", "NAME", "svd, fwsvd (Fisher-weighted: needs --task or --data), ae or ae-shared (required)"),
-      .value("--steps", "N", "ae, ae-shared: Adam steps per autoencoder", default: "1000"),
-      .value("--ratio", "R", "Each target layer keeps about 1/R of its weights, R > 1 (required)"),
-      .value("--targets", "LIST", "Layers to factorise: attention, ffn", default: "attention,ffn"),
+      .value("--method", "NAME", "svd, fwsvd (Fisher-weighted: needs --task or --data), ae, ae-shared, embedding-ae or embedding-svd (required)"),
+      .value("--steps", "N", "ae, ae-shared, embedding-ae: Adam steps per autoencoder", default: "1000"),
+      .value("--ratio", "R", "Each target layer (or the embedding) keeps about 1/R of its weights, R > 1 (required)"),
+      .value("--targets", "LIST", "Layers to factorise: attention, ffn (default: both; not for embedding-…)"),
       .value("--out", "DIR", "Output model folder (required; an existing one must be a model folder Tessera wrote)"),
       .value("--calibration", "N", "fwsvd: training examples whose squared gradients weight the rows", default: "256"),
     ] + DatasetOptions.options + [
@@ -59,7 +77,8 @@ enum CompressCommand {
   ) { arguments in
     let source = URL(fileURLWithPath: try arguments.require("--model"))
     let method = try arguments.require("--method")
-    let methods = ["svd", "fwsvd", "ae", "ae-shared"]
+    let methods = ["svd", "fwsvd", "ae", "ae-shared"] + EmbeddingCompressionStep.methods
+    let compressesEmbedding = EmbeddingCompressionStep.methods.contains(method)
     guard methods.contains(method) else { throw UsageError("--method must be \(methods.joined(separator: ", ")), got '\(method)'") }
     let steps = try arguments.positiveInt("--steps") ?? AutoencoderSettings().steps
     let calibrationCount = try arguments.positiveInt("--calibration") ?? 256
@@ -69,6 +88,9 @@ enum CompressCommand {
     guard let ratio = try arguments.double("--ratio"), ratio.isFinite, ratio > 1 else {
       throw UsageError("--ratio must be a number > 1 (each target layer keeps about 1/R of its weights)")
     }
+    if compressesEmbedding, arguments.string("--targets") != nil {
+      throw UsageError("--targets names block layers; --method \(method) compresses the shared embedding")
+    }
     let targets = try targets(arguments)
     let out = URL(fileURLWithPath: try arguments.require("--out"))
     let model = try ModelLoading.load(from: source)
@@ -76,12 +98,12 @@ enum CompressCommand {
       throw UsageError("\(source.path) is quantized (\(scheme.rawValue)); compress its fp32 model, then quantize")
     }
     let layers = LowRankCompression.targetLayers(of: model, targets: targets)
-    guard !layers.isEmpty else {
+    guard compressesEmbedding || !layers.isEmpty else {
       throw UsageError("\(source.path) has no dense \(targets.map(\.rawValue).sorted().joined(separator: " or ")) layers left to factorise")
     }
     try OutputFolder.claim(out, as: .model, force: arguments.has("--force"), reading: [source])
     let probe = try ModelProbe(model)
-    let before = model.parameterCount
+    let before = model.parameterCount, storedBefore = ModelQuantization.storedBytes(of: model)
     var importance: [String: [Float]] = [:]
     if method == "fwsvd" {
       var data = DatasetSpec()
@@ -97,7 +119,9 @@ enum CompressCommand {
       calibration.finish()
     }
     let summary: String
-    if method.hasPrefix("ae") {
+    if compressesEmbedding {
+      summary = try EmbeddingCompressionStep.apply(to: model, method: method, ratio: ratio, steps: steps)
+    } else if method.hasPrefix("ae") {
       let bar = ProgressBar(total: 1, label: "training autoencoders")
       let groups = try WeightAutoencoder.compress(
         model, ratio: ratio, targets: targets, shared: method == "ae-shared", settings: AutoencoderSettings(steps: steps)
@@ -122,14 +146,19 @@ enum CompressCommand {
       extraFiles: try ModelExport.generationConfigCopy(from: source, for: model),
       format: WeightFileFormat(dense: arguments.has("--dense")),
       configSections: [(TransformChain.sectionKey, try TransformChain.extended(from: source, stage: "compress", settings: [
-        ("method", .string(method)), ("ratio", .number(ratio)), ("targets", .array(targets.map(\.rawValue).sorted().map { .string($0) })),
+        ("method", .string(method)), ("ratio", .number(ratio)),
+        ("targets", .array((compressesEmbedding ? ["shared_embedding"] : targets.map(\.rawValue).sorted()).map { .string($0) })),
         ("calibration_examples", method == "fwsvd" ? .number(Double(calibrationCount)) : .null),
-        ("steps", method.hasPrefix("ae") ? .number(Double(steps)) : .null),
+        ("steps", method.hasPrefix("ae") || method == "embedding-ae" ? .number(Double(steps)) : .null),
         ("dense", .bool(arguments.has("--dense"))),
       ]))])
+    let storedAfter = ModelQuantization.storedBytes(of: model)
+    let sizes = compressesEmbedding
+      ? "stored weights: \(storedBefore.formatted()) → \(storedAfter.formatted()) bytes (\(String(format: "%.2f", Double(storedBefore) / Double(storedAfter)))× smaller)"
+      : "parameters: \(before.formatted()) → \(model.parameterCount.formatted()) (\(String(format: "%.2f", Double(before) / Double(model.parameterCount)))× fewer)"
     print("""
       \(summary)
-      parameters: \(before.formatted()) → \(model.parameterCount.formatted()) (\(String(format: "%.2f", Double(before) / Double(model.parameterCount)))× fewer)
+      \(sizes)
       \(probe.describeChange(model))
       saved \(out.path)\(arguments.has("--dense") ? " (factor products as fp32, for transformers)" : "")
       """)
