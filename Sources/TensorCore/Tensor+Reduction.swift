@@ -117,3 +117,15 @@ extension Tensor {
     }
   }
 }
+
+extension Tensor {
+  /// ‖self − reference‖ / ‖reference‖ over all elements (‖self − reference‖ when the reference is zero).
+  public func relativeError(to reference: Tensor) -> Double {
+    var difference = 0.0, norm = 0.0
+    for (x, y) in zip(scalars, reference.scalars) {
+      difference += Double(x - y) * Double(x - y)
+      norm += Double(y) * Double(y)
+    }
+    return norm > 0 ? (difference / norm).squareRoot() : difference.squareRoot()
+  }
+}

@@ -8,10 +8,15 @@ import TensorCore
 public enum CompressionMethod: String, Sendable, Codable, CaseIterable {
   case svd, fwsvd, ae
   case aeShared = "ae-shared"
+  /// The shared token embedding (and a tied head) as latents and a decoder.
+  case embeddingAE = "embedding-ae", embeddingSVD = "embedding-svd"
 
   /// Whether the method needs calibration examples (Fisher-weighted SVD's squared gradients).
   public var needsCalibration: Bool { self == .fwsvd }
-  public var isAutoencoder: Bool { self == .ae || self == .aeShared }
+  /// Whether it trains autoencoders (and so takes `steps`).
+  public var isAutoencoder: Bool { self == .ae || self == .aeShared || self == .embeddingAE }
+  /// Whether it compresses the shared embedding rather than the blocks' layers (`targets`).
+  public var compressesEmbedding: Bool { self == .embeddingAE || self == .embeddingSVD }
 }
 
 /// What one `compress` stage does: the settings of `tessera compress`.
@@ -43,6 +48,9 @@ public struct CompressionSettings: Sendable, Hashable, Codable {
       targets: try c.decodeIfPresent([CompressionTarget].self, forKey: .targets) ?? d.targets,
       steps: try c.decodeIfPresent(Int.self, forKey: .steps) ?? d.steps,
       calibration: try c.decodeIfPresent(Int.self, forKey: .calibration) ?? d.calibration)
+    if method.compressesEmbedding, c.contains(.targets) {
+      throw DecodingError.dataCorruptedError(forKey: .targets, in: c, debugDescription: "names block layers; \(method.rawValue) compresses the shared embedding")
+    }
     if let problem = problem {
       throw DecodingError.dataCorruptedError(forKey: problem.key, in: c, debugDescription: problem.reason)
     }
@@ -63,12 +71,14 @@ public struct CompressionSettings: Sendable, Hashable, Codable {
   public func apply(
     to model: any Seq2SeqModel, calibration data: TokenizedExamples? = nil, progress: (String, Int, Int) -> Void = { _, _, _ in }
   ) throws -> String {
+    if method.compressesEmbedding { return try compressEmbedding(of: model, progress: progress) }
     let targetSet = Set(targets)
     let layers = LowRankCompression.targetLayers(of: model, targets: targetSet)
     guard !layers.isEmpty else {
       throw TransformError.nothingToCompress(targets: targets.map(\.rawValue).sorted().joined(separator: " or "))
     }
     if method.isAutoencoder {
+      progress("training autoencoders", 0, 1)
       let groups = try WeightAutoencoder.compress(
         model, ratio: ratio, targets: targetSet, shared: method == .aeShared, settings: AutoencoderSettings(steps: steps)
       ) { progress("training autoencoders", $0, $1) }
@@ -94,7 +104,7 @@ public struct CompressionSettings: Sendable, Hashable, Codable {
   public var provenance: [(String, JSONValue)] {
     [
       ("method", .string(method.rawValue)), ("ratio", .number(ratio)),
-      ("targets", .array(targets.map(\.rawValue).sorted().map { .string($0) })),
+      ("targets", .array((method.compressesEmbedding ? ["shared_embedding"] : targets.map(\.rawValue).sorted()).map { .string($0) })),
       ("calibration_examples", method.needsCalibration ? .number(Double(calibration)) : .null),
       ("steps", method.isAutoencoder ? .number(Double(steps)) : .null),
     ]
@@ -199,7 +209,7 @@ public enum TransformStage: Sendable, Hashable, Codable {
     }
     switch self {
     case .compress(let s):
-      return "\(s.method.rawValue) \(formatRatio(s.ratio))×\(scope(s.targets))"
+      return "\(s.method.rawValue) \(formatRatio(s.ratio))×\(s.method.compressesEmbedding ? "" : scope(s.targets))"
     case .prune(let s):
       let share = String(format: "%g%%", (s.sparsity * 1000).rounded() / 10)
       return "\(s.method.rawValue) \(share)\(s.method == .magnitude && s.scope == .layer ? " per layer" : "")\(scope(s.targets))"

@@ -50,3 +50,20 @@ final class ProgressBar: @unchecked Sendable {
       : String(format: "%d:%02d", s / 60, s % 60)
   }
 }
+
+/// Progress of work in labelled stages (`calibrating`, then `factorising`):
+/// one bar per stage, the previous one finished when the label changes.
+final class StagedProgress {
+  private var current: (label: String, total: Int, bar: ProgressBar)?
+
+  func update(_ label: String, _ done: Int, _ total: Int) {
+    if let current, current.label != label || current.total != total { finish() }
+    if current == nil { current = (label, total, ProgressBar(total: total, label: label)) }
+    current!.bar.update(done)
+  }
+
+  func finish() {
+    current?.bar.finish()
+    current = nil
+  }
+}

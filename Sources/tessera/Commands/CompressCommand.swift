@@ -76,84 +76,54 @@ enum CompressCommand {
     ]
   ) { arguments in
     let source = URL(fileURLWithPath: try arguments.require("--model"))
-    let method = try arguments.require("--method")
-    let methods = ["svd", "fwsvd", "ae", "ae-shared"] + EmbeddingCompressionStep.methods
-    let compressesEmbedding = EmbeddingCompressionStep.methods.contains(method)
-    guard methods.contains(method) else { throw UsageError("--method must be \(methods.joined(separator: ", ")), got '\(method)'") }
-    let steps = try arguments.positiveInt("--steps") ?? AutoencoderSettings().steps
-    let calibrationCount = try arguments.positiveInt("--calibration") ?? 256
-    if method != "fwsvd", arguments.string("--task") != nil || arguments.string("--data") != nil {
-      throw UsageError("--method \(method) uses no data; --task and --data are for fwsvd's calibration")
+    let methodName = try arguments.require("--method")
+    guard let method = CompressionMethod(rawValue: methodName) else {
+      throw UsageError("--method must be \(CompressionMethod.allCases.map(\.rawValue).joined(separator: ", ")), got '\(methodName)'")
+    }
+    if !method.needsCalibration, arguments.string("--task") != nil || arguments.string("--data") != nil {
+      throw UsageError("--method \(method.rawValue) uses no data; --task and --data are for fwsvd's calibration")
     }
     guard let ratio = try arguments.double("--ratio"), ratio.isFinite, ratio > 1 else {
       throw UsageError("--ratio must be a number > 1 (each target layer keeps about 1/R of its weights)")
     }
-    if compressesEmbedding, arguments.string("--targets") != nil {
-      throw UsageError("--targets names block layers; --method \(method) compresses the shared embedding")
+    if method.compressesEmbedding, arguments.string("--targets") != nil {
+      throw UsageError("--targets names block layers; --method \(method.rawValue) compresses the shared embedding")
     }
-    let targets = try targets(arguments)
+    let settings = CompressionSettings(
+      method: method, ratio: ratio, targets: try targets(arguments).sorted { $0.rawValue < $1.rawValue },
+      steps: try arguments.positiveInt("--steps") ?? AutoencoderSettings().steps,
+      calibration: try arguments.positiveInt("--calibration") ?? 256)
     let out = URL(fileURLWithPath: try arguments.require("--out"))
     let model = try ModelLoading.load(from: source)
     if let scheme = ModelQuantization.scheme(of: model) {
       throw UsageError("\(source.path) is quantized (\(scheme.rawValue)); compress its fp32 model, then quantize")
     }
-    let layers = LowRankCompression.targetLayers(of: model, targets: targets)
-    guard compressesEmbedding || !layers.isEmpty else {
-      throw UsageError("\(source.path) has no dense \(targets.map(\.rawValue).sorted().joined(separator: " or ")) layers left to factorise")
+    guard method.compressesEmbedding || !LowRankCompression.targetLayers(of: model, targets: Set(settings.targets)).isEmpty else {
+      throw UsageError("\(source.path) has no dense \(settings.targets.map(\.rawValue).joined(separator: " or ")) layers left to factorise")
     }
     try OutputFolder.claim(out, as: .model, force: arguments.has("--force"), reading: [source])
     let probe = try ModelProbe(model)
     let before = model.parameterCount, storedBefore = ModelQuantization.storedBytes(of: model)
-    var importance: [String: [Float]] = [:]
-    if method == "fwsvd" {
+    var calibration: TokenizedExamples?
+    if method.needsCalibration {
       var data = DatasetSpec()
       try DatasetOptions.apply(arguments, to: &data)
-      if arguments.string("--train-examples") == nil { data.trainExamples = calibrationCount }
-      let examples = Array(try data.examples(.train).prefix(calibrationCount))
+      if arguments.string("--train-examples") == nil { data.trainExamples = settings.calibration }
+      let examples = Array(try data.examples(.train).prefix(settings.calibration))
       guard !examples.isEmpty else { throw UsageError("the training split of \(data.displayName) has no examples to calibrate on") }
-      let tokenized = TokenizedExamples(examples, tokenizer: try loadTokenizer(from: source, fitting: model))
-      let calibration = ProgressBar(total: 1, label: "calibrating")
-      importance = try FisherImportance.rowImportance(of: model, layers: layers, data: tokenized) { done, total in
-        calibration.update(done, detail: "batch \(done)/\(total) of \(examples.count) examples")
-      }
-      calibration.finish()
+      calibration = TokenizedExamples(examples, tokenizer: try loadTokenizer(from: source, fitting: model))
     }
-    let summary: String
-    if compressesEmbedding {
-      summary = try EmbeddingCompressionStep.apply(to: model, method: method, ratio: ratio, steps: steps)
-    } else if method.hasPrefix("ae") {
-      let bar = ProgressBar(total: 1, label: "training autoencoders")
-      let groups = try WeightAutoencoder.compress(
-        model, ratio: ratio, targets: targets, shared: method == "ae-shared", settings: AutoencoderSettings(steps: steps)
-      ) { done, total in bar.update(done, detail: "\(done)/\(total) autoencoders") }
-      bar.finish()
-      let widths = Set(groups.map(\.latentWidth)).sorted().map(String.init).joined(separator: ", ")
-      let meanLoss = groups.map { Double($0.loss) }.reduce(0, +) / Double(max(groups.count, 1))
-      summary = "encoded \(groups.map(\.keys.count).reduce(0, +)) layers with \(groups.count) autoencoders (latent widths \(widths)), "
-        + String(format: "mean final loss %.4f", meanLoss)
-    } else {
-      let bar = ProgressBar(total: layers.count, label: "factorising")
-      let ranks = try LowRankCompression.factorise(model, ratio: ratio, targets: targets, rowImportance: importance) { done, _ in
-        bar.update(done)
-      }
-      bar.finish()
-      let rankList = Set(ranks.map(\.rank)).sorted().map(String.init).joined(separator: ", ")
-      summary = "factorised \(ranks.count) layers by \(method == "fwsvd" ? "Fisher-weighted" : "truncated") SVD "
-        + "(\(SingularValueDecomposition.hasLAPACK ? "LAPACK" : "Jacobi")), ranks \(rankList)"
-    }
+    let progress = StagedProgress()
+    let summary = try settings.apply(to: model, calibration: calibration, progress: progress.update)
+    progress.finish()
     try ModelExport.save(
       model, to: out, tokenizer: try tokenizerIfPresent(in: source),
       extraFiles: try ModelExport.generationConfigCopy(from: source, for: model),
       format: WeightFileFormat(dense: arguments.has("--dense")),
-      configSections: [(TransformChain.sectionKey, try TransformChain.extended(from: source, stage: "compress", settings: [
-        ("method", .string(method)), ("ratio", .number(ratio)),
-        ("targets", .array((compressesEmbedding ? ["shared_embedding"] : targets.map(\.rawValue).sorted()).map { .string($0) })),
-        ("calibration_examples", method == "fwsvd" ? .number(Double(calibrationCount)) : .null),
-        ("steps", method.hasPrefix("ae") || method == "embedding-ae" ? .number(Double(steps)) : .null),
-        ("dense", .bool(arguments.has("--dense"))),
-      ]))])
+      configSections: [(TransformChain.sectionKey, try TransformChain.extended(
+        from: source, stage: "compress", settings: settings.provenance + [("dense", .bool(arguments.has("--dense")))]))])
     let storedAfter = ModelQuantization.storedBytes(of: model)
-    let sizes = compressesEmbedding
+    let sizes = method.compressesEmbedding
       ? "stored weights: \(storedBefore.formatted()) → \(storedAfter.formatted()) bytes (\(String(format: "%.2f", Double(storedBefore) / Double(storedAfter)))× smaller)"
       : "parameters: \(before.formatted()) → \(model.parameterCount.formatted()) (\(String(format: "%.2f", Double(before) / Double(model.parameterCount)))× fewer)"
     print("""
@@ -191,6 +161,6 @@ struct ModelProbe {
   /// "logits on a random batch: relative error …" for `model` after the transform.
   func describeChange(_ model: any Seq2SeqModel) -> String {
     let changed = withoutGradient { model.forward(batch) }
-    return "logits on a random batch: relative error " + String(format: "%.2e", QuantizeCommand.relativeError(changed, reference))
+    return "logits on a random batch: relative error " + String(format: "%.2e", changed.relativeError(to: reference))
   }
 }

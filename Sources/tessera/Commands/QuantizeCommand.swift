@@ -72,16 +72,6 @@ enum QuantizeCommand {
       """)
   }
 
-  /// ‖a − b‖ / ‖b‖.
-  static func relativeError(_ a: Tensor, _ b: Tensor) -> Double {
-    var difference = 0.0, norm = 0.0
-    for (x, y) in zip(a.scalars, b.scalars) {
-      difference += Double(x - y) * Double(x - y)
-      norm += Double(y) * Double(y)
-    }
-    return norm > 0 ? (difference / norm).squareRoot() : difference.squareRoot()
-  }
-
   /// Four rows of 16 random source and 8 target tokens (ids from 3 up).
   static func probeBatch(for model: any Seq2SeqModel) throws -> Seq2SeqBatch {
     var generator = SeededRandom(seed: 5)

@@ -1,26 +1,21 @@
 import Foundation
-import ModularCompression
 import Seq2SeqModels
 import TensorCore
 
-/// `compress --method embedding-ae|embedding-svd`: the shared token embedding
-/// stored as latents and a decoder, at the rank that keeps about `1 / ratio` of it.
-enum EmbeddingCompressionStep {
-  static let methods = ["embedding-ae", "embedding-svd"]
-
-  /// Compresses `model`'s shared embedding in place; returns what to print.
-  static func apply(to model: any Seq2SeqModel, method: String, ratio: Double, steps: Int) throws -> String {
+extension CompressionSettings {
+  /// `embedding-ae`, `embedding-svd`: the shared token embedding stored as
+  /// latents and a decoder, at the rank that keeps about `1 / ratio` of it
+  /// (``EmbeddingCompression``); returns what it did, in words.
+  func compressEmbedding(of model: any Seq2SeqModel, progress: (String, Int, Int) -> Void) throws -> String {
     let (table, headIsTied) = try EmbeddingCompression.table(of: model)
     let (vocabulary, width) = (table.shape[0], table.shape[1])
     let rank = try EmbeddingCompression.rank(vocabulary: vocabulary, width: width, ratio: ratio)
     let svd = try EmbeddingCompression.svdFactors(of: table, rank: rank)
     var factors = svd, how = "truncated SVD (\(SingularValueDecomposition.hasLAPACK ? "LAPACK" : "Jacobi"))", lossLine = ""
-    if method == "embedding-ae" {
-      let bar = ProgressBar(total: steps, label: "training the embedding autoencoder")
-      let trained = try EmbeddingAutoencoder.train(table: table, rank: rank, settings: AutoencoderSettings(steps: steps)) { done, _ in
-        bar.update(done)
+    if method == .embeddingAE {
+      let trained = try EmbeddingAutoencoder.train(table: table, rank: rank, settings: AutoencoderSettings(steps: steps)) { done, total in
+        progress("training the embedding autoencoder", done, total)
       }
-      bar.finish()
       factors = trained.factors
       how = "a linear autoencoder (\(steps) Adam steps from the SVD start)"
       let svdLoss = withoutGradient { EmbeddingAutoencoder.loss(svd.table, table, exponent: EmbeddingAutoencoder.exponentEnd).item() }
@@ -35,7 +30,7 @@ enum EmbeddingCompressionStep {
       compressed the shared embedding [\(vocabulary) × \(width)] by \(how) to rank \(rank): \
       \(table.count.formatted()) → \(factors.storedCount.formatted()) floats (\(String(format: "%.2f", Double(table.count) / Double(factors.storedCount)))× fewer)
       \(head)
-      table: relative error \(String(format: "%.3e", QuantizeCommand.relativeError(factors.table, table))), mean cosine \(String(format: "%.4f", cosine))\(lossLine)
+      table: relative error \(String(format: "%.3e", factors.table.relativeError(to: table))), mean cosine \(String(format: "%.4f", cosine))\(lossLine)
       """
   }
 }
