@@ -131,13 +131,7 @@ public enum ModelQuantization {
       .reduce(4 * (factors?.storedCount ?? 0)) { $0 + 4 * $1.parameter.value.count }
     let quantized = LinearLayers.leaves(in: model).compactMap { $0.layer as? any QuantizedLinearLayer }
       .flatMap { $0.storedWeights() }.reduce(0) { $0 + $1.tensor.count * $1.dtype.byteSize }
-    // A magnitude-pruned layer is stored as its mask (a bit a weight) and its kept values.
-    let sparseSavings = SparseWeightStorage.sparseLayers(of: model).reduce(0) { total, entry in
-      let weight = entry.layer.weight.value
-      let kept = weight.scalars.filter { $0.bitPattern != 0 }.count
-      return total + 4 * weight.count - ((weight.count + 7) / 8 + 4 * kept)
-    }
-    return dense + quantized - sparseSavings
+    return dense + quantized - SparseWeightStorage.bytesSaved(in: model)
   }
 
   /// The tensors of a quantized checkpoint and the file type of each that is not F32.

@@ -25,6 +25,18 @@ public enum SparseWeightStorage {
     }
   }
 
+  /// How many fewer bytes the sparse layers take as mask and kept values than as fp32 weights.
+  static func bytesSaved(in model: any Seq2SeqModel) -> Int {
+    sparseLayers(of: model).reduce(0) { total, entry in
+      let weight = entry.layer.weight.value
+      let kept = weight.scalars.filter(isKept).count
+      return total + 4 * weight.count - ((weight.count + 7) / 8 + 4 * kept)
+    }
+  }
+
+  /// Whether an entry is stored: its bits are not +0, so −0 survives the round trip.
+  static func isKept(_ value: Float) -> Bool { value.bitPattern != 0 }
+
   /// The `pruning` member for `config.json` (nil without sparse layers).
   static func section(of model: any Seq2SeqModel) -> JSONValue? {
     let layers = sparseLayers(of: model)
@@ -54,7 +66,7 @@ public enum SparseWeightStorage {
     let scalars = weight.scalars
     var bytes = [Float](repeating: 0, count: (scalars.count + 7) / 8)
     var kept: [Float] = []
-    for (index, value) in scalars.enumerated() where value.bitPattern != 0 {
+    for (index, value) in scalars.enumerated() where isKept(value) {
       bytes[index / 8] += Float(1 << (index % 8))
       kept.append(value)
     }

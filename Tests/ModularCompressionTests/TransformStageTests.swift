@@ -67,7 +67,7 @@ final class TransformStageTests: XCTestCase {
     let other = TinyTeachers.t5(encoderLayers: 2, decoderLayers: 2, seed: 6)
     _ = try chain[0].applied(to: other, calibration: nil)
     XCTAssertThrowsError(_ = try chain[0].applied(to: other, calibration: nil)) {
-      XCTAssertEqual($0 as? TransformError, .nothingToCompress(targets: "ffn"))
+      XCTAssertEqual($0 as? TransformError, .noTargetLayers(targets: "ffn"))
     }
     XCTAssertThrowsError(try TransformStage.compress(CompressionSettings(method: .fwsvd, ratio: 2)).applied(to: other, calibration: nil)) {
       XCTAssertEqual($0 as? FisherError, .noExamples)

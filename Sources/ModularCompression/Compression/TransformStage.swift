@@ -75,7 +75,7 @@ public struct CompressionSettings: Sendable, Hashable, Codable {
     let targetSet = Set(targets)
     let layers = LowRankCompression.targetLayers(of: model, targets: targetSet)
     guard !layers.isEmpty else {
-      throw TransformError.nothingToCompress(targets: targets.map(\.rawValue).sorted().joined(separator: " or "))
+      throw TransformError.noTargetLayers(targets: targets.map(\.rawValue).sorted().joined(separator: " or "))
     }
     if method.isAutoencoder {
       progress("training autoencoders", 0, 1)
@@ -151,12 +151,21 @@ public struct PruningSettings: Sendable, Hashable, Codable {
     }
   }
 
+  /// The stage's settings as its provenance records them.
+  public var provenance: [(String, JSONValue)] {
+    [
+      ("method", .string(method.rawValue)), ("sparsity", .number(sparsity)),
+      ("scope", method == .magnitude ? .string(scope.rawValue) : .null),
+      ("targets", .array(targets.map(\.rawValue).sorted().map { .string($0) })),
+    ]
+  }
+
   /// `model` pruned: the same model for magnitude pruning, a smaller one for structured.
   public func applied(to model: any Seq2SeqModel) throws -> any Seq2SeqModel {
     switch method {
     case .magnitude:
       guard !LowRankCompression.targetLayers(of: model, targets: Set(targets)).isEmpty else {
-        throw TransformError.nothingToCompress(targets: targets.map(\.rawValue).sorted().joined(separator: " or "))
+        throw TransformError.noTargetLayers(targets: targets.map(\.rawValue).sorted().joined(separator: " or "))
       }
       MagnitudePruning.prune(model, sparsity: sparsity, scope: scope, targets: Set(targets))
       return model
@@ -282,14 +291,14 @@ private struct QuantizationStage: Codable {
 
 /// A transform that cannot run on the model it was given.
 public enum TransformError: Error, CustomStringConvertible, Equatable {
-  case nothingToCompress(targets: String)
+  case noTargetLayers(targets: String)
   case afterQuantization(scheme: String)
   case emptyChain
   case stageAfterQuantization(index: Int)
 
   public var description: String {
     switch self {
-    case .nothingToCompress(let targets): "the model has no dense \(targets) layers left to factorise"
+    case .noTargetLayers(let targets): "the model has no dense \(targets) layers left to compress or prune"
     case .afterQuantization(let scheme): "the model is quantized (\(scheme)); transforms come before quantization"
     case .emptyChain: "a transform chain needs at least one stage"
     case .stageAfterQuantization(let index): "stage \(index) quantizes, but stages follow it; quantization must come last"

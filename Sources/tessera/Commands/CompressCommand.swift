@@ -116,12 +116,7 @@ enum CompressCommand {
     let progress = StagedProgress()
     let summary = try settings.apply(to: model, calibration: calibration, progress: progress.update)
     progress.finish()
-    try ModelExport.save(
-      model, to: out, tokenizer: try tokenizerIfPresent(in: source),
-      extraFiles: try ModelExport.generationConfigCopy(from: source, for: model),
-      format: WeightFileFormat(dense: arguments.has("--dense")),
-      configSections: [(TransformChain.sectionKey, try TransformChain.extended(
-        from: source, stage: "compress", settings: settings.provenance + [("dense", .bool(arguments.has("--dense")))]))])
+    try TransformedFolder.save(model, from: source, to: out, stage: "compress", settings: settings.provenance, arguments: arguments)
     let storedAfter = ModelQuantization.storedBytes(of: model)
     let sizes = method.compressesEmbedding
       ? "stored weights: \(storedBefore.formatted()) → \(storedAfter.formatted()) bytes (\(String(format: "%.2f", Double(storedBefore) / Double(storedAfter)))× smaller)"

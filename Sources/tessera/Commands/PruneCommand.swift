@@ -59,22 +59,26 @@ enum PruneCommand {
     ]
   ) { arguments in
     let source = URL(fileURLWithPath: try arguments.require("--model"))
-    let method = try arguments.require("--method")
-    guard ["magnitude", "structured"].contains(method) else { throw UsageError("--method must be magnitude or structured, got '\(method)'") }
+    let methodName = try arguments.require("--method")
+    guard let method = PruningSettings.Method(rawValue: methodName) else {
+      throw UsageError("--method must be magnitude or structured, got '\(methodName)'")
+    }
     guard let sparsity = try arguments.double("--sparsity"), sparsity > 0, sparsity < 1 else {
       throw UsageError("--sparsity must be a number between 0 and 1 (the share removed), exclusive")
     }
     let scopeName = arguments.string("--scope")
-    if method == "structured", let scopeName {
+    if method == .structured, let scopeName {
       throw UsageError("--scope \(scopeName) is for magnitude pruning; structured pruning removes the same share of every layer")
     }
-    if method == "structured", arguments.has("--dense") {
+    if method == .structured, arguments.has("--dense") {
       throw UsageError("--dense is for magnitude pruning; a structured-pruned folder is plain fp32 already")
     }
     guard let scope = PruningScope(rawValue: scopeName ?? PruningScope.global.rawValue) else {
       throw UsageError("--scope must be \(PruningScope.allCases.map(\.rawValue).joined(separator: " or ")), got '\(scopeName!)'")
     }
-    let targets = try CompressCommand.targets(arguments)
+    let settings = PruningSettings(
+      method: method, sparsity: sparsity, scope: scope, targets: try CompressCommand.targets(arguments).sorted { $0.rawValue < $1.rawValue })
+    let targets = Set(settings.targets)
     let out = URL(fileURLWithPath: try arguments.require("--out"))
     let model = try ModelLoading.load(from: source)
     if let scheme = ModelQuantization.scheme(of: model) {
@@ -82,37 +86,25 @@ enum PruneCommand {
     }
     let probe = try ModelProbe(model)
     let before = try CheckpointFiles.byteCount(in: source)
-    let pruned: any Seq2SeqModel
+    let layers = LowRankCompression.targetLayers(of: model, targets: targets)
+    if method == .magnitude, layers.isEmpty {
+      throw UsageError("\(source.path) has no dense \(settings.targets.map(\.rawValue).joined(separator: " or ")) layers to prune")
+    }
+    let old = method == .structured ? try StructuredPruning.sizes(of: model) : nil
+    let pruned = try settings.applied(to: model)
     let summary: String
-    if method == "magnitude" {
-      let layers = LowRankCompression.targetLayers(of: model, targets: targets)
-      guard !layers.isEmpty else {
-        throw UsageError("\(source.path) has no dense \(targets.map(\.rawValue).sorted().joined(separator: " or ")) layers to prune")
-      }
-      MagnitudePruning.prune(model, sparsity: sparsity, scope: scope, targets: targets)
-      pruned = model
-      summary = "pruned \(layers.count) layers by magnitude (\(scope.rawValue) scope): "
-        + String(format: "%.1f%% of their weights are zero", 100 * MagnitudePruning.sparsity(of: layers))
-    } else {
-      let (old, smaller) = (try StructuredPruning.sizes(of: model), try StructuredPruning.prune(model, sparsity: sparsity, targets: targets).model)
-      pruned = smaller
-      let new = try StructuredPruning.sizes(of: smaller)
+    if let old {
+      let new = try StructuredPruning.sizes(of: pruned)
       let heads = StackRole.allCases.map { "\($0.rawValue) \(old.heads[$0] ?? 0) → \(new.heads[$0] ?? 0)" }
       let units = StackRole.allCases.map { "\($0.rawValue) \(old.feedForwardWidths[$0] ?? 0) → \(new.feedForwardWidths[$0] ?? 0)" }
       summary = "heads per layer: \(heads.joined(separator: ", ")); feed-forward units: \(units.joined(separator: ", "))\n"
-        + "parameters: \(model.parameterCount.formatted()) → \(smaller.parameterCount.formatted())"
+        + "parameters: \(model.parameterCount.formatted()) → \(pruned.parameterCount.formatted())"
+    } else {
+      summary = "pruned \(layers.count) layers by magnitude (\(scope.rawValue) scope): "
+        + String(format: "%.1f%% of their weights are zero", 100 * MagnitudePruning.sparsity(of: layers))
     }
     try OutputFolder.claim(out, as: .model, force: arguments.has("--force"), reading: [source])
-    try ModelExport.save(
-      pruned, to: out, tokenizer: try tokenizerIfPresent(in: source),
-      extraFiles: try ModelExport.generationConfigCopy(from: source, for: pruned),
-      format: WeightFileFormat(dense: arguments.has("--dense")),
-      configSections: [(TransformChain.sectionKey, try TransformChain.extended(from: source, stage: "prune", settings: [
-        ("method", .string(method)), ("sparsity", .number(sparsity)),
-        ("scope", method == "magnitude" ? .string(scope.rawValue) : .null),
-        ("targets", .array(targets.map(\.rawValue).sorted().map { .string($0) })),
-        ("dense", .bool(arguments.has("--dense"))),
-      ]))])
+    try TransformedFolder.save(pruned, from: source, to: out, stage: "prune", settings: settings.provenance, arguments: arguments)
     let after = try CheckpointFiles.byteCount(in: out)
     print("""
       \(summary)

@@ -55,13 +55,9 @@ enum QuantizeCommand {
     let probe = try ModelProbe(model)
     let fp32Bytes = ModelQuantization.storedBytes(of: model)
     let layers = try ModelQuantization.quantize(model, settings: settings)
-    try ModelExport.save(
-      model, to: out, tokenizer: try tokenizerIfPresent(in: source), extraFiles: try ModelExport.generationConfigCopy(from: source, for: model),
-      format: WeightFileFormat(dense: arguments.has("--dense")),
-      configSections: [(TransformChain.sectionKey, try TransformChain.extended(from: source, stage: "quantize", settings: [
-        ("scheme", .string(scheme.rawValue)), ("keep_fp32", .array(settings.keepFP32.map { .string($0) })),
-        ("dense", .bool(arguments.has("--dense"))),
-      ]))])
+    try TransformedFolder.save(
+      model, from: source, to: out, stage: "quantize",
+      settings: [("scheme", .string(scheme.rawValue)), ("keep_fp32", .array(settings.keepFP32.map { .string($0) }))], arguments: arguments)
     let bytes = ModelQuantization.storedBytes(of: model)
     let kernels = scheme.kernelName
     print("""
