@@ -21,6 +21,9 @@ public protocol QuantizedLinearLayer: LinearLayer {
   /// True for a quantized copy of a weight the model keeps elsewhere (a head
   /// tied to the embedding): its weights are counted once, as that weight.
   var copiesTiedWeight: Bool { get set }
+  /// True for a pruned layer whose folder stores only its nonzero values and
+  /// a bitmask (quantizing keeps the zeros exactly, so the sparsity survives).
+  var storesSparse: Bool { get set }
   /// The weight tensors a checkpoint stores for this layer, keyed relative to
   /// it, with their file types (the bias, a parameter, is stored as usual).
   func storedWeights() -> [(key: String, tensor: Tensor, dtype: SafeTensorsDType)]
@@ -76,6 +79,7 @@ public final class Int8Linear: QuantizedLinearLayer {
 
   public var scheme: QuantizationScheme { .int8 }
   public var copiesTiedWeight = false
+  public var storesSparse = false
 
   /// Quantizes `linear`: each output row `w` gets the scale `max|w| / 127` and values `round(w / scale)`.
   public convenience init(quantizing linear: Linear) {
@@ -195,6 +199,7 @@ public final class BF16Linear: QuantizedLinearLayer {
 
   public var scheme: QuantizationScheme { .bf16 }
   public var copiesTiedWeight = false
+  public var storesSparse = false
 
   /// Rounds `linear`'s weights to bfloat16 (nearest, ties to even).
   public convenience init(quantizing linear: Linear) {

@@ -65,6 +65,13 @@ public enum EmbeddingCompression {
     (model as? any SharedEmbeddingHead)?.shared.storedFactors
   }
 
+  /// Parameters as the folder stores them: a compressed shared embedding
+  /// counts its factors, not the table decoded from them.
+  public static func storedParameterCount(of model: any Seq2SeqModel) -> Int {
+    guard let factors = factors(of: model) else { return model.parameterCount }
+    return model.parameterCount - factors.table.count + factors.storedCount
+  }
+
   private static func sharedEmbedding(of model: any Seq2SeqModel) throws -> any SharedEmbeddingHead {
     guard let holder = model as? any SharedEmbeddingHead else { throw EmbeddingCompressionError.noSharedEmbedding(model.modelType) }
     return holder

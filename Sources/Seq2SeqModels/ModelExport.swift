@@ -60,9 +60,8 @@ public enum ModelExport {
       // embedding their factors, pruned ones their masks and kept values.
       let (quantized, quantizedTypes) = ModelQuantization.checkpointTensors(of: model)
       let factorised = EmbeddingCompression.checkpointTensors(of: model, from: LowRankCompression.checkpointTensors(of: model, from: quantized))
-      let (tensors, maskTypes) = SparseWeightStorage.checkpointTensors(of: model, from: factorised)
-      try CheckpointFiles.write(
-        tensors, metadata: fileMetadata, into: folder, format: format, dtypes: quantizedTypes.merging(maskTypes) { a, _ in a })
+      let (tensors, dtypes) = SparseWeightStorage.checkpointTensors(of: model, from: factorised, dtypes: quantizedTypes)
+      try CheckpointFiles.write(tensors, metadata: fileMetadata, into: folder, format: format, dtypes: dtypes)
     }
     try tokenizer?.save(to: folder)
   }

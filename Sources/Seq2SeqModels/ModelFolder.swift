@@ -52,9 +52,13 @@ public enum ModelLoading {
       try AutoencodedCompression.install(autoencoded, into: model, configFile: configURL.path)
     }
     let section = configuration[ModelQuantization.sectionKey]
-    let int8Names = try section.map { try ModelQuantization.int8WeightNames($0, model: model, configFile: configURL.path) } ?? []
+    var int8Names = try section.map { try ModelQuantization.int8WeightNames($0, model: model, configFile: configURL.path) } ?? []
     let pruning = configuration[SparseWeightStorage.sectionKey]
-    let maskNames = try pruning.map { try SparseWeightStorage.maskNames($0, model: model, configFile: configURL.path) } ?? []
+    var maskNames: Set<String> = []
+    if let pruning {
+      let names = try SparseWeightStorage.integerNames(pruning, model: model, configFile: configURL.path, int8Weights: int8Names)
+      (maskNames, int8Names) = (names.uint8, int8Names.union(names.int8))
+    }
     var (weights, source) = try CheckpointFiles.readWeights(in: folder, int8Names: int8Names, uint8Names: maskNames)
     if let pruning {
       weights = try SparseWeightStorage.install(pruning, weights: weights, into: model, source: source, configFile: configURL.path)

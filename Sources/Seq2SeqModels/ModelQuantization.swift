@@ -76,7 +76,9 @@ public enum ModelQuantization {
     var quantized: [String] = []
     for (key, layer) in layers where !settings.keeps(key) {
       guard let linear = layer as? Linear else { continue }
-      try LinearLayers.replace(at: key, in: model, with: make(settings.scheme, from: linear))
+      let quantizedLayer = make(settings.scheme, from: linear)
+      quantizedLayer.storesSparse = linear.storesSparse
+      try LinearLayers.replace(at: key, in: model, with: quantizedLayer)
       quantized.append(key)
     }
     // A compressed shared table is stored as its factors, not as a table: the
@@ -231,6 +233,7 @@ public enum ModelQuantization {
         case .bf16: BF16Linear(values: values, bias: bias)
         }
       layer.copiesTiedWeight = isTiedHead
+      layer.storesSparse = dense?.storesSparse ?? false
       if isTiedHead, let holder = model as? any SharedEmbeddingHead {
         // The strict loader checks the table's shape against the embedding's.
         remaining[prefix + ".weight"] = layer.fused().weight.value

@@ -9,28 +9,39 @@ import TensorCore
 /// - `<layer>.weight_mask`: U8 `[⌈out·in / 8⌉]`, bit `j` of byte `b` (least
 ///   significant first) set when entry `8b + j` of the row-major weight is
 ///   nonzero; the padding bits of the last byte are zero;
-/// - `<layer>.weight_values`: F32 `[number of set bits]`, those entries in order.
+/// - `<layer>.weight_values`: `[number of set bits]`, those entries in order,
+///   in the weight's own file type: F32, or I8 (with `<layer>.weight_scale`)
+///   and BF16 when the layer was quantized after pruning.
 ///
 /// A folder decodes once at load into ordinary dense ``Linear`` layers with
-/// zeros (flagged ``Linear/storesSparse`` so a later save keeps the form);
-/// 1 bit per weight plus 32 per kept one, smaller than dense above 1/32 sparsity.
+/// zeros (flagged ``Linear/storesSparse`` so a later save keeps the form), or
+/// quantized ones (``QuantizedLinearLayer/storesSparse``); 1 bit per weight
+/// plus 32 (8, 16) per kept one, smaller than dense above 1/32 (1/8, 1/16) sparsity.
 public enum SparseWeightStorage {
   public static let sectionKey = "pruning"
   static let format = "bitmask"
 
-  /// The dense layers a save stores sparse, in key order.
-  public static func sparseLayers(of model: any Seq2SeqModel) -> [(key: String, layer: Linear)] {
-    LinearLayers.all(in: model).compactMap { entry in
-      (entry.layer as? Linear).flatMap { $0.storesSparse ? (entry.key, $0) : nil }
+  /// The layers (dense or quantized) a save stores sparse, in key order.
+  public static func sparseLayers(of model: any Seq2SeqModel) -> [(key: String, layer: any LinearLayer)] {
+    LinearLayers.all(in: model).filter { entry in
+      (entry.layer as? Linear)?.storesSparse ?? (entry.layer as? any QuantizedLinearLayer)?.storesSparse ?? false
     }
   }
 
-  /// How many fewer bytes the sparse layers take as mask and kept values than as fp32 weights.
+  /// The weight a layer's folder stores (`<layer>.weight`: fp32, or its quantized values) and its file type.
+  private static func storedWeight(of layer: any LinearLayer) -> (tensor: Tensor, dtype: SafeTensorsDType) {
+    if let quantized = layer as? any QuantizedLinearLayer, let weight = quantized.storedWeights().first(where: { $0.key == "weight" }) {
+      return (weight.tensor, weight.dtype)
+    }
+    return (layer.fused().weight.value, .float32)
+  }
+
+  /// How many fewer bytes the sparse layers take as mask and kept values than as whole weights of their type.
   static func bytesSaved(in model: any Seq2SeqModel) -> Int {
     sparseLayers(of: model).reduce(0) { total, entry in
-      let weight = entry.layer.weight.value
+      let (weight, dtype) = storedWeight(of: entry.layer)
       let kept = weight.scalars.filter(isKept).count
-      return total + 4 * weight.count - ((weight.count + 7) / 8 + 4 * kept)
+      return total + dtype.byteSize * weight.count - ((weight.count + 7) / 8 + dtype.byteSize * kept)
     }
   }
 
@@ -44,20 +55,21 @@ public enum SparseWeightStorage {
     return .object([("format", .string(format)), ("layers", .array(layers.map { .string($0.key) }))])
   }
 
-  /// `tensors` with each sparse layer's weight as its mask and kept values, and the file type of the masks.
-  static func checkpointTensors(of model: any Seq2SeqModel, from tensors: [String: Tensor]) -> (
+  /// `tensors` (of the file types `dtypes`, F32 where absent) with each sparse
+  /// layer's stored weight as its mask and kept values, and the file types then.
+  static func checkpointTensors(of model: any Seq2SeqModel, from tensors: [String: Tensor], dtypes: [String: SafeTensorsDType]) -> (
     tensors: [String: Tensor], dtypes: [String: SafeTensorsDType]
   ) {
-    var result = tensors
-    var dtypes: [String: SafeTensorsDType] = [:]
-    for (key, linear) in sparseLayers(of: model) {
-      let (mask, values) = encode(linear.weight.value)
-      result["\(key).weight"] = nil
+    var (result, types) = (tensors, dtypes)
+    for (key, _) in sparseLayers(of: model) {
+      guard let weight = result.removeValue(forKey: "\(key).weight") else { continue }
+      let (mask, values) = encode(weight)
       result["\(key).weight_mask"] = mask
       result["\(key).weight_values"] = values
-      dtypes["\(key).weight_mask"] = .uint8
+      types["\(key).weight_mask"] = .uint8
+      if let dtype = types.removeValue(forKey: "\(key).weight") { types["\(key).weight_values"] = dtype }
     }
-    return (result, dtypes)
+    return (result, types)
   }
 
   /// The packed mask (bytes as floats) and the kept values of `weight`. An
@@ -73,9 +85,13 @@ public enum SparseWeightStorage {
     return (Tensor(bytes), Tensor(kept))
   }
 
-  /// The tensors a folder with `section` stores as U8 (its masks).
-  static func maskNames(_ section: JSONValue, model: any Seq2SeqModel, configFile: String) throws -> Set<String> {
-    Set(try listedLayers(section, model: model, configFile: configFile).map { "\($0.key).weight_mask" })
+  /// The tensors a folder with `section` stores as U8 (its masks) and as I8
+  /// (the kept values of the layers whose `<layer>.weight` is among `int8Weights`).
+  static func integerNames(_ section: JSONValue, model: any Seq2SeqModel, configFile: String, int8Weights: Set<String>) throws
+    -> (uint8: Set<String>, int8: Set<String>)
+  {
+    let keys = try listedLayers(section, model: model, configFile: configFile).map(\.key)
+    return (Set(keys.map { "\($0).weight_mask" }), Set(keys.filter { int8Weights.contains("\($0).weight") }.map { "\($0).weight_values" }))
   }
 
   /// Decodes each listed layer's mask and values from `weights` into

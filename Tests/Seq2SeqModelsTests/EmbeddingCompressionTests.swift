@@ -160,6 +160,9 @@ extension EmbeddingCompressionTests {
     // The stored size counts the factors (24·4 + 16·4 + 16 floats), not the 24 × 16 table.
     let plain = T5Model(TinyModels.t5(), using: &generator)
     XCTAssertEqual(ModelQuantization.storedBytes(of: plain) - compressedBytes, 4 * (24 * 16 - (24 * 4 + 16 * 4 + 16)))
+    // So does the parameter count the comparison's total× comes from; a plain table counts itself.
+    XCTAssertEqual(EmbeddingCompression.storedParameterCount(of: plain), plain.parameterCount)
+    XCTAssertEqual(plain.parameterCount - EmbeddingCompression.storedParameterCount(of: model), 24 * 16 - (24 * 4 + 16 * 4 + 16))
   }
 
   func testLowRankBlocksThenACompressedEmbeddingLoadBack() throws {

@@ -50,6 +50,43 @@ final class SparseWeightStorageTests: TemporaryFolderTestCase {
     XCTAssertEqual(dense.stateDictionary()["\(key).weight"]!.scalars, original["\(key).weight"]!.scalars)
   }
 
+  func testQuantizedPrunedLayersStaySparseWithValuesOfTheirTypeAndLoadBackExactly() throws {
+    for scheme in QuantizationScheme.allCases {
+      let model = prunedModel()
+      let dense = try ModelLoading.copy(of: model)
+      try ModelQuantization.quantize(model, settings: QuantizationSettings(scheme: scheme))
+      try ModelQuantization.quantize(dense, settings: QuantizationSettings(scheme: scheme))
+      XCTAssertEqual(SparseWeightStorage.sparseLayers(of: model).count, 29, scheme.rawValue)
+      let (sparseFolder, denseFolder) = (temporary.appendingPathComponent("sparse-\(scheme)"), temporary.appendingPathComponent("dense-\(scheme)"))
+      try ModelExport.save(model, to: sparseFolder)
+      try ModelExport.save(dense, to: denseFolder)
+      let header = try SafeTensorsFile.readHeader(from: sparseFolder.appendingPathComponent("model.safetensors"))
+      let key = "encoder.block.0.layer.0.SelfAttention.q"
+      XCTAssertEqual(header.entries.first { $0.name == "\(key).weight_values" }?.dtype, scheme == .int8 ? .int8 : .bfloat16)
+      XCTAssertEqual(header.entries.first { $0.name == "\(key).weight_mask" }?.dtype, .uint8)
+      XCTAssertNil(header.entries.first { $0.name == "\(key).weight" })
+      // Each pruned layer stores 1 bit per weight and 1 (int8) or 2 (bf16) bytes per kept one instead of all of them.
+      let byteSize = scheme == .int8 ? 1 : 2
+      let pruned = LinearLayers.all(in: dense).filter { $0.key != "lm_head" }.compactMap { $0.layer as? any QuantizedLinearLayer }
+      XCTAssertEqual(pruned.count, 29)
+      let saved = pruned.map { layer -> Int in
+        let weight = layer.storedWeights()[0].tensor
+        return byteSize * weight.count - ((weight.count + 7) / 8 + byteSize * weight.scalars.filter { $0 != 0 }.count)
+      }.reduce(0, +)
+      XCTAssertGreaterThan(saved, 0)
+      XCTAssertEqual(ModelQuantization.storedBytes(of: dense) - ModelQuantization.storedBytes(of: model), saved, scheme.rawValue)
+      // The file also holds two tensor names per layer in its header; at this tiny size that takes part of the saving back.
+      XCTAssertLessThan(try CheckpointFiles.byteCount(in: sparseFolder), try CheckpointFiles.byteCount(in: denseFolder), scheme.rawValue)
+
+      let loaded = try ModelLoading.load(from: sparseFolder)
+      XCTAssertEqual(ModelQuantization.scheme(of: loaded), scheme)
+      XCTAssertEqual(SparseWeightStorage.sparseLayers(of: loaded).count, 29, "a reloaded folder saves sparse again")
+      XCTAssertEqual(ModelQuantization.storedBytes(of: loaded), ModelQuantization.storedBytes(of: model))
+      let batch = TinyModels.copyBatch()
+      XCTAssertEqual(withoutGradient { loaded.forward(batch) }.scalars, withoutGradient { model.forward(batch) }.scalars, scheme.rawValue)
+    }
+  }
+
   func testScopeGlobalDrawsOneThresholdAndScopeLayerTheSameShareOfEach() {
     for scope in PruningScope.allCases {
       var generator = SeededRandom(seed: 11)

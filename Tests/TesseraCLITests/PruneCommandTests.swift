@@ -18,13 +18,16 @@ final class PruneCommandTests: TinyModelCLITestCase {
     XCTAssertEqual(SparseWeightStorage.sparseLayers(of: try ModelLoading.load(from: out)).count, 16)
     XCTAssertEqual(try CLI.run(["generate", "--model", out.path, "12+3"]).status, 0)
 
-    // Quantizing it keeps the zeros (int8 of 0 is 0) in int8 layers stored densely.
+    // Quantizing it keeps the zeros (int8 of 0 is 0), and the int8 layers stay stored sparse.
     let int8 = folder.appendingPathComponent("mag-int8")
     XCTAssertEqual(try CLI.run(["quantize", "--model", out.path, "--scheme", "int8", "--out", int8.path]).status, 0)
     let stages = try TransformChain.stages(in: int8).map { $0["stage"].flatMap { if case .string(let s) = $0 { s } else { nil } } }
     XCTAssertEqual(stages, ["prune", "quantize"])
     let quantized = try ModelLoading.load(from: int8)
-    XCTAssertTrue(SparseWeightStorage.sparseLayers(of: quantized).isEmpty)
+    XCTAssertEqual(SparseWeightStorage.sparseLayers(of: quantized).count, 16)
+    let denseInt8 = folder.appendingPathComponent("int8")
+    XCTAssertEqual(try CLI.run(["quantize", "--model", model.path, "--scheme", "int8", "--out", denseInt8.path]).status, 0)
+    XCTAssertLessThan(try CheckpointFiles.byteCount(in: int8), try CheckpointFiles.byteCount(in: denseInt8))
     let key = "encoder.block.0.layer.0.SelfAttention.q"
     let q = try XCTUnwrap(LinearLayers.all(in: quantized).first { $0.key == key }?.layer as? Int8Linear)
     let pruned = try XCTUnwrap(LinearLayers.all(in: try ModelLoading.load(from: out)).first { $0.key == key }?.layer as? Linear)

@@ -90,7 +90,7 @@ public struct LayerCosts: Sendable, Equatable {
   public init(teacher: any Seq2SeqModel, moduleParameters: [ModuleSpan: Int] = [:]) {
     self.init(
       encoderLayers: teacher.encoder.blocks.map(\.parameterCount), decoderLayers: teacher.decoder.blocks.map(\.parameterCount),
-      nonLayerParameters: teacher.parameterCount - teacher.layerParameterCount,
+      nonLayerParameters: EmbeddingCompression.storedParameterCount(of: teacher) - teacher.layerParameterCount,
       outputHeadParameters: teacher.vocabularySize * teacher.modelWidth, moduleParameters: moduleParameters)
   }
 

@@ -103,7 +103,7 @@ enum CompressCommand {
     }
     try OutputFolder.claim(out, as: .model, force: arguments.has("--force"), reading: [source])
     let probe = try ModelProbe(model)
-    let before = model.parameterCount, storedBefore = ModelQuantization.storedBytes(of: model)
+    let before = EmbeddingCompression.storedParameterCount(of: model), storedBefore = ModelQuantization.storedBytes(of: model)
     var calibration: TokenizedExamples?
     if method.needsCalibration {
       var data = DatasetSpec()
@@ -117,10 +117,11 @@ enum CompressCommand {
     let summary = try settings.apply(to: model, calibration: calibration, progress: progress.update)
     progress.finish()
     try TransformedFolder.save(model, from: source, to: out, stage: "compress", settings: settings.provenance, arguments: arguments)
-    let storedAfter = ModelQuantization.storedBytes(of: model)
-    let sizes = method.compressesEmbedding
-      ? "stored weights: \(storedBefore.formatted()) → \(storedAfter.formatted()) bytes (\(String(format: "%.2f", Double(storedBefore) / Double(storedAfter)))× smaller)"
-      : "parameters: \(before.formatted()) → \(model.parameterCount.formatted()) (\(String(format: "%.2f", Double(before) / Double(model.parameterCount)))× fewer)"
+    let storedAfter = ModelQuantization.storedBytes(of: model), after = EmbeddingCompression.storedParameterCount(of: model)
+    let sizes = """
+      parameters: \(before.formatted()) → \(after.formatted()) (\(String(format: "%.2f", Double(before) / Double(after)))× fewer); \
+      stored weights: \(storedBefore.formatted()) → \(storedAfter.formatted()) bytes (\(String(format: "%.2f", Double(storedBefore) / Double(storedAfter)))× smaller)
+      """
     print("""
       \(summary)
       \(sizes)
