@@ -156,6 +156,13 @@ final class LotteryTicketTests: TinyPipelineTestCase {
     XCTAssertTrue(try String(contentsOf: output.appendingPathComponent("curve.svg"), encoding: .utf8).contains("control (random re-init)"))
     let stages = try TransformChain.stages(in: output.appendingPathComponent("winning-ticket"))
     XCTAssertEqual(stages.count, 1)
+    // A pruned winner is stored sparse and loads back as its round's ticket.
+    let ticket = try ModelLoading.load(from: output.appendingPathComponent("winning-ticket"))
+    XCTAssertEqual(SparseWeightStorage.sparseLayers(of: ticket).isEmpty, winner == 0)
+    let source = winner == 0 ? "dense" : "round-\(winner)/ticket"
+    let trained = try ModelLoading.load(from: output.appendingPathComponent(source)).stateDictionary()
+    XCTAssertEqual(Set(ticket.stateDictionary().keys), Set(trained.keys))
+    for (key, tensor) in ticket.stateDictionary() { XCTAssertEqual(tensor.scalars, trained[key]?.scalars, key) }
   }
 
   /// A round's control starts from another initialisation under the same

@@ -293,12 +293,14 @@ private final class Run {
     return measurement
   }
 
-  /// `winning-ticket/`: the winning round's trained weights (pruned ones stored as zeros), with its provenance.
+  /// `winning-ticket/`: the winning round's trained weights, its pruned layers
+  /// stored sparse (as `tessera prune` stores them), with its provenance.
   func saveWinner(_ curve: LotteryCurve) throws {
     guard let winner = curve.winningRound else { return }
     let dense = folder(LotteryTicket.denseName)
     let source = winner == 0 ? dense : folder(LotteryTicket.roundName(winner), LotteryTicket.ticketName)
     let model = try ModelLoading.load(from: source)
+    if winner > 0 { for (_, layer) in LotteryTicket.targets(of: model) { layer.storesSparse = true } }
     let round = curve.rounds[winner]
     let settings = parameters.settings
     try ModelExport.save(

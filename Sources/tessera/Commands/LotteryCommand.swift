@@ -26,7 +26,7 @@ enum LotteryCommand {
       curve.csv, report.md (the table) and curve.svg after every round, and at
       the end winning-ticket/, a model folder of the sparsest ticket within 1 EM
       point of the dense model (the dense model itself when no pruned ticket
-      is), removed weights stored as zeros. Every training checkpoints: a
+      is), its pruned layers stored sparse. Every training checkpoints: a
       killed run continues with --resume and ends with exactly the curve and
       weights of an uninterrupted one; --resume with a larger --rounds adds rounds.
 
