@@ -7,15 +7,31 @@ public protocol FactorisedLinearLayer: LinearLayer {}
 
 extension LowRankLinear: FactorisedLinearLayer {}
 
-/// The decoder of a weight autoencoder: a latent `[d]` to a weight row `[in]`.
+/// The decoder of a weight autoencoder: a latent `[d]` to a weight row `[in]`,
+/// by a linear map, optionally followed by tanh (the non-linear autoencoder).
 /// Several layers may share one (autoencoders trained across layers).
 public final class RowDecoder: LayerTree {
-  public let linear: Linear
+  /// What follows the linear map; its raw value is the folder's `decoder` field.
+  public enum Activation: String, Sendable, CaseIterable, Codable {
+    case linear, tanh
+  }
 
-  public init(linear: Linear) { self.linear = linear }
+  public let linear: Linear
+  public let activation: Activation
+
+  public init(linear: Linear, activation: Activation = .linear) {
+    self.linear = linear
+    self.activation = activation
+  }
 
   public var latentWidth: Int { linear.inputSize }
   public var rowWidth: Int { linear.outputSize }
+
+  /// Latents `[N, d]` to rows `[N, in]`.
+  public func callAsFunction(_ latents: Tensor) -> Tensor {
+    let rows = linear(latents)
+    return activation == .tanh ? rows.tanh() : rows
+  }
 
   public var sublayers: [(key: String, layer: any ParameterContainer)] { [("", linear)] }
   public func replaceSublayer(_ key: String, with layer: any LinearLayer) -> Bool { false }
@@ -55,7 +71,7 @@ public final class AutoencodedLinear: FactorisedLinearLayer {
 
   private func dense() -> Linear {
     if let decoded { return decoded }
-    let weight = withoutGradient { AutoencodedLinear.decode(latents.value, decoder: decoder.linear, rowNorms: rowNorms.value) }
+    let weight = withoutGradient { AutoencodedLinear.decode(latents.value, decoder: decoder, rowNorms: rowNorms.value) }
     let layer = Linear(weight: Parameter(weight), bias: bias)
     layer.weight.isTrainable = false
     decoded = layer
@@ -63,7 +79,7 @@ public final class AutoencodedLinear: FactorisedLinearLayer {
   }
 
   /// Rows `decoder(latents)` rescaled to `rowNorms` (a row that decodes to zero stays zero).
-  public static func decode(_ latents: Tensor, decoder: Linear, rowNorms: Tensor) -> Tensor {
+  public static func decode(_ latents: Tensor, decoder: RowDecoder, rowNorms: Tensor) -> Tensor {
     let rows = decoder(latents)
     let norms = (rows * rows).sum(axis: 1, keepDims: true).sqrt()
     let safe = norms.scalars.map { $0 > 0 ? $0 : 1 }

@@ -10,25 +10,28 @@ public enum AutoencodedCompression {
   public static let sectionKey = "autoencoded"
 
   /// The autoencoded layers of `model` grouped by decoder, in key order (the owner first).
-  public static func groups(of model: any Seq2SeqModel) -> [(keys: [String], latentWidth: Int)] {
-    var order: [ObjectIdentifier] = [], members: [ObjectIdentifier: [String]] = [:], widths: [ObjectIdentifier: Int] = [:]
+  public static func groups(of model: any Seq2SeqModel) -> [(keys: [String], latentWidth: Int, activation: RowDecoder.Activation)] {
+    var order: [ObjectIdentifier] = [], members: [ObjectIdentifier: [String]] = [:]
+    var decoders: [ObjectIdentifier: RowDecoder] = [:]
     for (key, layer) in LinearLayers.all(in: model) {
       guard let encoded = layer as? AutoencodedLinear else { continue }
       let id = ObjectIdentifier(encoded.decoder)
       if members[id] == nil { order.append(id) }
       // The owner comes first: it stores the decoder.
       if encoded.ownsDecoder { members[id, default: []].insert(key, at: 0) } else { members[id, default: []].append(key) }
-      widths[id] = encoded.decoder.latentWidth
+      decoders[id] = encoded.decoder
     }
-    return order.map { (members[$0]!, widths[$0]!) }
+    return order.map { (members[$0]!, decoders[$0]!.latentWidth, decoders[$0]!.activation) }
   }
 
   static func section(of model: any Seq2SeqModel) -> JSONValue? {
     let groups = groups(of: model)
     guard !groups.isEmpty else { return nil }
     return .object([
-      ("decoder", .string("linear")),
-      ("groups", .array(groups.map { .object([("layers", .array($0.keys.map { .string($0) })), ("latent", .number(Double($0.latentWidth)))]) })),
+      ("groups", .array(groups.map { .object([
+        ("layers", .array($0.keys.map { .string($0) })), ("latent", .number(Double($0.latentWidth))),
+        ("decoder", .string($0.activation.rawValue)),
+      ]) })),
     ])
   }
 
@@ -53,7 +56,16 @@ public enum AutoencodedCompression {
       guard let latent = group["latent"]?.integerValue, latent >= 1, latent <= 1 << 16 else {
         throw invalid("each group's 'latent' must be a positive integer")
       }
-      let decoder = RowDecoder(linear: Linear(weight: Parameter(Tensor.zeros([width, latent])), bias: Parameter(Tensor.zeros([width]))))
+      // Folders written before the non-linear autoencoder name no decoder per group: theirs are linear.
+      var activation = RowDecoder.Activation.linear
+      if let value = group["decoder"] ?? section["decoder"] {
+        guard case .string(let name) = value, let named = RowDecoder.Activation(rawValue: name) else {
+          throw invalid("each group's 'decoder' must be one of \(RowDecoder.Activation.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        activation = named
+      }
+      let decoder = RowDecoder(
+        linear: Linear(weight: Parameter(Tensor.zeros([width, latent])), bias: Parameter(Tensor.zeros([width]))), activation: activation)
       for (index, (key, linear)) in zip(keys, linears).enumerated() {
         let layer = AutoencodedLinear(
           latents: Parameter(Tensor.zeros([linear.outputSize, latent])), rowNorms: Parameter(Tensor.zeros([linear.outputSize])),

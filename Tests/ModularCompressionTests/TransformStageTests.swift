@@ -26,6 +26,9 @@ final class TransformStageTests: XCTestCase {
       [.compress(CompressionSettings(method: .fwsvd, ratio: 2, targets: [.attention, .ffn], steps: 1000, calibration: 256))],
     ])
     XCTAssertEqual(parsed[0].map(\.summary), ["ae-shared 1.5× ffn", "bf16 (fp32: lm_head)"])
+    let tanh = try chains(#"[[{"compress": {"method": "ae", "ratio": 2, "decoder": "tanh"}}]]"#)
+    XCTAssertEqual(tanh, [[.compress(CompressionSettings(method: .ae, ratio: 2, decoder: .tanh))]])
+    XCTAssertEqual(tanh[0][0].summary, "ae tanh 2×")
     XCTAssertEqual(TransformRows.method(of: parsed[0]), "ae-shared 1.5× ffn → bf16 (fp32: lm_head)")
     // Encoding gives back what decodes to the same chain.
     let encoded = try JSONValue.parse(JSONEncoder().encode(parsed))
@@ -39,6 +42,8 @@ final class TransformStageTests: XCTestCase {
       (#"[[{"compress": {"method": "svd", "ratio": 2, "rank": 3}}]]"#, "[0][0].compress.rank"),
       (#"[[{"compress": {"method": "pca", "ratio": 2}}]]"#, "[0][0].compress.method"),
       (#"[[{"quantize": {"scheme": "int4"}}]]"#, "[0][0].quantize.scheme"),
+      (#"[[{"compress": {"method": "svd", "ratio": 2, "decoder": "tanh"}}]]"#, "[0][0].compress.decoder"),
+      (#"[[{"compress": {"method": "ae", "ratio": 2, "decoder": "relu"}}]]"#, "[0][0].compress.decoder"),
       (#"[[{"quantize": {"scheme": "int8"}, "compress": {"method": "svd", "ratio": 2}}]]"#, "[0][0]"),
     ] {
       XCTAssertThrowsError(try chains(text), text) { error in

@@ -60,6 +60,45 @@ final class WeightAutoencoderTests: XCTestCase {
     XCTAssertTrue(alone.allSatisfy { $0.keys.count == 1 })
   }
 
+  func testTheNonLinearAutoencoderDecodesThroughTanhImprovesOnItsStartAndLoadsBack() throws {
+    var generator = SeededRandom(seed: 43)
+    let rows = Tensor.normal([40, 12], std: 0.3, using: &generator)
+    let settings = AutoencoderSettings(steps: 300, learningRate: 3e-3, decoder: .tanh)
+    let start = try WeightAutoencoder.train(rows: rows, latent: 4, settings: AutoencoderSettings(steps: 0, decoder: .tanh))
+    let trained = try WeightAutoencoder.train(rows: rows, latent: 4, settings: settings)
+    XCTAssertEqual(trained.decoder.activation, .tanh)
+    XCTAssertLessThan(trained.loss, start.loss)
+    // The decoded rows are tanh of the linear map, rescaled to the stored norms.
+    let norms = (rows * rows).sum(axis: 1).sqrt()
+    let expected = WeightAutoencoder.enforcingNorms(trained.decoder.linear(trained.latents).tanh(), to: norms)
+    let decoded = AutoencodedLinear.decode(trained.latents, decoder: trained.decoder, rowNorms: norms)
+    for (a, b) in zip(decoded.scalars, expected.scalars) { XCTAssertEqual(a, b, accuracy: 1e-5) }
+
+    var config = T5Configuration()
+    (config.vocabSize, config.dModel, config.dKv, config.dFf, config.numHeads) = (24, 16, 4, 32, 2)
+    (config.numLayers, config.numDecoderLayers, config.relativeAttentionNumBuckets, config.dropoutRate) = (2, 1, 8, 0)
+    let model = T5Model(config, using: &generator)
+    try WeightAutoencoder.compress(model, ratio: 2, targets: [.ffn], shared: false, settings: AutoencoderSettings(steps: 10, decoder: .tanh))
+    let batch = Seq2SeqBatch(
+      batchSize: 1, sourceLength: 3, sourceIDs: [5, 6, 1], sourceKeep: [1, 1, 1], targetLength: 2, decoderInputIDs: [0, 7], labels: [7, 1])
+    let logits = withoutGradient { model.forward(batch) }.scalars
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ae-tanh-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    try ModelExport.save(model, to: folder)
+    let loaded = try ModelLoading.load(from: folder)
+    XCTAssertEqual(withoutGradient { loaded.forward(batch) }.scalars, logits)
+    XCTAssertEqual(Set(AutoencodedCompression.groups(of: loaded).map(\.activation)), [.tanh])
+
+    // A decoder the format does not know is refused, naming the field.
+    let configURL = folder.appendingPathComponent("config.json")
+    let text = try String(contentsOf: configURL, encoding: .utf8)
+    XCTAssertTrue(text.contains("\"tanh\""))
+    try text.replacingOccurrences(of: "\"tanh\"", with: "\"relu\"").write(to: configURL, atomically: true, encoding: .utf8)
+    XCTAssertThrowsError(try ModelLoading.load(from: folder)) { error in
+      XCTAssertTrue("\(error)".contains("field 'autoencoded': each group's 'decoder' must be one of linear, tanh"), "\(error)")
+    }
+  }
+
   func testMatrixTypesIgnoreTheBlockNumber() {
     XCTAssertEqual(WeightAutoencoder.matrixType(of: "encoder.block.3.layer.0.SelfAttention.q"), "encoder.layer.0.SelfAttention.q")
     XCTAssertEqual(WeightAutoencoder.matrixType(of: "model.decoder.layers.11.fc1"), "model.decoder.fc1")

@@ -66,6 +66,8 @@ final class CompressCommandTests: TinyModelCLITestCase {
       (["--method", "pca", "--ratio", "2"], "--method must be svd, fwsvd, ae, ae-shared, embedding-ae, embedding-svd, got 'pca'"),
       (["--method", "svd", "--ratio", "1"], "--ratio must be a number > 1"),
       (["--method", "svd", "--ratio", "2", "--targets", "embeddings"], "--targets takes attention, ffn, got 'embeddings'"),
+      (["--method", "svd", "--ratio", "2", "--decoder", "tanh"], "--decoder tanh is for --method ae and ae-shared"),
+      (["--method", "ae", "--ratio", "2", "--decoder", "relu"], "--decoder must be linear or tanh, got 'relu'"),
     ] {
       let refused = try CLI.run(["compress", "--model", model.path, "--out", folder.appendingPathComponent("x").path] + arguments)
       XCTAssertNotEqual(refused.status, 0)

@@ -41,7 +41,7 @@ public enum EmbeddingAutoencoder {
       loss(decoded, table, exponent: exponent(step: step, steps: settings.steps))
     }
     let factors = EmbeddingFactors(
-      latents: trained.latents, decoder: RowDecoder(linear: trained.decoder), method: EmbeddingCompressionMethod.autoencoder.rawValue)
+      latents: trained.latents, decoder: trained.decoder, method: EmbeddingCompressionMethod.autoencoder.rawValue)
     return (factors, trained.loss)
   }
 }

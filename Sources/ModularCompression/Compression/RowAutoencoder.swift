@@ -8,15 +8,18 @@ import TensorCore
 /// a matrix, full-batch Adam, the learning rate halved at 50% and again at
 /// 75% of the steps. It starts from the rows' principal directions (the
 /// SVD's right singular vectors), so training starts at the truncated SVD's
-/// reconstruction and moves to what the objective prefers.
+/// reconstruction and moves to what the objective prefers. With a `tanh`
+/// decoder (the non-linear autoencoder) the decoder ends in tanh; the encoder
+/// stays linear, since only the latents it gives are stored, and near zero
+/// tanh is the identity, so the start is still about the SVD's.
 public enum RowAutoencoder {
   /// Trains on `rows` `[N, in]` with `objective(decoded, step)` (the final
   /// loss is the objective at step `settings.steps`); returns the latents
   /// `[N, d]`, the decoder and that loss. `progress` hears of every step.
   static func train(
-    rows: Tensor, latent: Int, settings: AutoencoderSettings, progress: (Int, Int) -> Void = { _, _ in },
-    objective: (_ decoded: Tensor, _ step: Int) -> Tensor
-  ) throws -> (latents: Tensor, decoder: Linear, loss: Float) {
+    rows: Tensor, latent: Int, settings: AutoencoderSettings, activation: RowDecoder.Activation = .linear,
+    progress: (Int, Int) -> Void = { _, _ in }, objective: (_ decoded: Tensor, _ step: Int) -> Tensor
+  ) throws -> (latents: Tensor, decoder: RowDecoder, loss: Float) {
     let width = rows.shape[1]
     let svd = try SingularValueDecomposition(rows)
     let basis = svd.vt.slice(axis: 0, 0..<Swift.min(latent, svd.s.count))  // [d', in]
@@ -24,8 +27,9 @@ public enum RowAutoencoder {
     for (index, value) in basis.scalars.enumerated() { padded[index] = value }
     let directions = Tensor(padded, shape: [latent, width])
     let encoder = Linear(weight: Parameter(directions), bias: nil)
-    let decoder = Linear(weight: Parameter(directions.transposed2D()), bias: Parameter(Tensor.zeros([width])))
-    let pair = AutoencoderPair(encoder: encoder, decoder: decoder)
+    let decoder = RowDecoder(
+      linear: Linear(weight: Parameter(directions.transposed2D()), bias: Parameter(Tensor.zeros([width]))), activation: activation)
+    let pair = AutoencoderPair(encoder: encoder, decoder: decoder.linear)
     let optimizer = AdamW(pair, configuration: AdamWConfiguration(learningRate: settings.learningRate, weightDecay: 0))
     for step in 0..<settings.steps {
       optimizer.zeroGrad()

@@ -29,15 +29,18 @@ public struct CompressionSettings: Sendable, Hashable, Codable {
   public var steps: Int
   /// fwsvd: calibration examples.
   public var calibration: Int
+  /// ae, ae-shared: `tanh` for the non-linear autoencoder.
+  public var decoder: RowDecoder.Activation
 
   public init(
     method: CompressionMethod, ratio: Double, targets: [CompressionTarget] = CompressionTarget.allCases,
-    steps: Int = AutoencoderSettings().steps, calibration: Int = 256
+    steps: Int = AutoencoderSettings().steps, calibration: Int = 256, decoder: RowDecoder.Activation = .linear
   ) {
     (self.method, self.ratio, self.targets, self.steps, self.calibration) = (method, ratio, targets, steps, calibration)
+    self.decoder = decoder
   }
 
-  enum CodingKeys: String, CodingKey, CaseIterable { case method, ratio, targets, steps, calibration }
+  enum CodingKeys: String, CodingKey, CaseIterable { case method, ratio, targets, steps, calibration, decoder }
 
   public init(from decoder: Decoder) throws {
     try decoder.rejectUnknownKeys(CodingKeys.self)
@@ -47,7 +50,8 @@ public struct CompressionSettings: Sendable, Hashable, Codable {
       method: try c.decode(CompressionMethod.self, forKey: .method), ratio: try c.decode(Double.self, forKey: .ratio),
       targets: try c.decodeIfPresent([CompressionTarget].self, forKey: .targets) ?? d.targets,
       steps: try c.decodeIfPresent(Int.self, forKey: .steps) ?? d.steps,
-      calibration: try c.decodeIfPresent(Int.self, forKey: .calibration) ?? d.calibration)
+      calibration: try c.decodeIfPresent(Int.self, forKey: .calibration) ?? d.calibration,
+      decoder: try c.decodeIfPresent(RowDecoder.Activation.self, forKey: .decoder) ?? d.decoder)
     if method.compressesEmbedding, c.contains(.targets) {
       throw DecodingError.dataCorruptedError(forKey: .targets, in: c, debugDescription: "names block layers; \(method.rawValue) compresses the shared embedding")
     }
@@ -62,6 +66,7 @@ public struct CompressionSettings: Sendable, Hashable, Codable {
     if targets.isEmpty || Set(targets).count != targets.count { return (.targets, "must list attention and/or ffn, each once") }
     if steps < 1 { return (.steps, "must be at least 1") }
     if calibration < 1 { return (.calibration, "must be at least 1") }
+    if decoder != .linear, method != .ae, method != .aeShared { return (.decoder, "is for ae and ae-shared (their decoders may end in tanh)") }
     return nil
   }
 
@@ -80,7 +85,7 @@ public struct CompressionSettings: Sendable, Hashable, Codable {
     if method.isAutoencoder {
       progress("training autoencoders", 0, 1)
       let groups = try WeightAutoencoder.compress(
-        model, ratio: ratio, targets: targetSet, shared: method == .aeShared, settings: AutoencoderSettings(steps: steps)
+        model, ratio: ratio, targets: targetSet, shared: method == .aeShared, settings: AutoencoderSettings(steps: steps, decoder: decoder)
       ) { progress("training autoencoders", $0, $1) }
       let widths = Set(groups.map(\.latentWidth)).sorted().map(String.init).joined(separator: ", ")
       let meanLoss = groups.map { Double($0.loss) }.reduce(0, +) / Double(max(groups.count, 1))
@@ -107,7 +112,7 @@ public struct CompressionSettings: Sendable, Hashable, Codable {
       ("targets", .array((method.compressesEmbedding ? ["shared_embedding"] : targets.map(\.rawValue).sorted()).map { .string($0) })),
       ("calibration_examples", method.needsCalibration ? .number(Double(calibration)) : .null),
       ("steps", method.isAutoencoder ? .number(Double(steps)) : .null),
-    ]
+    ] + (decoder == .linear ? [] : [("decoder", .string(decoder.rawValue))])
   }
 }
 
@@ -218,7 +223,7 @@ public enum TransformStage: Sendable, Hashable, Codable {
     }
     switch self {
     case .compress(let s):
-      return "\(s.method.rawValue) \(formatRatio(s.ratio))×\(s.method.compressesEmbedding ? "" : scope(s.targets))"
+      return "\(s.method.rawValue)\(s.decoder == .linear ? "" : " " + s.decoder.rawValue) \(formatRatio(s.ratio))×\(s.method.compressesEmbedding ? "" : scope(s.targets))"
     case .prune(let s):
       let share = String(format: "%g%%", (s.sparsity * 1000).rounded() / 10)
       return "\(s.method.rawValue) \(share)\(s.method == .magnitude && s.scope == .layer ? " per layer" : "")\(scope(s.targets))"

@@ -10,11 +10,14 @@ public struct AutoencoderSettings: Sendable, Equatable {
   /// Adam's learning rate, halved at 50% and again at 75% of the steps.
   public var learningRate: Float
   public var seed: UInt64
+  /// `tanh`: the non-linear autoencoder (its decoder ends in tanh).
+  public var decoder: RowDecoder.Activation
 
-  public init(steps: Int = 1000, learningRate: Float = 1e-3, seed: UInt64 = 0) {
+  public init(steps: Int = 1000, learningRate: Float = 1e-3, seed: UInt64 = 0, decoder: RowDecoder.Activation = .linear) {
     self.steps = steps
     self.learningRate = learningRate
     self.seed = seed
+    self.decoder = decoder
   }
 }
 
@@ -57,9 +60,9 @@ public enum WeightAutoencoder {
   /// Trains an autoencoder of latent width `latent` on `rows` `[N, in]`
   /// (norm-enforced decoding, ``loss(_:_:)``); returns the latents `[N, d]`,
   /// the decoder and the final loss.
-  public static func train(rows: Tensor, latent: Int, settings: AutoencoderSettings) throws -> (latents: Tensor, decoder: Linear, loss: Float) {
+  public static func train(rows: Tensor, latent: Int, settings: AutoencoderSettings) throws -> (latents: Tensor, decoder: RowDecoder, loss: Float) {
     let norms = (rows * rows).sum(axis: 1).sqrt()
-    return try RowAutoencoder.train(rows: rows, latent: latent, settings: settings) { decoded, _ in
+    return try RowAutoencoder.train(rows: rows, latent: latent, settings: settings, activation: settings.decoder) { decoded, _ in
       loss(enforcingNorms(decoded, to: norms), rows)
     }
   }
@@ -90,7 +93,7 @@ public enum WeightAutoencoder {
       let width = rows.shape[1]
       let latent = latentWidth(rows: rows.shape[0], width: width, ratio: ratio)
       let trained = try train(rows: rows, latent: latent, settings: settings)
-      let decoder = RowDecoder(linear: trained.decoder)
+      let decoder = trained.decoder
       let norms = (rows * rows).sum(axis: 1).sqrt()
       var start = 0
       for (index, (key, linear)) in group.enumerated() {

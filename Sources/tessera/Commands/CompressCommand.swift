@@ -29,7 +29,8 @@ enum CompressCommand {
       latents, the norms and the decoder, sized to 1/R of the weights, and the
       weights are decoded once when the folder loads. ae-shared trains one
       autoencoder per matrix type across all blocks (every encoder query, …)
-      and stores one decoder for them, so at the same size the latents are wider. For
+      and stores one decoder for them, so at the same size the latents are wider.
+      --decoder tanh makes either non-linear: the decoder ends in tanh. For
       these methods only the blocks' layers are targets; embeddings, the head
       and norms stay as they are. Works on any model folder (a teacher, an
       assembly, a baseline).
@@ -66,6 +67,7 @@ enum CompressCommand {
       .value("--model", "DIR", "Model folder to compress (required)"),
       .value("--method", "NAME", "svd, fwsvd (Fisher-weighted: needs --task or --data), ae, ae-shared, embedding-ae or embedding-svd (required)"),
       .value("--steps", "N", "ae, ae-shared, embedding-ae: Adam steps per autoencoder", default: "1000"),
+      .value("--decoder", "linear|tanh", "ae, ae-shared: a linear decoder, or one ending in tanh (the non-linear autoencoder)", default: "linear"),
       .value("--ratio", "R", "Each target layer (or the embedding) keeps about 1/R of its weights, R > 1 (required)"),
       .value("--targets", "LIST", "Layers to factorise: attention, ffn (default: both; not for embedding-…)"),
       .value("--out", "DIR", "Output model folder (required; an existing one must be a model folder Tessera wrote)"),
@@ -92,7 +94,7 @@ enum CompressCommand {
     let settings = CompressionSettings(
       method: method, ratio: ratio, targets: try targets(arguments).sorted { $0.rawValue < $1.rawValue },
       steps: try arguments.positiveInt("--steps") ?? AutoencoderSettings().steps,
-      calibration: try arguments.positiveInt("--calibration") ?? 256)
+      calibration: try arguments.positiveInt("--calibration") ?? 256, decoder: try decoderActivation(arguments, method: method))
     let out = URL(fileURLWithPath: try arguments.require("--out"))
     let model = try ModelLoading.load(from: source)
     if let scheme = ModelQuantization.scheme(of: model) {
@@ -133,6 +135,15 @@ enum CompressCommand {
 
 extension CompressCommand {
   /// The layers `--targets` names (compress and prune).
+  static func decoderActivation(_ arguments: ParsedArguments, method: CompressionMethod) throws -> RowDecoder.Activation {
+    guard let name = arguments.string("--decoder") else { return .linear }
+    guard let activation = RowDecoder.Activation(rawValue: name) else {
+      throw UsageError("--decoder must be \(RowDecoder.Activation.allCases.map(\.rawValue).joined(separator: " or ")), got '\(name)'")
+    }
+    guard activation == .linear || method == .ae || method == .aeShared else { throw UsageError("--decoder tanh is for --method ae and ae-shared") }
+    return activation
+  }
+
   static func targets(_ arguments: ParsedArguments) throws -> Set<CompressionTarget> {
     try Set((arguments.list("--targets") ?? ["attention", "ffn"]).map { name in
       guard let target = CompressionTarget(rawValue: name) else {
