@@ -7,6 +7,16 @@ import XCTest
 @testable import ModularCompression
 
 final class WeightAutoencoderTests: XCTestCase {
+  private let batch = Seq2SeqBatch(
+    batchSize: 1, sourceLength: 3, sourceIDs: [5, 6, 1], sourceKeep: [1, 1, 1], targetLength: 2, decoderInputIDs: [0, 7], labels: [7, 1])
+
+  private func tinyT5(encoderLayers: Int, decoderLayers: Int, using generator: inout SeededRandom) -> T5Model {
+    var config = T5Configuration()
+    (config.vocabSize, config.dModel, config.dKv, config.dFf, config.numHeads) = (24, 16, 4, 32, 2)
+    (config.numLayers, config.numDecoderLayers, config.relativeAttentionNumBuckets, config.dropoutRate) = (encoderLayers, decoderLayers, 8, 0)
+    return T5Model(config, using: &generator)
+  }
+
   func testLossTermsMatchHandComputedValues() {
     let rows = Tensor([1, 0, 0, 2], shape: [2, 2]), reconstructed = Tensor([1, 1, 0, 1], shape: [2, 2])
     // cos: 1/√2 and 1 → 1 − mean = 0.146447; RMSE of (0, 1, 0, −1) = √0.5.
@@ -31,17 +41,12 @@ final class WeightAutoencoderTests: XCTestCase {
   }
 
   func testSharedAutoencodersStoreOneDecoderPerMatrixTypeAndLoadBack() throws {
-    var config = T5Configuration()
-    (config.vocabSize, config.dModel, config.dKv, config.dFf, config.numHeads) = (24, 16, 4, 32, 2)
-    (config.numLayers, config.numDecoderLayers, config.relativeAttentionNumBuckets, config.dropoutRate) = (3, 2, 8, 0)
     var generator = SeededRandom(seed: 42)
-    let model = T5Model(config, using: &generator)
+    let model = tinyT5(encoderLayers: 3, decoderLayers: 2, using: &generator)
     let groups = try WeightAutoencoder.compress(model, ratio: 2, targets: [.ffn], shared: true, settings: AutoencoderSettings(steps: 20))
     // Feed-forward types: encoder wi, wo; decoder wi, wo — each across its stack's blocks.
     XCTAssertEqual(groups.count, 4)
     XCTAssertEqual(groups.map(\.keys.count).sorted(), [2, 2, 3, 3])
-    let batch = Seq2SeqBatch(
-      batchSize: 1, sourceLength: 3, sourceIDs: [5, 6, 1], sourceKeep: [1, 1, 1], targetLength: 2, decoderInputIDs: [0, 7], labels: [7, 1])
     let logits = withoutGradient { model.forward(batch) }.scalars
 
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ae-\(UUID().uuidString)")
@@ -54,7 +59,7 @@ final class WeightAutoencoderTests: XCTestCase {
     XCTAssertEqual(withoutGradient { loaded.forward(batch) }.scalars, logits)
     XCTAssertEqual(AutoencodedCompression.groups(of: loaded).map(\.keys), groups.map(\.keys))
 
-    let separate = T5Model(config, using: &generator)
+    let separate = tinyT5(encoderLayers: 3, decoderLayers: 2, using: &generator)
     let alone = try WeightAutoencoder.compress(separate, ratio: 2, targets: [.attention], shared: false, settings: AutoencoderSettings(steps: 5))
     XCTAssertEqual(alone.count, 3 * 4 + 2 * 8)
     XCTAssertTrue(alone.allSatisfy { $0.keys.count == 1 })
@@ -74,13 +79,8 @@ final class WeightAutoencoderTests: XCTestCase {
     let decoded = AutoencodedLinear.decode(trained.latents, decoder: trained.decoder, rowNorms: norms)
     for (a, b) in zip(decoded.scalars, expected.scalars) { XCTAssertEqual(a, b, accuracy: 1e-5) }
 
-    var config = T5Configuration()
-    (config.vocabSize, config.dModel, config.dKv, config.dFf, config.numHeads) = (24, 16, 4, 32, 2)
-    (config.numLayers, config.numDecoderLayers, config.relativeAttentionNumBuckets, config.dropoutRate) = (2, 1, 8, 0)
-    let model = T5Model(config, using: &generator)
+    let model = tinyT5(encoderLayers: 2, decoderLayers: 1, using: &generator)
     try WeightAutoencoder.compress(model, ratio: 2, targets: [.ffn], shared: false, settings: AutoencoderSettings(steps: 10, decoder: .tanh))
-    let batch = Seq2SeqBatch(
-      batchSize: 1, sourceLength: 3, sourceIDs: [5, 6, 1], sourceKeep: [1, 1, 1], targetLength: 2, decoderInputIDs: [0, 7], labels: [7, 1])
     let logits = withoutGradient { model.forward(batch) }.scalars
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ae-tanh-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: folder) }
