@@ -108,11 +108,9 @@ enum PruneCommand {
     let after = try CheckpointFiles.byteCount(in: out)
     print("""
       \(summary)
-      weight files: \(kilobytes(before)) KB → \(kilobytes(after)) KB (\(String(format: "%.2f", Double(before) / Double(after)))× smaller)
+      weight files: \(TransformedFolder.kilobytes(before)) KB → \(TransformedFolder.kilobytes(after)) KB (\(String(format: "%.2f", Double(before) / Double(after)))× smaller)
       \(probe.describeChange(pruned))
       saved \(out.path)\(arguments.has("--dense") ? " (plain fp32 with zeros, for transformers)" : "")
       """)
   }
-
-  private static func kilobytes(_ bytes: Int) -> String { (Double(bytes) / 1000).formatted(.number.precision(.fractionLength(1))) }
 }

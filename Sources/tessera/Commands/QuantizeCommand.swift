@@ -53,7 +53,7 @@ enum QuantizeCommand {
     try OutputFolder.claim(out, as: .model, force: arguments.has("--force"), reading: [source])
     let settings = QuantizationSettings(scheme: scheme, keepFP32: arguments.list("--keep-fp32") ?? [])
     let probe = try ModelProbe(model)
-    let fp32Bytes = ModelQuantization.storedBytes(of: model)
+    let storedBefore = ModelQuantization.storedBytes(of: model)
     let layers = try ModelQuantization.quantize(model, settings: settings)
     try TransformedFolder.save(
       model, from: source, to: out, stage: "quantize",
@@ -62,7 +62,7 @@ enum QuantizeCommand {
     let kernels = scheme.kernelName
     print("""
       quantized \(layers.count) linear layers to \(scheme.rawValue) (kernels: \(kernels))
-      weights: \(megabytes(fp32Bytes)) MB fp32 → \(megabytes(bytes)) MB (\(String(format: "%.2f", Double(fp32Bytes) / Double(bytes)))× smaller)
+      stored weights: \(TransformedFolder.kilobytes(storedBefore)) KB → \(TransformedFolder.kilobytes(bytes)) KB (\(String(format: "%.2f", Double(storedBefore) / Double(bytes)))× smaller)
       \(probe.describeChange(model))
       saved \(out.path)\(arguments.has("--dense") ? " (dequantized fp32, for transformers)" : "")
       """)

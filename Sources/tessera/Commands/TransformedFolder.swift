@@ -7,6 +7,9 @@ import Seq2SeqModels
 /// tokenizer and generation settings carried over, `--dense` honoured, and
 /// the stage appended to the provenance chain.
 enum TransformedFolder {
+  /// Bytes as kilobytes with one decimal, as the transform commands report sizes.
+  static func kilobytes(_ bytes: Int) -> String { (Double(bytes) / 1000).formatted(.number.precision(.fractionLength(1))) }
+
   static func save(
     _ model: any Seq2SeqModel, from source: URL, to out: URL, stage: String, settings: [(String, JSONValue)],
     arguments: ParsedArguments
