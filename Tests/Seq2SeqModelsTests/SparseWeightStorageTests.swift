@@ -122,9 +122,11 @@ final class SparseWeightStorageTests: TemporaryFolderTestCase {
   /// Saves the pruned model, lets `damage` rewrite its tensors or config, and returns the load error.
   private func loadError(
     damagingTensors damage: (inout [String: Tensor], inout [String: SafeTensorsDType]) -> Void = { _, _ in },
-    config: (String) -> String = { $0 }
+    config: (String) -> String = { $0 }, quantizedTo scheme: QuantizationScheme? = nil
   ) throws -> String {
-    try ModelExport.save(prunedModel(), to: temporary.appendingPathComponent("sparse"))
+    let model = prunedModel()
+    if let scheme { try ModelQuantization.quantize(model, settings: QuantizationSettings(scheme: scheme)) }
+    try ModelExport.save(model, to: temporary.appendingPathComponent("sparse"))
     let header = try SafeTensorsFile.readHeader(from: weightFile)
     var dtypes = Dictionary(uniqueKeysWithValues: header.entries.filter { $0.dtype != .float32 }.map { ($0.name, $0.dtype) })
     var tensors = try SafeTensorsFile.read(from: weightFile).tensors
@@ -157,6 +159,12 @@ final class SparseWeightStorageTests: TemporaryFolderTestCase {
     expect(try loadError(config: { $0.replacingOccurrences(of: "\"\(key)\"", with: "\"decoder.block.9.x\"") }),
       "field 'pruning': 'decoder.block.9.x' is not a dense linear layer")
     expect(try loadError(config: { $0.replacingOccurrences(of: "\"layers\":[", with: "\"layers\":[\"\(key)\",") }), "is listed twice")
+    // Quantized kept values: out of the int8 range, or I8 where the layer is not an int8 one.
+    expect(try loadError(damagingTensors: { t, _ in t[values] = Tensor(t[values]!.scalars.map { _ in -128 }) }, quantizedTo: .int8),
+      "quantized weight '\(key).weight': element")
+    expect(try loadError(damagingTensors: { t, d in d[values] = .int8; t[values] = Tensor(t[values]!.scalars.map { $0.rounded() }) }),
+      "\(values)")
+    XCTAssertEqual(try loadError(quantizedTo: .bf16), "loaded")
   }
 
   func testPaddingBitsOfTheLastMaskByteMustBeZero() throws {
