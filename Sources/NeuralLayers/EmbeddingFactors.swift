@@ -18,7 +18,7 @@ public struct EmbeddingFactors {
     self.latents = latents.detached()
     self.decoder = decoder
     self.method = method
-    table = withoutGradient { decoder.linear(latents) }.detached()
+    table = withoutGradient { decoder(latents) }.detached()
   }
 
   public var rank: Int { decoder.latentWidth }

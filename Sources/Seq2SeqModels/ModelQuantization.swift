@@ -76,9 +76,7 @@ public enum ModelQuantization {
     var quantized: [String] = []
     for (key, layer) in layers where !settings.keeps(key) {
       guard let linear = layer as? Linear else { continue }
-      let quantizedLayer = make(settings.scheme, from: linear)
-      quantizedLayer.storesSparse = linear.storesSparse
-      try LinearLayers.replace(at: key, in: model, with: quantizedLayer)
+      try LinearLayers.replace(at: key, in: model, with: make(settings.scheme, from: linear))
       quantized.append(key)
     }
     // A compressed shared table is stored as its factors, not as a table: the
@@ -106,11 +104,15 @@ public enum ModelQuantization {
     return entry == tiedHeadEntry
   }
 
+  /// `linear` quantized, stored sparse when it is (zeros quantize to zeros).
   static func make(_ scheme: QuantizationScheme, from linear: Linear) -> any QuantizedLinearLayer {
-    switch scheme {
-    case .int8: Int8Linear(quantizing: linear)
-    case .bf16: BF16Linear(quantizing: linear)
-    }
+    let layer: any QuantizedLinearLayer =
+      switch scheme {
+      case .int8: Int8Linear(quantizing: linear)
+      case .bf16: BF16Linear(quantizing: linear)
+      }
+    layer.storesSparse = linear.storesSparse
+    return layer
   }
 
   /// The scheme of a quantized model (nil when no layer is quantized).

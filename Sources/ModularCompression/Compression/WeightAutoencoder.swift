@@ -10,7 +10,8 @@ public struct AutoencoderSettings: Sendable, Equatable {
   /// Adam's learning rate, halved at 50% and again at 75% of the steps.
   public var learningRate: Float
   public var seed: UInt64
-  /// `tanh`: the non-linear autoencoder (its decoder ends in tanh).
+  /// Weight autoencoders: `tanh` for the non-linear one (its decoder ends in
+  /// tanh). Embedding autoencoders are always linear and ignore it.
   public var decoder: RowDecoder.Activation
 
   public init(steps: Int = 1000, learningRate: Float = 1e-3, seed: UInt64 = 0, decoder: RowDecoder.Activation = .linear) {
