@@ -17,6 +17,8 @@ public enum CompressionMethod: String, Sendable, Codable, CaseIterable {
   public var isAutoencoder: Bool { self == .ae || self == .aeShared || self == .embeddingAE }
   /// Whether it compresses the shared embedding rather than the blocks' layers (`targets`).
   public var compressesEmbedding: Bool { self == .embeddingAE || self == .embeddingSVD }
+  /// Whether its decoder may be non-linear (`decoder`: the weight autoencoders; the embedding's stays linear).
+  public var takesDecoderActivation: Bool { self == .ae || self == .aeShared }
 }
 
 /// What one `compress` stage does: the settings of `tessera compress`.
@@ -66,7 +68,7 @@ public struct CompressionSettings: Sendable, Hashable, Codable {
     if targets.isEmpty || Set(targets).count != targets.count { return (.targets, "must list attention and/or ffn, each once") }
     if steps < 1 { return (.steps, "must be at least 1") }
     if calibration < 1 { return (.calibration, "must be at least 1") }
-    if decoder != .linear, method != .ae, method != .aeShared { return (.decoder, "is for ae and ae-shared (their decoders may end in tanh)") }
+    if decoder != .linear, !method.takesDecoderActivation { return (.decoder, "is for ae and ae-shared (their decoders may end in tanh)") }
     return nil
   }
 

@@ -134,16 +134,17 @@ enum CompressCommand {
 }
 
 extension CompressCommand {
-  /// The layers `--targets` names (compress and prune).
+  /// The decoder `--decoder` names (linear unless given).
   static func decoderActivation(_ arguments: ParsedArguments, method: CompressionMethod) throws -> RowDecoder.Activation {
     guard let name = arguments.string("--decoder") else { return .linear }
     guard let activation = RowDecoder.Activation(rawValue: name) else {
       throw UsageError("--decoder must be \(RowDecoder.Activation.allCases.map(\.rawValue).joined(separator: " or ")), got '\(name)'")
     }
-    guard activation == .linear || method == .ae || method == .aeShared else { throw UsageError("--decoder tanh is for --method ae and ae-shared") }
+    guard activation == .linear || method.takesDecoderActivation else { throw UsageError("--decoder tanh is for --method ae and ae-shared") }
     return activation
   }
 
+  /// The layers `--targets` names (compress and prune).
   static func targets(_ arguments: ParsedArguments) throws -> Set<CompressionTarget> {
     try Set((arguments.list("--targets") ?? ["attention", "ffn"]).map { name in
       guard let target = CompressionTarget(rawValue: name) else {
