@@ -41,7 +41,10 @@ public struct MeasuredAssemblyCandidate: ComparisonCandidate {
 
   /// The plan at `ratio` with the lowest validation loss that a search
   /// within `settings.measuredPlans` scored plans finds. First the best
-  /// predicted plan, the trained plans within the budget, and every closest
+  /// predicted closest plan, the `pareto` plan (the best predicted within the
+  /// budget, often a little smaller: measuring it means the measured choice
+  /// never scores worse on validation than the prediction), the trained plans
+  /// within the budget, and every closest
   /// plan whose two stacks mix granularities alike (both all g2, both g3 +
   /// g6, …: modules trained side by side in one run);
   /// then, from the best of those, a coordinate search: every cover of one
@@ -67,7 +70,8 @@ public struct MeasuredAssemblyCandidate: ComparisonCandidate {
     var bestLoss = try loss(best) ?? .infinity
     func mix(_ pieces: [PlanPiece]) -> [Int] { pieces.map(\.layers.count).sorted() }
     let alike = plans.filter { mix($0.plan.encoder) == mix($0.plan.decoder) }
-    for planned in try context.planner.trainedPlans(ratio: ratio) + alike {
+    let predicted = try context.planner.plan(strategy: .pareto, ratio: ratio)
+    for planned in try [predicted] + context.planner.trainedPlans(ratio: ratio) + alike {
       guard let value = try loss(planned) else { return best }
       if value < bestLoss { (best, bestLoss) = (planned, value) }
     }

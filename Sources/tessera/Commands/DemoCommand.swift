@@ -13,13 +13,13 @@ enum DemoCommand {
     discussion: """
       EXAMPLES:
         tessera demo                      # reuse Checkpoints/demo: assemble and compare (minutes)
-        tessera demo --retrain            # train teacher, modules and baselines first (about 40 min, 2 cores)
+        tessera demo --retrain            # train teacher, modules and baselines first (about an hour, 2 cores)
         tessera demo --retrain --out runs/demo2
 
-      The demo teacher is a 12+12-layer, 64-wide T5 on the built-in numbers task
-      with up to 6 digits (words ↔ digits; Recipes/demo-teacher.json), good but not
-      perfect; its modules of granularities 2, 3, 4 and 6 come from one run
-      (Recipes/demo-modules.json: a local stage, then mixed hybrids), and the
+      The demo teacher is a 12+12-layer, 64-wide T5 on the built-in arithmetic task
+      (4821 * 37 → 178377; Recipes/demo-teacher.json), good but not perfect; its
+      modules of granularities 2, 3, 4 and 6 come from one run
+      (Recipes/demo-modules.json: a local stage, then hybrids of every granularity), and the
       per-ratio baselines it is measured against (kd and sft at 2×, 3× and 6×) from
       Recipes/demo-baselines.json, each given the modules run's steps. Checkpoints/demo
       ships all three as `tessera demo --retrain` trained them, so by default the demo
