@@ -20,7 +20,7 @@ enum DemoCommand {
       (4821 * 37 → 178377; Recipes/demo-teacher.json), good but not perfect; its
       modules of granularities 2, 3, 4 and 6 come from one run
       (Recipes/demo-modules.json: a local stage, then hybrids of every granularity), and the
-      per-ratio baselines it is measured against (kd and sft at 2×, 3× and 6×) from
+      per-ratio baselines it is measured against (kd, sft and scratch at 2×, 3× and 6×) from
       Recipes/demo-baselines.json, each given the modules run's steps. Checkpoints/demo
       ships all three as `tessera demo --retrain` trained them, so by default the demo
       reuses them and only assembles and compares: every ratio of --ratios with every
