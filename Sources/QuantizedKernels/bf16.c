@@ -41,17 +41,14 @@ INLINE AVX512F void avx512_block(const tq_wide_problem *p, ptrdiff_t i, int mr, 
   ptrdiff_t k = p->k, body = k / 16 * 16;
   const float *x = p->x + i * p->ldx;
   const char *w = (const char *)p->w + j * k * (f32 ? 4 : 2);
-  __m512 acc[4][4], wv[4];
+  __m512 acc[4][4];
   for (int r = 0; r < 4; r++)
     for (int o = 0; o < 4; o++) acc[r][o] = _mm512_setzero_ps();
-  for (ptrdiff_t c = 0; c < body; c += 16) {
-    for (int o = 0; o < nr; o++) wv[o] = load16(w, o * k + c, f32);
-    for (int o = 0; o < nr; o++) tq_prefetch(w + (o * k + c) * (f32 ? 4 : 2));
-    for (int r = 0; r < mr; r++) {
-      __m512 xv = _mm512_loadu_ps(x + r * p->ldx + c);
-      for (int o = 0; o < nr; o++) acc[r][o] = _mm512_fmadd_ps(xv, wv[o], acc[r][o]);
+  for (int o = 0; o < nr; o++)
+    for (ptrdiff_t c = 0; c < body; c += 16) {
+      __m512 wv = load16(w, o * k + c, f32);
+      for (int r = 0; r < mr; r++) acc[r][o] = _mm512_fmadd_ps(_mm512_loadu_ps(x + r * p->ldx + c), wv, acc[r][o]);
     }
-  }
   float sums[16];
   _mm512_storeu_ps(sums, sum16(acc));
   for (int r = 0; r < mr; r++) tq_wide_store(p, i + r, j, nr, body, sums + 4 * r, f32);
@@ -100,22 +97,19 @@ INLINE AVX2FMA __m256 load8(const void *w, ptrdiff_t index, int f32) {
   return f32 ? _mm256_loadu_ps((const float *)w + index) : widen8((const uint16_t *)w + index);
 }
 
-// Two rows at a time (8 accumulators + 4 weight vectors fit AVX2's 16 registers).
+// Two rows at a time (8 accumulators fit AVX2's 16 registers beside the operands).
 INLINE AVX2FMA void avx2_block(const tq_wide_problem *p, ptrdiff_t i, int mr, ptrdiff_t j, int nr, int f32) {
   ptrdiff_t k = p->k, body = k / 8 * 8;
   const float *x = p->x + i * p->ldx;
   const char *w = (const char *)p->w + j * k * (f32 ? 4 : 2);
-  __m256 acc[2][4], wv[4];
+  __m256 acc[2][4];
   for (int r = 0; r < 2; r++)
     for (int o = 0; o < 4; o++) acc[r][o] = _mm256_setzero_ps();
-  for (ptrdiff_t c = 0; c < body; c += 8) {
-    for (int o = 0; o < nr; o++) wv[o] = load8(w, o * k + c, f32);
-    for (int o = 0; o < nr; o++) tq_prefetch(w + (o * k + c) * (f32 ? 4 : 2));
-    for (int r = 0; r < mr; r++) {
-      __m256 xv = _mm256_loadu_ps(x + r * p->ldx + c);
-      for (int o = 0; o < nr; o++) acc[r][o] = _mm256_fmadd_ps(xv, wv[o], acc[r][o]);
+  for (int o = 0; o < nr; o++)
+    for (ptrdiff_t c = 0; c < body; c += 8) {
+      __m256 wv = load8(w, o * k + c, f32);
+      for (int r = 0; r < mr; r++) acc[r][o] = _mm256_fmadd_ps(_mm256_loadu_ps(x + r * p->ldx + c), wv, acc[r][o]);
     }
-  }
   for (int r = 0; r < mr; r++) {
     float sums[4];
     _mm_storeu_ps(sums, sum4(acc[r][0], acc[r][1], acc[r][2], acc[r][3]));

@@ -48,17 +48,17 @@ INLINE AVX2 void avx2_block(const tq_int8_problem *p, ptrdiff_t i, int mr, ptrdi
   ptrdiff_t kp = p->kp;
   const uint8_t *x = p->xq + i * kp;
   const int8_t *w = p->w + j * kp;
-  __m256i acc[2][4], wv[4];
+  __m256i acc[2][4];
   for (int r = 0; r < 2; r++)
     for (int o = 0; o < 4; o++) acc[r][o] = _mm256_setzero_si256();
-  for (ptrdiff_t c = 0; c < kp; c += 16) {
-    for (int o = 0; o < nr; o++) wv[o] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + o * kp + c)));
-    for (int o = 0; o < nr; o++) tq_prefetch(w + o * kp + c);
-    for (int r = 0; r < mr; r++) {
-      __m256i xv = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(x + r * kp + c)));
-      for (int o = 0; o < nr; o++) acc[r][o] = _mm256_add_epi32(acc[r][o], _mm256_madd_epi16(xv, wv[o]));
+  for (int o = 0; o < nr; o++)
+    for (ptrdiff_t c = 0; c < kp; c += 16) {
+      __m256i wv = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + o * kp + c)));
+      for (int r = 0; r < mr; r++) {
+        __m256i xv = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(x + r * kp + c)));
+        acc[r][o] = _mm256_add_epi32(acc[r][o], _mm256_madd_epi16(xv, wv));
+      }
     }
-  }
   for (int r = 0; r < mr; r++) store_row(p, i + r, j, nr, sum4(acc[r][0], acc[r][1], acc[r][2], acc[r][3]));
 }
 

@@ -70,17 +70,14 @@ INLINE VNNI void vnni_block(const tq_int8_problem *p, ptrdiff_t i, int mr, ptrdi
   ptrdiff_t kp = p->kp;
   const uint8_t *x = p->xq + i * kp;
   const int8_t *w = p->w + j * kp;
-  __m512i acc[4][4], wv[4];
+  __m512i acc[4][4];
   for (int r = 0; r < 4; r++)
     for (int o = 0; o < 4; o++) acc[r][o] = _mm512_setzero_si512();
-  for (ptrdiff_t c = 0; c < kp; c += 64) {
-    for (int o = 0; o < nr; o++) wv[o] = _mm512_loadu_si512(w + o * kp + c);
-    for (int o = 0; o < nr; o++) tq_prefetch(w + o * kp + c);
-    for (int r = 0; r < mr; r++) {
-      __m512i xv = _mm512_loadu_si512(x + r * kp + c);
-      for (int o = 0; o < nr; o++) acc[r][o] = _mm512_dpbusd_epi32(acc[r][o], xv, wv[o]);
+  for (int o = 0; o < nr; o++)
+    for (ptrdiff_t c = 0; c < kp; c += 64) {
+      __m512i wv = _mm512_loadu_si512(w + o * kp + c);
+      for (int r = 0; r < mr; r++) acc[r][o] = _mm512_dpbusd_epi32(acc[r][o], _mm512_loadu_si512(x + r * kp + c), wv);
     }
-  }
   store_block(p, i, mr, j, nr, sum16(acc));
 }
 
@@ -103,17 +100,17 @@ INLINE AVX512 void avx512_block(const tq_int8_problem *p, ptrdiff_t i, int mr, p
   ptrdiff_t kp = p->kp;
   const uint8_t *x = p->xq + i * kp;
   const int8_t *w = p->w + j * kp;
-  __m512i acc[4][4], wv[4];
+  __m512i acc[4][4];
   for (int r = 0; r < 4; r++)
     for (int o = 0; o < 4; o++) acc[r][o] = _mm512_setzero_si512();
-  for (ptrdiff_t c = 0; c < kp; c += 32) {
-    for (int o = 0; o < nr; o++) wv[o] = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(w + o * kp + c)));
-    for (int o = 0; o < nr; o++) tq_prefetch(w + o * kp + c);
-    for (int r = 0; r < mr; r++) {
-      __m512i xv = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(x + r * kp + c)));
-      for (int o = 0; o < nr; o++) acc[r][o] = _mm512_add_epi32(acc[r][o], _mm512_madd_epi16(xv, wv[o]));
+  for (int o = 0; o < nr; o++)
+    for (ptrdiff_t c = 0; c < kp; c += 32) {
+      __m512i wv = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(w + o * kp + c)));
+      for (int r = 0; r < mr; r++) {
+        __m512i xv = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(x + r * kp + c)));
+        acc[r][o] = _mm512_add_epi32(acc[r][o], _mm512_madd_epi16(xv, wv));
+      }
     }
-  }
   store_block(p, i, mr, j, nr, sum16(acc));
 }
 
