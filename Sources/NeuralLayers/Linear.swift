@@ -32,10 +32,13 @@ public final class Linear: ParameterContainer {
     return bias.map { y + $0.value } ?? y
   }
 
-  /// Up to this many input rows (a decoding step's) go through the GEMV
-  /// kernel: each weight is read once for all rows, bias added in the same
-  /// pass, no product set-up; more rows go to BLAS.
-  static let vectorRows = 4
+  /// Up to this many input rows (a decoding step's, beams or a batch of 32
+  /// included) go through the few-rows kernel: each weight is read once from
+  /// memory for all rows, bias added in the same pass, nothing packed; more
+  /// rows go to BLAS. At 32 rows BLAS packs the whole weight matrix for one
+  /// product; batch-32 greedy decoding at d256 / vocabulary 32128 ran 3–44%
+  /// faster this way in three paired runs on Zen 4 (t5-small: −11 to +19%).
+  static let vectorRows = 32
 
   private func productOfFewRows(_ x: Tensor) -> Tensor {
     weight.value.withValues { w in
