@@ -13,12 +13,12 @@ enum DemoCommand {
     discussion: """
       EXAMPLES:
         tessera demo                      # reuse Checkpoints/demo: assemble and compare (minutes)
-        tessera demo --retrain            # train teacher, modules and baselines first (about an hour, 2 cores)
+        tessera demo --retrain            # train teacher, modules and baselines first (about half an hour, 2 cores)
         tessera demo --retrain --out runs/demo2
 
-      The demo teacher is a 12+12-layer, 64-wide T5 on the built-in arithmetic task
+      The demo teacher is a 6+6-layer, 64-wide T5 on the built-in arithmetic task
       (4821 * 37 → 178377; Recipes/demo-teacher.json), good but not perfect; its
-      modules of granularities 2, 3, 4 and 6 come from one run
+      modules of granularities 2, 3 and 6 come from one run
       (Recipes/demo-modules.json: a local stage, then hybrids of every granularity), and the
       per-ratio baselines it is measured against (kd, sft and scratch at 2×, 3× and 6×) from
       Recipes/demo-baselines.json, each given the modules run's steps. Checkpoints/demo
