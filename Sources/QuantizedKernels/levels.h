@@ -107,7 +107,6 @@ static inline __attribute__((always_inline)) void tq_wide_store(const tq_wide_pr
     out[o] = sum + (p->bias ? p->bias[j + o] : 0.0f);
   }
 }
-
 #endif
 
 // The SIMD products compute blocks of up to 4 rows of x by 4 outputs (16
