@@ -128,6 +128,34 @@ final class BaselineComparisonTests: XCTestCase {
     XCTAssertTrue(svg.contains(##"fill="#6a3d9a""##) && svg.contains(##"fill="#e7298a""##), "each method its own colour and marker")
   }
 
+  /// A polished assembly is ranked as its own kind, beside the assemblies
+  /// and the baselines, and the ledger counts it on top of the modules run.
+  func testPolishedAssemblyIsItsOwnKindOfRow() throws {
+    let fixture = try ComparisonFixture(in: directory)
+    let baselines = directory.appendingPathComponent("baselines")
+    try saveBaseline(fixture, at: baselines.appendingPathComponent("kd-2x"), method: .kd, ratio: 2)
+    try saveBaseline(fixture, at: baselines.appendingPathComponent("polish-2x"), method: .polish, ratio: 2, steps: 30, seconds: 2)
+    try ModuleTrainingCost.append(
+      ModuleTrainingCost.Run(granularities: [2], steps: 100, tokens: 9_000, seconds: 20, teacherFingerprint: fixture.registry.teacherFingerprint),
+      toRegistry: fixture.registry.folder)
+    let out = directory.appendingPathComponent("report")
+    let results = try Comparison.run(
+      ComparisonParameters(
+        registryFolder: fixture.registry.folder, examples: Array(ComparisonFixture.examples.prefix(2)), settings: quickSettings,
+        reportFolder: out, baselinesFolder: baselines))
+    XCTAssertEqual(results.rows.filter { $0.kind == BaselineCandidate.kind }.map(\.label), ["kd 2×"])
+    let polished = try XCTUnwrap(results.rows.first { $0.kind == BaselineCandidate.polishedKind })
+    XCTAssertEqual(polished.label, "polish 2×")
+    XCTAssertEqual(polished.method, "polish")
+    XCTAssertTrue(polished.isMeasured)
+    let markdown = try String(contentsOf: out.appendingPathComponent(ComparisonReport.markdownFileName), encoding: .utf8)
+    let atTwo = try XCTUnwrap(markdown.split(separator: "\n").first { $0.hasPrefix("- **2×:**") })
+    XCTAssertTrue(atTwo.contains("polished polish 2× (") && atTwo.contains("baseline kd 2× ("), String(atTwo))
+    XCTAssertTrue(markdown.contains("- polish at 1 ratio cost 0.1× the modules run's seconds and 0.3× its steps, on top of that run."), markdown)
+    let svg = try String(contentsOf: out.appendingPathComponent(ComparisonReport.plotFileName), encoding: .utf8)
+    XCTAssertTrue(svg.contains(">polished assembly</text>"), "its own legend entry")
+  }
+
   func testEveryBaselineMethodHasItsOwnMarkerAndTheLegendStaysInside() throws {
     let keys = [ComparisonRow.teacherKind] + AssemblyStrategy.allCases.map(\.rawValue) + [LayerDroppingCandidate.kind]
       + BaselineMethod.allCases.map(\.rawValue)

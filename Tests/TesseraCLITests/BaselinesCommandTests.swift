@@ -85,6 +85,10 @@ final class BaselinesCommandTests: XCTestCase {
       (["--method", "kd", "--ratio", "9"], 1, ["cannot reach ratio"]),
       (["--method", "kd", "--ratio", "2", "--strategy", "pareto"], 2, ["--strategy"]),
       (["--ratio", "2"], 2, ["--method"]),
+      (["--method", "polish"], 2, ["--from DIR is required"]),
+      (["--method", "polish", "--from", teacher.path, "--ratio", "2"], 2, ["leave out --ratio"]),
+      (["--method", "kd", "--ratio", "2", "--from", teacher.path], 2, ["--from is for --method polish"]),
+      (["--method", "polish", "--from", teacher.path], 1, [teacher.path, "not an assembled model"]),
     ]
     for (extra, status, phrases) in cases {
       let result = try train(extra)

@@ -18,6 +18,10 @@ public enum BaselineMethod: String, Codable, Sendable, CaseIterable {
   /// BERT-of-Theseus at one ratio: modules of one granularity covering both
   /// stacks, trained with replacement, then assembled at the ratio.
   case theseus
+  /// Not a rival: an assembled model of this teacher's registry (`--from`)
+  /// given a few hundred kd steps. Compared as its own kind of row
+  /// (`polished`), never among the assemblies, which are not retrained.
+  case polish
 
   /// Parses a method name; an unknown one is an error naming the valid ones.
   public init(parsing name: String) throws {
@@ -61,11 +65,13 @@ public struct BaselineRecord: Codable, Sendable, Equatable {
   public var teacherFingerprint: String
   /// Where the training data came from (`task dates`, `file train.tsv`).
   public var data: String
+  /// polish: the plan of the assembled model it started from (`enc M3[0-2] M3[3-5] | dec …`).
+  public var startPlan: String?
 
   public init(
     method: BaselineMethod, requestedRatio: Double, layerParameterRatio: Double, strategy: AssemblyStrategy,
     encoderLayers: Int, decoderLayers: Int, encoderLayerMap: [Int]?, decoderLayerMap: [Int]?, steps: Int, tokens: Int,
-    seconds: Double, labelSeconds: Double = 0, teacherFingerprint: String, data: String
+    seconds: Double, labelSeconds: Double = 0, teacherFingerprint: String, data: String, startPlan: String? = nil
   ) {
     self.method = method
     self.requestedRatio = requestedRatio
@@ -81,6 +87,7 @@ public struct BaselineRecord: Codable, Sendable, Equatable {
     self.labelSeconds = labelSeconds
     self.teacherFingerprint = teacherFingerprint
     self.data = data
+    self.startPlan = startPlan
   }
 
   enum CodingKeys: String, CodingKey, CaseIterable {
@@ -88,6 +95,7 @@ public struct BaselineRecord: Codable, Sendable, Equatable {
     case layerParameterRatio = "layer_parameter_ratio", strategy, encoderLayers = "encoder_layers"
     case decoderLayers = "decoder_layers", encoderLayerMap = "encoder_layer_map", decoderLayerMap = "decoder_layer_map"
     case steps, tokens, seconds, labelSeconds = "label_seconds", teacherFingerprint = "teacher_fingerprint", data
+    case startPlan = "start_plan"
   }
 
   public init(from decoder: Decoder) throws {
@@ -108,6 +116,7 @@ public struct BaselineRecord: Codable, Sendable, Equatable {
     labelSeconds = try c.decodeIfPresent(Double.self, forKey: .labelSeconds) ?? 0
     teacherFingerprint = try c.decode(String.self, forKey: .teacherFingerprint)
     data = try c.decode(String.self, forKey: .data)
+    startPlan = try c.decodeIfPresent(String.self, forKey: .startPlan)
     for (key, value) in [(CodingKeys.requestedRatio, requestedRatio), (.layerParameterRatio, layerParameterRatio)]
     where !(value.isFinite && value >= 1) {
       throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "must be a finite number ≥ 1, got \(value)")

@@ -13,6 +13,9 @@ import Tokenizers
 /// baselines that would share a row.
 public struct BaselineCandidate: ComparisonCandidate {
   public static let kind = "baseline"
+  /// The kind of a polish run's row: an assembly trained further, ranked on its own,
+  /// neither among the assemblies (not retrained) nor among the rivals.
+  public static let polishedKind = "polished"
   /// How far below the given folder baselines are looked for: the folder, its children and grandchildren.
   public static let searchDepth = 2
 
@@ -95,9 +98,14 @@ public struct BaselineCandidate: ComparisonCandidate {
   public func rows(in context: ComparisonContext) -> [CandidateRow] {
     baselines.map { baseline in
       let record = baseline.record
+      let polished = record.method == .polish
       var row = ComparisonRow(
-        kind: Self.kind, label: baseline.label, method: record.method.rawValue, requestedRatio: record.requestedRatio)
-      row.plan = "\(record.encoderLayers)+\(record.decoderLayers) \(record.method.rawValue) student in \(baseline.folder.path)"
+        kind: polished ? Self.polishedKind : Self.kind, label: baseline.label, method: record.method.rawValue,
+        requestedRatio: record.requestedRatio)
+      row.plan =
+        polished
+        ? "\(record.startPlan ?? "an assembly") polished \(record.steps) steps in \(baseline.folder.path)"
+        : "\(record.encoderLayers)+\(record.decoderLayers) \(record.method.rawValue) student in \(baseline.folder.path)"
       // The model is already a folder of its own: nothing is saved again.
       return CandidateRow(row: row, identity: "baseline " + baseline.folder.standardizedFileURL.path) { _ in
         let model = try ModelLoading.load(from: baseline.folder)

@@ -13,8 +13,9 @@ public enum ComparisonPlot {
     let marker: Marker
   }
 
-  /// `pentagon`…`octagon` and `invertedTriangle`, `plus` mark the baseline methods.
-  enum Marker { case circle, square, triangle, diamond, cross, star, invertedTriangle, plus, pentagon, hexagon, octagon }
+  /// `pentagon`…`octagon` and `invertedTriangle`, `plus` mark the baseline methods, and
+  /// `rightTriangle` (pointing right, on from an assembly) the polished assemblies.
+  enum Marker { case circle, square, triangle, diamond, cross, star, invertedTriangle, plus, pentagon, hexagon, octagon, rightTriangle }
 
   static let width = 1000.0, height = 470.0
   /// Plot-area margins inside each panel.
@@ -34,6 +35,7 @@ public enum ComparisonPlot {
     BaselineMethod.kd.rawValue: ("kd (baseline)", "#6a3d9a", .pentagon),
     BaselineMethod.pseudoLabels.rawValue: ("pseudo-labels (baseline)", "#1b9e77", .hexagon),
     BaselineMethod.theseus.rawValue: ("theseus (baseline)", "#b15928", .octagon),
+    BaselineMethod.polish.rawValue: ("polished assembly", "#ff1493", .rightTriangle),
     // Quantized copies (``TransformRows``) by scheme.
     QuantizationScheme.int8.rawValue: ("int8 (quantized)", "#17becf", .square),
     QuantizationScheme.bf16.rawValue: ("bf16 (quantized)", "#bcbd22", .triangle),
@@ -207,6 +209,7 @@ public enum ComparisonPlot {
       return ##"<rect x="\##(n(x - r))" y="\##(n(y - r))" width="\##(n(2 * r))" height="\##(n(2 * r))" fill="\##(colour)" stroke="#ffffff" stroke-width="0.8">\##(tooltip)</rect>"##
     case .triangle: return polygon([(0, -r * 1.2), (r * 1.1, r * 0.8), (-r * 1.1, r * 0.8)])
     case .invertedTriangle: return polygon([(0, r * 1.2), (r * 1.1, -r * 0.8), (-r * 1.1, -r * 0.8)])
+    case .rightTriangle: return polygon([(r * 1.2, 0), (-r * 0.8, -r * 1.1), (-r * 0.8, r * 1.1)])
     case .pentagon, .hexagon, .octagon:
       let sides = series.marker == .pentagon ? 5 : (series.marker == .hexagon ? 6 : 8)
       return polygon((0..<sides).map { k in

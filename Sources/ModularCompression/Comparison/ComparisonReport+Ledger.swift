@@ -62,9 +62,11 @@ extension ComparisonReport {
     let theModules = oneRun ? "the modules run's" : "the \(modules.runs ?? 0) modules runs'"
     for method in ledger.baselines {
       let what = "\(method.method) at \(method.runs) ratio\(method.runs == 1 ? "" : "s")"
+      // A polish run trains an assembly further: its cost comes on top of the modules', never instead.
+      let onTop = method.method == BaselineMethod.polish.rawValue ? ", on top of \(oneRun ? "that run" : "those runs")" : ""
       if let seconds = method.secondsVersusModules {
         let steps = method.stepsVersusModules.map { " and \(format($0, "%.1f"))× \(oneRun ? "its" : "their") steps" } ?? ""
-        lines.append("\(what) cost \(format(seconds, "%.1f"))× \(theModules) seconds\(steps).")
+        lines.append("\(what) cost \(format(seconds, "%.1f"))× \(theModules) seconds\(steps)\(onTop).")
       } else {
         let missing = modules.recorded ? "seconds are 0" : "cost is \(notRecorded)"
         lines.append("\(what) cost \(format(method.seconds, "%.1f")) s; \(theModules) \(missing), so the two cannot be set side by side.")

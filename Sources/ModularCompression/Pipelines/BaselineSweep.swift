@@ -56,6 +56,11 @@ public enum BaselineSweep {
     let output = parameters.output
     guard !parameters.methods.isEmpty else { throw RecipeError(file: "--methods", reason: "names no method") }
     guard !parameters.ratios.isEmpty else { throw RecipeError(file: "--ratios", reason: "names no ratio") }
+    if parameters.methods.contains(.polish) {
+      throw RecipeError(
+        file: "--methods",
+        reason: "polish starts from one assembled model, not from a ratio; run tessera baselines train --method polish --from DIR for each")
+    }
     var names = Set<String>()
     for method in parameters.methods {
       for ratio in parameters.ratios where !names.insert(memberName(method: method, ratio: ratio)).inserted {

@@ -15,17 +15,20 @@ public struct BaselineTrainingParameters {
   public var start: TrainingStart
   /// pseudo-labels: the cache file; nil keeps it in `output` (a sweep shares one).
   public var pseudoLabelCache: URL?
+  /// polish: the assembled model folder it starts from (``PolishStart``).
+  public var startModel: URL?
   public var communicator: any Communicator
 
   public init(
     teacherFolder: URL, recipe: BaselineRecipe, output: URL, start: TrainingStart = .fresh, pseudoLabelCache: URL? = nil,
-    communicator: any Communicator = SingleProcessCommunicator()
+    startModel: URL? = nil, communicator: any Communicator = SingleProcessCommunicator()
   ) {
     self.teacherFolder = teacherFolder
     self.recipe = recipe
     self.output = output
     self.start = start
     self.pseudoLabelCache = pseudoLabelCache
+    self.startModel = startModel
     self.communicator = communicator
   }
 }
@@ -53,7 +56,10 @@ public enum BaselineTrainingEvent {
 /// recipe's ratio and strategy — the rule layer dropping follows too. scratch
 /// starts from random weights of that shape; sft, kd and pseudo-labels from
 /// the teacher's kept layers (``LayerDropping``). theseus trains modules of
-/// one granularity and assembles them (``TheseusBaseline``). Checkpoints,
+/// one granularity and assembles them (``TheseusBaseline``). polish is not a
+/// rival but a stage on top of the modules: it starts from an assembled model
+/// (``PolishStart``, its ratio the assembly's) and trains it with kd's loss,
+/// each layer held against the teacher layer ending its span. Checkpoints,
 /// resume and restart are those of ``TeacherTraining``: the folder is the
 /// checkpoint, and `baseline.json` is written last, so a folder without it is
 /// an unfinished run.
@@ -74,21 +80,30 @@ public enum BaselineTraining {
     // The first process alone checks and writes the output; under mpirun the others train beside it.
     try communicator.leaderRuns {
       try OutputFolder.claim(
-        output, as: .baseline, force: parameters.start == .restart, reading: [parameters.teacherFolder])
+        output, as: .baseline, force: parameters.start == .restart,
+        reading: [parameters.teacherFolder] + (parameters.startModel.map { [$0] } ?? []))
       if parameters.start == .restart { try removeRecord(in: output) }
     }
     let teacher = try ModelLoading.load(from: parameters.teacherFolder)
     let tokenizer = try loadTokenizer(from: parameters.teacherFolder, fitting: teacher)
     let teacherFingerprint = try TeacherFingerprint.of(modelFolder: parameters.teacherFolder)
+    let polish =
+      settings.method == .polish
+      ? try PolishStart.load(parameters.startModel, teacher: teacher, teacherFingerprint: teacherFingerprint) : nil
     if settings.method == .theseus {
       return try TheseusBaseline.run(
         parameters, teacher: teacher, tokenizer: tokenizer, teacherFingerprint: teacherFingerprint, events: events)
     }
     let resume = try communicator.leaderDecides { try TrainingOutput.prepare(output, start: parameters.start, what: "baseline") }
     let costs = LayerCosts(teacher: teacher)
-    let plan = try StudentShape.plan(costs: costs, ratio: settings.ratio, strategy: settings.strategy)
-    let layerMap = StudentShape.layerMap(of: plan)
-    let student = try makeStudent(settings.method, plan: plan, teacher: teacher, seed: recipe.training.seed)
+    let student: any Seq2SeqModel, layerMap: (encoder: [Int], decoder: [Int])
+    if let polish {
+      (student, layerMap) = (polish.model, polish.layerMap)
+    } else {
+      let plan = try StudentShape.plan(costs: costs, ratio: settings.ratio, strategy: settings.strategy)
+      layerMap = StudentShape.layerMap(of: plan)
+      student = try makeStudent(settings.method, plan: plan, teacher: teacher, seed: recipe.training.seed)
+    }
 
     var train = TokenizedExamples(try recipe.data.examples(.train), tokenizer: tokenizer)
     let valid = TokenizedExamples(try recipe.data.examples(.valid), tokenizer: tokenizer)
@@ -114,7 +129,7 @@ public enum BaselineTraining {
 
     let tokens = student.specialTokens
     let distillation =
-      settings.method == .kd
+      settings.method == .kd || settings.method == .polish
       ? StudentDistillation(teacher: teacher, layerMap: layerMap, temperature: settings.temperature, weights: settings.weights)
       : nil
     let objective = StudentObjective(
@@ -126,7 +141,7 @@ public enum BaselineTraining {
       validation: valid.orderedBatches(tokenBudget: recipe.data.batchTokens, tokens: tokens), checkpointFolder: output,
       fingerprint: [
         recipe.training.fingerprint, settings.fingerprint, teacherFingerprint, stableJSONText(recipe.data),
-        PseudoLabels.dataFingerprint(sources: train.targets),
+        PseudoLabels.dataFingerprint(sources: train.targets), polish?.fingerprint ?? "",
       ].joined(separator: "|"),
       communicator: parameters.communicator)
     if resume { try loop.resume() }
@@ -134,14 +149,15 @@ public enum BaselineTraining {
     try loop.run { try events(.step($0)) }
     guard communicator.isLeader else { return nil }
 
-    let isCopy = settings.method != .scratch
+    // A polished model's layers are modules, not copies of one teacher layer each.
+    let isCopy = settings.method != .scratch && polish == nil
     let record = BaselineRecord(
-      method: settings.method, requestedRatio: settings.ratio,
+      method: settings.method, requestedRatio: polish?.ratio ?? settings.ratio,
       layerParameterRatio: costs.cost(ofModel: student).layerParameterRatio, strategy: settings.strategy,
       encoderLayers: student.encoder.depth, decoderLayers: student.decoder.depth,
       encoderLayerMap: isCopy ? layerMap.encoder : nil, decoderLayerMap: isCopy ? layerMap.decoder : nil,
       steps: loop.state.step, tokens: loop.state.tokens, seconds: loop.state.seconds, labelSeconds: labelSeconds,
-      teacherFingerprint: teacherFingerprint, data: dataDescription(recipe.data))
+      teacherFingerprint: teacherFingerprint, data: dataDescription(recipe.data), startPlan: polish?.report.plan.summary)
     try record.write(to: output)
     try events(.finished(record))
     return record

@@ -14,6 +14,7 @@ enum BaselinesCommands {
           --recipe Recipes/demo-baselines.json --out baselines/kd-2x
         tessera baselines train --teacher t --method sft --ratio 3 --strategy speed-first --task dates --out b/sft-3x
         tessera baselines train --teacher t --method kd --ratio 2 --task dates --out b/kd-2x --resume
+        tessera baselines train --teacher t --method polish --from assembled/3x --steps 300 --task dates --out b/polish-3x
 
       The student keeps, per stack, the depths that layer dropping keeps at the
       ratio (size-first, or speed-first: the decoder is cut first):
@@ -25,6 +26,10 @@ enum BaselinesCommands {
                        sources (made once, cached in OUT/pseudo-labels.tsv under the teacher's fingerprint)
         theseus        modules of one granularity (the smallest whose cover reaches the ratio),
                        trained with replacement into OUT/modules, then assembled at the ratio
+        polish         not a rival: the assembled model --from DIR (tessera assemble, or
+                       compare --save-models) trained further with kd's loss, each layer against
+                       the teacher layer ending its span; its ratio is the assembly's (no --ratio),
+                       and compare ranks it as its own kind of row, "polished"
 
       --out is a model folder (config.json, model.safetensors, tokenizer.json) and
       the run's checkpoint; baseline.json (method, ratio, depths, steps, tokens,
@@ -37,7 +42,16 @@ enum BaselinesCommands {
   ) { arguments in
     var recipe = try recipe(from: arguments)
     recipe.baseline.method = try BaselineMethod(parsing: try arguments.require("--method"))
-    recipe.baseline.ratio = try ratio(try arguments.require("--ratio"), flag: "--ratio")
+    let startModel = arguments.string("--from").map { URL(fileURLWithPath: $0) }
+    if recipe.baseline.method == .polish {
+      guard startModel != nil else { throw UsageError("--from DIR is required with --method polish: the assembled model to polish") }
+      guard arguments.string("--ratio") == nil else {
+        throw UsageError("--method polish takes its ratio from the assembly (--from); leave out --ratio")
+      }
+    } else {
+      guard startModel == nil else { throw UsageError("--from is for --method polish only") }
+      recipe.baseline.ratio = try ratio(try arguments.require("--ratio"), flag: "--ratio")
+    }
     try checkSettings(recipe)
     let out = URL(fileURLWithPath: try arguments.require("--out"))
     let group = try ProcessGroup.announced()
@@ -46,7 +60,7 @@ enum BaselinesCommands {
       try BaselineTraining.run(
         BaselineTrainingParameters(
           teacherFolder: URL(fileURLWithPath: try arguments.require("--teacher")), recipe: recipe, output: out,
-          start: try TrainingStartFlags.start(arguments), communicator: group)
+          start: try TrainingStartFlags.start(arguments), startModel: startModel, communicator: group)
       ) { display?.show($0) }
     }
   }
@@ -91,8 +105,9 @@ enum BaselinesCommands {
     let choice: [Option] =
       single
       ? [
-        .value("--method", "NAME", "scratch, sft, kd, pseudo-labels or theseus (required)"),
-        .value("--ratio", "R", "Layer-parameter compression ratio, ≥ 1 (required)"),
+        .value("--method", "NAME", "scratch, sft, kd, pseudo-labels, theseus or polish (required)"),
+        .value("--ratio", "R", "Layer-parameter compression ratio, ≥ 1 (required, except for polish)"),
+        .value("--from", "DIR", "polish: the assembled model folder to train further (required for polish)"),
       ]
       : [
         .value("--methods", "LIST", "Methods, e.g. sft,kd,pseudo-labels (required)"),
@@ -192,7 +207,9 @@ final class BaselineRunDisplay {
     case .started(let model, let layerMap, let trainCount, let resumedAt):
       if let resumedAt { print("resumed at step \(resumedAt) from \(out.path)") }
       let settings = recipe.baseline
-      if let layerMap {
+      if settings.method == .polish {
+        print("polish: the assembled model of \(model.encoder.depth)+\(model.decoder.depth) layers, each against teacher layers \(layerMap.map { "encoder \($0.encoder), decoder \($0.decoder)" } ?? "?")")
+      } else if let layerMap {
         print("""
           student: \(settings.method.rawValue) at \(String(format: "%g", settings.ratio))× (\(settings.strategy.rawValue)), \
           \(model.encoder.depth)+\(model.decoder.depth) layers, \(model.parameterCount.formatted()) parameters
