@@ -9,15 +9,6 @@ import XCTest
 
 /// Per-ratio baseline students: their shapes, starts, losses, pseudo-label cache and records.
 final class BaselineTrainingTests: TinyPipelineTestCase {
-  /// The tiny teacher's folder.
-  private func trainTeacher(name: String = "teacher", seed: UInt64 = 0) throws -> URL {
-    var recipe = tinyTeacherRecipe
-    recipe.training.seed = seed
-    let teacher = folder.appendingPathComponent(name)
-    try TeacherTraining.run(TeacherTrainingParameters(recipe: recipe, output: teacher))
-    return teacher
-  }
-
   private func recipe(_ method: BaselineMethod, ratio: Double, steps: Int = 3) -> BaselineRecipe {
     var recipe = BaselineRecipe()
     recipe.baseline.method = method
@@ -129,7 +120,7 @@ final class BaselineTrainingTests: TinyPipelineTestCase {
 
   /// A kd run trains: its loss falls, and it writes a model folder with a record that reads back.
   func testKDRunLowersItsLossAndWritesItsRecord() throws {
-    let teacher = try trainTeacher()
+    let teacher = try trainTinyTeacher()
     let out = folder.appendingPathComponent("kd")
     var losses: [Float] = []
     var recipe = recipe(.kd, ratio: 2, steps: 12)
@@ -199,7 +190,7 @@ final class BaselineTrainingTests: TinyPipelineTestCase {
 
   /// A pseudo-labels run keeps its cache in its folder, and a second run with the same teacher reuses it.
   func testPseudoLabelsRunKeepsItsCache() throws {
-    let teacher = try trainTeacher()
+    let teacher = try trainTinyTeacher()
     let out = folder.appendingPathComponent("pl")
     var cached: [Bool] = []
     let record = try XCTUnwrap(BaselineTraining.run(
@@ -212,7 +203,7 @@ final class BaselineTrainingTests: TinyPipelineTestCase {
     ) { if case .labelled(_, let wasCached, _) = $0 { cached.append(wasCached) } }
     XCTAssertEqual(cached, [false, true])
     // Another teacher's run in the same folder labels again.
-    let other = try trainTeacher(name: "other", seed: 9)
+    let other = try trainTinyTeacher(name: "other", seed: 9)
     try BaselineTraining.run(
       BaselineTrainingParameters(teacherFolder: other, recipe: recipe(.pseudoLabels, ratio: 2), output: out, start: .restart)
     ) { if case .labelled(_, let wasCached, _) = $0 { cached.append(wasCached) } }
@@ -221,7 +212,7 @@ final class BaselineTrainingTests: TinyPipelineTestCase {
 
   /// theseus trains modules of one granularity and assembles them at the ratio.
   func testTheseusAssemblesOneGranularity() throws {
-    let teacher = try trainTeacher()
+    let teacher = try trainTinyTeacher()
     let out = folder.appendingPathComponent("theseus")
     let record = try XCTUnwrap(BaselineTraining.run(
       BaselineTrainingParameters(teacherFolder: teacher, recipe: recipe(.theseus, ratio: 2), output: out)))
@@ -276,7 +267,7 @@ final class BaselineTrainingTests: TinyPipelineTestCase {
 
   /// Settings that cannot make a student are refused before any work, naming the field.
   func testBadSettingsAreRefusedNamingTheField() throws {
-    let teacher = try trainTeacher()
+    let teacher = try trainTinyTeacher()
     let out = folder.appendingPathComponent("bad")
     var bad = recipe(.kd, ratio: 2)
     bad.baseline.temperature = 0

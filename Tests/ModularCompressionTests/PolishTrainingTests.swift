@@ -9,14 +9,6 @@ import XCTest
 /// `baselines train --method polish`: an assembled model trained further
 /// with kd's loss, from its checked start to its record.
 final class PolishTrainingTests: TinyPipelineTestCase {
-  private func trainTeacher(name: String = "teacher", seed: UInt64 = 0) throws -> URL {
-    var recipe = tinyTeacherRecipe
-    recipe.training.seed = seed
-    let teacher = folder.appendingPathComponent(name)
-    try TeacherTraining.run(TeacherTrainingParameters(recipe: recipe, output: teacher))
-    return teacher
-  }
-
   /// A 2× assembly of the tiny 4+4 teacher written as `tessera assemble`
   /// would, its modules stood in for by copies of each span's first teacher
   /// layer (a module's initialisation), so no module run is needed.
@@ -64,7 +56,7 @@ final class PolishTrainingTests: TinyPipelineTestCase {
   /// the assembly's ratio and records the plan it started from; compare ranks
   /// it as a `polished` row, not a baseline.
   func testPolishTrainsTheAssemblyAndRecordsItsStart() throws {
-    let teacher = try trainTeacher()
+    let teacher = try trainTinyTeacher()
     let assembled = try assemble(teacher)
     let start = try ModelLoading.load(from: assembled).stateDictionary().mapValues(\.scalars)
     let out = folder.appendingPathComponent("polish")
@@ -96,7 +88,7 @@ final class PolishTrainingTests: TinyPipelineTestCase {
   /// A start that is not an assembly of this teacher is refused before any
   /// step, naming the folder or file; nothing is written.
   func testBadStartsAreRefusedNamingTheFile() throws {
-    let teacher = try trainTeacher()
+    let teacher = try trainTinyTeacher()
     let out = folder.appendingPathComponent("polish")
     func refusal(_ start: URL?) -> String {
       do {
@@ -117,6 +109,10 @@ final class PolishTrainingTests: TinyPipelineTestCase {
     report.plan.encoder = [.module(ModuleSpan(stack: .encoder, granularity: 2, index: 0)), .module(ModuleSpan(stack: .encoder, granularity: 2, index: 1))]
     try report.write(into: tampered)
     XCTAssertTrue(refusal(tampered).contains("layers but its plan 2+2"), refusal(tampered))
+    report.requestedRatio = 0.5
+    try report.write(into: tampered)
+    XCTAssertTrue(refusal(tampered).contains(reportURL.path) && refusal(tampered).contains("requested_ratio"), refusal(tampered))
+    report.requestedRatio = 1.5
     report.plan.encoder = [.teacher(layer: 0)]
     try report.write(into: tampered)
     XCTAssertTrue(refusal(tampered).contains(reportURL.path) && refusal(tampered).contains("does not cover"), refusal(tampered))
@@ -130,7 +126,7 @@ final class PolishTrainingTests: TinyPipelineTestCase {
 
   /// Killed after a checkpoint and resumed, polish ends where an uninterrupted run ends.
   func testPolishResumedEqualsUninterrupted() throws {
-    let teacher = try trainTeacher()
+    let teacher = try trainTinyTeacher()
     let assembled = try assemble(teacher)
     let whole = folder.appendingPathComponent("whole"), parts = folder.appendingPathComponent("parts")
     try BaselineTraining.run(BaselineTrainingParameters(teacherFolder: teacher, recipe: recipe(steps: 6), output: whole, startModel: assembled))

@@ -37,4 +37,13 @@ class TinyPipelineTestCase: XCTestCase {
     recipe.training.warmupSteps = 1
     return recipe
   }
+
+  /// The tiny teacher trained into `folder/name`, its seed `seed`.
+  func trainTinyTeacher(name: String = "teacher", seed: UInt64 = 0) throws -> URL {
+    var recipe = tinyTeacherRecipe
+    recipe.training.seed = seed
+    let teacher = folder.appendingPathComponent(name)
+    try TeacherTraining.run(TeacherTrainingParameters(recipe: recipe, output: teacher))
+    return teacher
+  }
 }

@@ -42,6 +42,11 @@ struct PolishStart {
         reason: "assembled from another teacher (teacher_fingerprint \(report.teacherFingerprint ?? "null"), "
           + "this teacher's is \(teacherFingerprint)); polish it against that teacher")
     }
+    let ratio = report.requestedRatio ?? report.cost.layerParameterRatio
+    guard ratio.isFinite, ratio >= 1 else {
+      throw RecipeError(
+        file: reportFile.path, reason: "field 'requested_ratio' (or 'cost.layer_parameter_ratio') must be a finite number ≥ 1, got \(ratio)")
+    }
     let (e, d) = (teacher.encoder.depth, teacher.decoder.depth)
     guard report.plan.isCover(encoderDepth: e, decoderDepth: d) else {
       throw RecipeError(file: reportFile.path, reason: "field 'plan' does not cover the teacher's \(e)+\(d) layers once each, in order")

@@ -3,8 +3,9 @@ import Seq2SeqModels
 import Tokenizers
 
 /// Per-ratio students that `tessera baselines` trained (scratch, sft, kd,
-/// pseudo-labels, theseus), each a model folder with `baseline.json`
-/// (``BaselineRecord``), measured like every other row (`compare --baselines DIR`).
+/// pseudo-labels, theseus) and the assemblies it polished, each a model folder
+/// with `baseline.json` (``BaselineRecord``), measured like every other row
+/// (`compare --baselines DIR`); a polished one is a row of its own kind.
 ///
 /// They are found and checked before anything is measured, so a wrong folder
 /// fails in seconds, not after the assemblies: a baseline trained against

@@ -7,7 +7,7 @@ import Seq2SeqModels
 enum BaselinesCommands {
   static let train = Command(
     path: ["baselines", "train"],
-    summary: "Train one per-ratio baseline student (scratch, sft, kd, pseudo-labels, theseus)",
+    summary: "Train one per-ratio baseline student (scratch, sft, kd, pseudo-labels, theseus), or polish an assembly",
     discussion: """
       EXAMPLES:
         tessera baselines train --teacher Checkpoints/demo/teacher --method kd --ratio 2 \\
