@@ -47,7 +47,7 @@ final class PolishTrainingTests: TinyPipelineTestCase {
     let plan = AssemblyPlan(
       encoder: [.module(ModuleSpan(stack: .encoder, granularity: 2, index: 0)), .teacher(layer: 2), .module(ModuleSpan(stack: .encoder, granularity: 3, index: 1))],
       decoder: [.module(ModuleSpan(stack: .decoder, granularity: 6, index: 0))])
-    let map = PolishStart.layerMap(of: plan)
+    let map = StudentShape.layerMap(of: plan)
     XCTAssertEqual(map.encoder, [1, 2, 5])
     XCTAssertEqual(map.decoder, [5])
   }

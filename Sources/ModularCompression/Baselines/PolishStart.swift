@@ -7,22 +7,19 @@ import Seq2SeqModels
 /// a folder that is not an assembly, one of another teacher's registry, or
 /// one whose model does not have its plan's depths or the teacher's widths.
 struct PolishStart {
-  let folder: URL
   let model: any Seq2SeqModel
   let report: AssemblyReport
   /// SHA-256 of the start's weights, so a resume never continues from another start.
   let fingerprint: String
 
   /// The ratio the assembly was asked for, or what its plan reached when it was given in full.
-  var ratio: Double { report.requestedRatio ?? report.cost.layerParameterRatio }
+  var ratio: Double { Self.ratio(of: report) }
 
   /// Per stack, the teacher layer that ends each piece's span: the layer whose
   /// output kd's hidden-state term holds each assembled layer's output against.
-  var layerMap: (encoder: [Int], decoder: [Int]) { Self.layerMap(of: report.plan) }
+  var layerMap: (encoder: [Int], decoder: [Int]) { StudentShape.layerMap(of: report.plan) }
 
-  static func layerMap(of plan: AssemblyPlan) -> (encoder: [Int], decoder: [Int]) {
-    (plan.encoder.map { $0.layers.upperBound - 1 }, plan.decoder.map { $0.layers.upperBound - 1 })
-  }
+  static func ratio(of report: AssemblyReport) -> Double { report.requestedRatio ?? report.cost.layerParameterRatio }
 
   /// Reads and checks the start against the teacher.
   static func load(_ folder: URL?, teacher: any Seq2SeqModel, teacherFingerprint: String) throws -> PolishStart {
@@ -42,7 +39,7 @@ struct PolishStart {
         reason: "assembled from another teacher (teacher_fingerprint \(report.teacherFingerprint ?? "null"), "
           + "this teacher's is \(teacherFingerprint)); polish it against that teacher")
     }
-    let ratio = report.requestedRatio ?? report.cost.layerParameterRatio
+    let ratio = Self.ratio(of: report)
     guard ratio.isFinite, ratio >= 1 else {
       throw RecipeError(
         file: reportFile.path, reason: "field 'requested_ratio' (or 'cost.layer_parameter_ratio') must be a finite number ≥ 1, got \(ratio)")
@@ -63,6 +60,6 @@ struct PolishStart {
         reason: "the model's vocabulary and width (\(model.vocabularySize), \(model.modelWidth)) are not the teacher's "
           + "(\(teacher.vocabularySize), \(teacher.modelWidth)); kd compares their logits and hidden states")
     }
-    return PolishStart(folder: folder, model: model, report: report, fingerprint: try TeacherFingerprint.of(modelFolder: folder))
+    return PolishStart(model: model, report: report, fingerprint: try TeacherFingerprint.of(modelFolder: folder))
   }
 }

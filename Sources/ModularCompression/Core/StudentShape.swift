@@ -81,14 +81,10 @@ public enum StudentShape {
     return false
   }
 
-  /// The teacher layers a student of `plan` starts from (or stands for), per stack.
+  /// Per stack, the teacher layer each piece of `plan` starts from or stands
+  /// for: a kept layer itself, a module the last layer of its span (whose
+  /// output the module's output replaces).
   public static func layerMap(of plan: AssemblyPlan) -> (encoder: [Int], decoder: [Int]) {
-    func layers(_ stack: StackRole) -> [Int] {
-      plan.pieces(stack).compactMap { piece in
-        if case .teacher(let layer) = piece { return layer }
-        return nil
-      }
-    }
-    return (layers(.encoder), layers(.decoder))
+    (plan.encoder.map { $0.layers.upperBound - 1 }, plan.decoder.map { $0.layers.upperBound - 1 })
   }
 }
