@@ -294,4 +294,15 @@ final class BaselineTrainingTests: TinyPipelineTestCase {
     XCTAssertEqual(baselines.training.steps, modules.modules.steps)
     XCTAssertEqual(baselines.training.learningRate, modules.modules.learningRate)
   }
+
+  /// Without a recipe a student gets a default modules run's steps, and
+  /// Theseus keeps its replacement ramp when the modules' default replaces every span.
+  func testDefaultsGiveStudentsTheModulesRunsSteps() {
+    XCTAssertEqual(BaselineRecipe().training.steps, ModuleTrainingSettings().steps)
+    XCTAssertEqual(ModuleTrainingSettings().replaceStart, 1)
+    let theseus = TheseusBaseline.modulesRecipe(BaselineRecipe(), granularity: 3).modules
+    XCTAssertEqual(theseus.replaceStart, 0.5)
+    XCTAssertEqual(theseus.sampling, .perStep)
+    XCTAssertEqual(theseus.steps, ModuleTrainingSettings().steps)
+  }
 }

@@ -106,7 +106,13 @@ public struct BaselineSettings: Codable, Sendable, Equatable {
 /// ```
 public struct BaselineRecipe: Sendable, Equatable {
   public var baseline = BaselineSettings()
-  public var training = TrainingParameters()
+  /// A default modules run's steps, so that a student gets as many as the
+  /// one run behind every ratio.
+  public var training: TrainingParameters = {
+    var training = TrainingParameters()
+    training.steps = ModuleTrainingSettings().steps
+    return training
+  }()
   public var data = DatasetSpec()
 
   public init() {}

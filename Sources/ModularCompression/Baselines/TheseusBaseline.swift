@@ -115,7 +115,8 @@ enum TheseusBaseline {
   }
 
   /// The module recipe of one granularity: the baseline's optimiser settings,
-  /// temperature, loss weights and data; per-step sampling (the paper's); no probe.
+  /// temperature, loss weights and data; per-step sampling and a replacement ramp
+  /// (the paper's); no probe.
   static func modulesRecipe(_ recipe: BaselineRecipe, granularity: Int) -> ModulesRecipe {
     var modules = ModulesRecipe()
     modules.data = recipe.data
@@ -123,6 +124,7 @@ enum TheseusBaseline {
     let training = recipe.training
     settings.granularities = [granularity]
     settings.sampling = .perStep
+    settings.replaceStart = 0.5  // Theseus' curriculum: half the spans at first, all after half the run
     settings.copyOptimizerFields(from: training)
     settings.checkpointEvery = training.checkpointEvery
     settings.seed = training.seed

@@ -118,7 +118,7 @@ enum BaselinesCommands {
       .value("--out", "DIR", single ? "Student model folder and checkpoint (required)" : "Sweep folder (required)"),
       .value("--recipe", "FILE", "Baselines recipe (baseline, training, data); flags override it"),
     ] + DatasetOptions.options + TrainingStartFlags.options + [
-      .value("--steps", "N", "Training steps"),
+      .value("--steps", "N", "Training steps (default: a default modules run's, \(BaselineRecipe().training.steps))"),
       .value("--lr", "X", "Peak learning rate"),
       .value("--warmup", "N", "Warm-up steps"),
       .value("--temperature", "T", "kd and theseus distillation temperature (default: 2)"),
