@@ -13,7 +13,7 @@ enum DemoCommand {
     discussion: """
       EXAMPLES:
         tessera demo                      # reuse Checkpoints/demo: assemble and compare (minutes)
-        tessera demo --retrain            # train teacher, modules and baselines first (about 37 min, 2 cores)
+        tessera demo --retrain            # train teacher, modules and baselines first (about 80 min, 2 cores)
         tessera demo --retrain --out runs/demo2
 
       The demo teacher is a 6+6-layer, 64-wide T5 on the built-in arithmetic task
