@@ -297,8 +297,15 @@ final class BaselineTrainingTests: TinyPipelineTestCase {
 
   /// Without a recipe a student gets a default modules run's steps, and
   /// Theseus keeps its replacement ramp when the modules' default replaces every span.
-  func testDefaultsGiveStudentsTheModulesRunsSteps() {
+  func testDefaultsGiveStudentsTheModulesRunsSteps() throws {
     XCTAssertEqual(BaselineRecipe().training.steps, ModuleTrainingSettings().steps)
+    let file = folder.appendingPathComponent("r.json")
+    try Data(#"{"training": {"learning_rate": 0.002}}"#.utf8).write(to: file)
+    let withoutSteps = try BaselineRecipe.load(from: file)
+    XCTAssertEqual(withoutSteps.training.steps, ModuleTrainingSettings().steps, "a recipe without steps gets the same default")
+    XCTAssertEqual(withoutSteps.training.learningRate, 0.002)
+    try Data(#"{"training": {"steps": 7}}"#.utf8).write(to: file)
+    XCTAssertEqual(try BaselineRecipe.load(from: file).training.steps, 7)
     XCTAssertEqual(ModuleTrainingSettings().replaceStart, 1)
     let theseus = TheseusBaseline.modulesRecipe(BaselineRecipe(), granularity: 3).modules
     XCTAssertEqual(theseus.replaceStart, 0.5)

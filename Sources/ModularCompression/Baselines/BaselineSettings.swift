@@ -122,7 +122,11 @@ public struct BaselineRecipe: Sendable, Equatable {
     let file = try RecipeFile(url: url, parts: ["baseline", "training", "data"])
     var recipe = BaselineRecipe()
     recipe.baseline = try file.part("baseline", BaselineSettings.self) ?? recipe.baseline
-    recipe.training = try file.part("training", TrainingParameters.self) ?? recipe.training
+    if var training = try file.part("training", TrainingParameters.self) {
+      // A recipe that leaves the steps out gets the same default as no recipe, not the teacher's.
+      if try file.object("training")?["steps"] == nil { training.steps = recipe.training.steps }
+      recipe.training = training
+    }
     recipe.data = try file.part("data", DatasetSpec.self) ?? recipe.data
     return recipe
   }

@@ -81,8 +81,8 @@ public struct ModuleTrainingSettings: Codable, Sendable, Equatable, OptimizerFie
   /// `every` was the best measured (README, "Module quality").
   public var sampling = HybridSampling.every
   public var initialisation = ModuleInitialisation.first
-  /// Twice the steps of the earlier default lifted 3× by 16 points on the
-  /// graded demo (README, "Module quality"); each module sees only its share.
+  /// Twice the earlier 2,400 steps lifted 3× by 16 points on the graded demo
+  /// (README, "Module quality").
   public var steps = 4800
   /// The share of the steps, at the start of the run, that train every
   /// module alone on the teacher's hidden states
